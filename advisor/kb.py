@@ -1,0 +1,382 @@
+"""Load and validate knowledge/ into one immutable Catalog.
+
+Layout (one entity per file, the id is the file name without .yaml):
+
+    knowledge/families/<id>.yaml
+    knowledge/models/<family>/<id>.yaml
+    knowledge/quantizations/<id>.yaml
+    knowledge/runtimes/<id>.yaml
+    knowledge/hardware/<id>.yaml
+
+``validate_tree`` returns one Problem per mistake (file, field, message) and
+never raises on bad data; ``load_catalog`` raises KnowledgeBaseError when the
+tree has problems.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from .arch import count_params
+from .errors import KnowledgeBaseError, NotFoundError
+from .schemas import Family, Hardware, Model, Quantization, Runtime, Sourced
+
+try:  # the C loader is an order of magnitude faster
+    _Loader = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - libyaml missing
+    _Loader = yaml.SafeLoader
+
+PARAMS_TOLERANCE = 0.05  # stated vs implied parameter count
+_ID = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+
+KINDS: dict[str, type[Sourced]] = {
+    "families": Family,
+    "models": Model,
+    "quantizations": Quantization,
+    "runtimes": Runtime,
+    "hardware": Hardware,
+}
+# Fields that are labels or containers, not facts needing a provenance entry.
+_NOT_FACTS = {
+    "schema_version", "sources", "provenance", "notes", "name", "family", "series", "hf_repo", "kind", "format",
+}
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    file: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.field}: {self.message}" if self.field else f"{self.file}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Catalog:
+    root: Path
+    families: Mapping[str, Family]
+    models: Mapping[str, Model]
+    quantizations: Mapping[str, Quantization]
+    runtimes: Mapping[str, Runtime]
+    hardware: Mapping[str, Hardware]
+    files: Mapping[str, str] = field(default_factory=dict)  # "kind/id" -> path relative to root's parent
+
+    def model(self, model_id: str) -> Model:
+        return _get(self.models, model_id, "model")
+
+    def hw(self, hardware_id: str) -> Hardware:
+        return _get(self.hardware, hardware_id, "hardware")
+
+    def quant(self, quant_id: str) -> Quantization:
+        return _get(self.quantizations, quant_id.lower(), "quantization")
+
+    def runtime(self, runtime_id: str) -> Runtime:
+        return _get(self.runtimes, runtime_id.lower(), "runtime")
+
+
+def _get(table: Mapping[str, Any], key: str, what: str):
+    try:
+        return table[key]
+    except KeyError:
+        near = sorted(k for k in table if key.lower() in k or k in key.lower())[:5]
+        hint = ", ".join(near) if near else f"see `advisor {'catalog' if what == 'model' else what + ' list'}`"
+        raise NotFoundError(what, f"unknown {what} id '{key}'", hint) from None
+
+
+def default_root() -> Path:
+    env = os.environ.get("ADVISOR_KNOWLEDGE")
+    if env:
+        return Path(env)
+    repo = Path(__file__).resolve().parent.parent / "knowledge"
+    if repo.is_dir():
+        return repo
+    from importlib.resources import files  # installed wheel: packaged copy
+
+    return Path(str(files("advisor") / "knowledge"))
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root.parent))
+    except ValueError:
+        return str(path)
+
+
+def _files(root: Path):
+    for kind in KINDS:
+        base = root / kind
+        if not base.is_dir():
+            continue
+        pattern = "*/*.yaml" if kind == "models" else "*.yaml"
+        for path in sorted(base.glob(pattern)):
+            yield kind, path
+        for path in sorted(base.rglob("*")):
+            if path.is_file() and path.suffix in (".yml", ".json"):
+                yield kind, path  # reported as misnamed below
+
+
+def _loc(loc: tuple) -> str:
+    return ".".join(str(x) for x in loc)
+
+
+def _pydantic_problems(file: str, err: ValidationError) -> list[Problem]:
+    out = []
+    for e in err.errors():
+        loc = _loc(e["loc"])
+        if e["type"] == "extra_forbidden":
+            out.append(Problem(file, loc, "unknown field"))
+        elif e["type"] == "missing":
+            out.append(Problem(file, loc, "missing required field"))
+        else:
+            msg = e["msg"].removeprefix("Value error, ")
+            out.append(Problem(file, loc, msg))
+    return out
+
+
+def _parse(kind: str, path: Path, root: Path) -> tuple[Any, list[Problem]]:
+    rel = _rel(path, root)
+    if path.suffix != ".yaml":
+        return None, [Problem(rel, "", "knowledge files end in .yaml")]
+    if not _ID.match(path.stem):
+        return None, [Problem(rel, "", "file name must be a lower-case id (a-z, 0-9, '-', '.', '_')")]
+    try:
+        with path.open("rb") as fh:
+            data = yaml.load(fh, Loader=_Loader)
+    except yaml.MarkedYAMLError as e:
+        line = e.problem_mark.line + 1 if e.problem_mark else "?"
+        return None, [Problem(rel, "yaml", f"line {line}: {e.problem}")]
+    except yaml.YAMLError as e:
+        return None, [Problem(rel, "yaml", str(e))]
+    if not isinstance(data, dict):
+        return None, [Problem(rel, "yaml", "the file must hold a mapping of fields")]
+    if "id" in data:
+        return None, [Problem(rel, "id", "the id comes from the file name; remove it from the file")]
+    try:
+        return KINDS[kind].model_validate(data), []
+    except ValidationError as e:
+        return None, _pydantic_problems(rel, e)
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _is_set(value: Any) -> bool:
+    return value is not None and value != [] and value != {} and value is not False
+
+
+def _fact_paths(entity: BaseModel) -> list[tuple[str, BaseModel | None]]:
+    """Top-level fact fields that the file set, with the sub-model when it is one."""
+    out = []
+    for name in sorted(entity.model_fields_set):
+        if name in _NOT_FACTS:
+            continue
+        value = getattr(entity, name)
+        if not _is_set(value):
+            continue
+        if isinstance(value, list) and value and isinstance(value[0], BaseModel) and "source" in type(value[0]).model_fields:
+            continue  # every item names its own source
+        if isinstance(value, dict) and value and all(
+            isinstance(v, BaseModel) and "source" in type(v).model_fields for v in value.values()
+        ):
+            continue
+        out.append((name, value if isinstance(value, BaseModel) else None))
+    return out
+
+
+def _valid_path(entity: BaseModel, path: str) -> bool:
+    obj: Any = entity
+    for part in path.split("."):
+        if isinstance(obj, BaseModel) and part in type(obj).model_fields:
+            obj = getattr(obj, part)
+        else:
+            return False
+    return True
+
+
+def _source_refs(entity: BaseModel, prefix: str = "") -> list[tuple[str, str]]:
+    """(field path, source key) for every `source` field inside the entity."""
+    out = []
+    for name in type(entity).model_fields:
+        value = getattr(entity, name)
+        path = f"{prefix}{name}"
+        if name == "source" and isinstance(value, str):
+            out.append((path, value))
+        elif isinstance(value, BaseModel):
+            out.extend(_source_refs(value, path + "."))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, BaseModel):
+                    out.extend(_source_refs(item, f"{path}.{i}."))
+        elif isinstance(value, dict) and name not in ("sources", "provenance"):
+            for k, item in value.items():
+                if isinstance(item, BaseModel):
+                    out.extend(_source_refs(item, f"{path}.{k}."))
+    return out
+
+
+def _check_sources(file: str, e: Sourced) -> list[Problem]:
+    probs = []
+    used: set[str] = set()
+    for key, val in sorted(e.provenance.items()):
+        keys = [val] if isinstance(val, str) else val
+        for k in keys:
+            used.add(k)
+            if k not in e.sources:
+                probs.append(Problem(file, f"provenance.{key}", f"unknown source '{k}'"))
+        if not _valid_path(e, key):
+            probs.append(Problem(file, f"provenance.{key}", "names no field of this entity"))
+    for path, key in _source_refs(e):
+        used.add(key)
+        if key not in e.sources:
+            probs.append(Problem(file, path, f"unknown source '{key}'"))
+    for name, sub in _fact_paths(e):
+        if name in e.provenance:
+            continue
+        if sub is not None:
+            missing = [
+                f for f in sorted(sub.model_fields_set)
+                if _is_set(getattr(sub, f)) and f"{name}.{f}" not in e.provenance
+            ]
+            for f in missing:
+                probs.append(Problem(file, f"{name}.{f}", "missing source (add it to provenance)"))
+        else:
+            probs.append(Problem(file, name, "missing source (add it to provenance)"))
+    for key in sorted(set(e.sources) - used):
+        probs.append(Problem(file, f"sources.{key}", "never referenced"))
+    return probs
+
+
+def _check_model(file: str, mid: str, m: Model, ids: dict[str, set[str]]) -> list[Problem]:
+    probs = []
+    if not re.match(r"^[a-z0-9]+(?:[.-][a-z0-9]+)*$", mid):
+        probs.append(Problem(file, "", "model ids are kebab-case (a-z, 0-9, '-', '.')"))
+    if m.family not in ids["families"]:
+        probs.append(Problem(file, "family", f"unknown family '{m.family}'"))
+    for i, art in enumerate(m.artifacts):
+        if art.quantization not in ids["quantizations"]:
+            probs.append(Problem(file, f"artifacts.{i}.quantization", f"unknown quantization '{art.quantization}'"))
+        if art.format != "platform" and not (art.hf_repo or m.hf_repo):
+            probs.append(Problem(file, f"artifacts.{i}.hf_repo", "downloadable artifacts need a repository"))
+    if m.platform_api and m.platform_api.runtime not in ids["runtimes"]:
+        probs.append(Problem(file, "platform_api.runtime", f"unknown runtime '{m.platform_api.runtime}'"))
+    if m.availability == "open-weights":
+        if not m.hf_repo:
+            probs.append(Problem(file, "hf_repo", "open-weights models name their repository"))
+        if m.architecture is None:
+            probs.append(Problem(file, "architecture", "open-weights models need their config numbers"))
+    else:
+        if m.hf_repo:
+            probs.append(Problem(file, "hf_repo", f"a {m.availability} model has no public weights"))
+    if m.availability == "platform-builtin" and m.platform_api is None:
+        probs.append(Problem(file, "platform_api", "platform-builtin models say how they are reached"))
+    if m.languages_claim_count and not m.languages_claim:
+        probs.append(Problem(file, "languages_claim", "languages_claim_count needs the claim's wording"))
+    a = m.architecture
+    if a is not None:
+        if a.attention_heads % a.kv_heads:
+            probs.append(Problem(file, "architecture.kv_heads", "must divide attention_heads"))
+        if a.experts and a.experts_per_token > a.experts:
+            probs.append(Problem(file, "architecture.experts_per_token", "must not exceed experts"))
+        if a.sliding_window_pattern and a.sliding_window is None:
+            probs.append(Problem(file, "architecture.sliding_window", "a pattern needs a window"))
+        implied = count_params(a, sum(e.params_b for e in m.encoders))
+        stated = m.params_b * 1e9
+        dev = implied.total / stated - 1
+        if abs(dev) > PARAMS_TOLERANCE:
+            probs.append(Problem(
+                file, "params_b",
+                f"stated {m.params_b:g} B but the architecture implies {implied.total / 1e9:.3f} B "
+                f"({dev:+.1%}); check the copied config",
+            ))
+        if a.experts and m.active_params_b:
+            dev = implied.active / (m.active_params_b * 1e9) - 1
+            if abs(dev) > PARAMS_TOLERANCE:
+                probs.append(Problem(
+                    file, "active_params_b",
+                    f"stated {m.active_params_b:g} B but the architecture implies "
+                    f"{implied.active / 1e9:.3f} B active ({dev:+.1%})",
+                ))
+        if a.experts and not m.active_params_b:
+            probs.append(Problem(file, "active_params_b", "mixture-of-experts models state their active parameters"))
+    if m.active_params_b and m.active_params_b > m.params_b:
+        probs.append(Problem(file, "active_params_b", "must not exceed params_b"))
+    return probs
+
+
+def _check_runtime(file: str, r: Runtime, ids: dict[str, set[str]]) -> list[Problem]:
+    return [
+        Problem(file, f"quantizations.{i}", f"unknown quantization '{q}'")
+        for i, q in enumerate(r.quantizations) if q not in ids["quantizations"]
+    ]
+
+
+def _check_hardware(file: str, h: Hardware) -> list[Problem]:
+    probs = []
+    if h.memory_kind == "vram" and h.gpu is None:
+        probs.append(Problem(file, "gpu", "memory_kind vram needs the gpu"))
+    if h.gpu and h.gpu.memory_gb_each and h.memory_kind == "vram":
+        total = h.gpu.memory_gb_each * h.gpu.count
+        if abs(total - h.memory_gb) > 0.5:
+            probs.append(Problem(file, "memory_gb", f"{h.memory_gb:g} differs from gpu memory {total:g}"))
+    return probs
+
+
+# --------------------------------------------------------------------------- public
+
+
+def validate_tree(root: Path | str | None = None) -> tuple[dict[str, dict[str, Any]], list[Problem], dict[str, str]]:
+    """Parse and check every file; return (entities by kind, problems, files)."""
+    root = Path(root) if root is not None else default_root()
+    entities: dict[str, dict[str, Any]] = {k: {} for k in KINDS}
+    files: dict[str, str] = {}
+    problems: list[Problem] = []
+    if not root.is_dir():
+        return entities, [Problem(str(root), "", "knowledge directory not found")], files
+    for kind, path in _files(root):
+        rel = _rel(path, root)
+        entity, probs = _parse(kind, path, root)
+        problems.extend(probs)
+        if entity is None:
+            continue
+        eid = path.stem
+        if eid in entities[kind]:
+            problems.append(Problem(rel, "", f"duplicate id '{eid}' (also {files[f'{kind}/{eid}']})"))
+            continue
+        entities[kind][eid] = entity
+        files[f"{kind}/{eid}"] = rel
+
+    ids = {k: set(v) for k, v in entities.items()}
+    for kind, table in entities.items():
+        for eid, e in table.items():
+            file = files[f"{kind}/{eid}"]
+            problems.extend(_check_sources(file, e))
+            if kind == "models":
+                problems.extend(_check_model(file, eid, e, ids))
+                if Path(file).parent.name != e.family and e.family in ids["families"]:
+                    problems.append(Problem(file, "family", f"file lies under '{Path(file).parent.name}/' but family is '{e.family}'"))
+            elif kind == "runtimes":
+                problems.extend(_check_runtime(file, e, ids))
+            elif kind == "hardware":
+                problems.extend(_check_hardware(file, e))
+    return entities, sorted(problems), files
+
+
+def load_catalog(root: Path | str | None = None) -> Catalog:
+    root = Path(root) if root is not None else default_root()
+    entities, problems, files = validate_tree(root)
+    if problems:
+        raise KnowledgeBaseError(problems)
+    frozen = {k: MappingProxyType(dict(sorted(v.items()))) for k, v in entities.items()}
+    return Catalog(root=root, files=MappingProxyType(files), **frozen)

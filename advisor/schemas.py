@@ -1,0 +1,365 @@
+"""Pydantic models of everything that crosses a boundary.
+
+Knowledge-base entities (one YAML file each under ``knowledge/``) are strict:
+unknown fields are errors, units sit in field names, and every figure is tied
+to a named source through ``provenance`` (field path -> key in ``sources``).
+The id of an entity is its file name; it is never repeated inside the file.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SCHEMA_VERSION = 1
+
+Modality = Literal["text", "image", "audio", "video"]
+Platform = Literal["linux", "windows", "macos", "android", "ios"]
+Backend = Literal[
+    "cpu", "cuda", "rocm", "metal", "vulkan", "directml", "qnn", "openvino", "webgpu", "npu"
+]
+Availability = Literal["open-weights", "platform-builtin", "system-component"]
+SourceKind = Literal[
+    "model_card",   # the model's Hugging Face (or vendor) card
+    "config",       # config.json (or params.json) of the checkpoint
+    "hf_files",     # a Hugging Face file listing (sizes of artifacts)
+    "hf_metadata",  # Hugging Face repository metadata (e.g. safetensors parameter count)
+    "paper",        # a technical report or paper
+    "vendor_doc",   # official documentation of a vendor or project
+    "blog",         # an official blog post of the vendor
+    "code",         # source code (a file in a public repository)
+    "leaderboard",  # a public leaderboard
+    "course",       # the seed course (kept to record where it disagrees)
+    "measured",     # a measured profile in knowledge/profiles or the user's store
+    "estimate",     # computed by the advisor from other sourced figures
+]
+TASKS = (
+    "chat", "instruct", "code", "math", "reasoning", "thinking-mode", "function-calling",
+    "summarization", "translation", "vision-qa", "ocr", "speech-recognition",
+    "speech-translation", "audio-qa", "video-qa", "rag", "agent", "text-rewrite",
+    "settings-agent",
+)
+Task = Literal[TASKS]  # type: ignore[valid-type]
+
+_ISO639_1 = re.compile(r"^[a-z]{2}$")
+_PATTERN = re.compile(r"^\d+:\d+$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Source(Strict):
+    kind: SourceKind
+    ref: str = Field(description="URL, or a path to a measured-profile file")
+    title: Optional[str] = None
+    note: Optional[str] = None
+    retrieved: Optional[str] = Field(None, description="YYYY-MM-DD when the fact was read")
+
+
+SourceKey = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
+ProvenanceValue = Union[SourceKey, list[SourceKey]]
+
+
+class Sourced(Strict):
+    """Base for entities: named sources, and which source backs which field."""
+
+    schema_version: int = SCHEMA_VERSION
+    sources: dict[SourceKey, Source]
+    provenance: dict[str, ProvenanceValue] = Field(
+        default_factory=dict,
+        description="field path (dotted for sub-fields) -> source key(s)",
+    )
+    notes: list[str] = Field(default_factory=list)
+
+    @field_validator("schema_version")
+    @classmethod
+    def _version(cls, v: int) -> int:
+        if v != SCHEMA_VERSION:
+            raise ValueError(f"must be {SCHEMA_VERSION}")
+        return v
+
+
+# --------------------------------------------------------------------------- families
+
+
+class Family(Sourced):
+    name: str
+    vendor: str
+    description: str
+    license_default: Optional[str] = None
+
+
+# --------------------------------------------------------------------------- models
+
+
+class Architecture(Strict):
+    """Numbers exactly as the checkpoint's config.json gives them."""
+
+    kind: Literal["decoder", "encoder-decoder"] = "decoder"
+    layers: int = Field(gt=0)
+    hidden_size: int = Field(gt=0)
+    intermediate_size: int = Field(gt=0, description="dense MLP width (per layer)")
+    attention_heads: int = Field(gt=0)
+    kv_heads: int = Field(gt=0)
+    head_dim: int = Field(gt=0)
+    vocab_size: int = Field(gt=0)
+    context_length: int = Field(gt=0, description="native context in tokens the card supports (else max_position_embeddings)")
+    max_position_embeddings: Optional[int] = Field(None, description="config value, where it differs from context_length")
+    extended_context_length: Optional[int] = Field(None, description="context with a documented extension (e.g. YaRN)")
+    extended_context_method: Optional[str] = None
+    sliding_window: Optional[int] = Field(
+        None, description="window in tokens of the sliding-window layers; null: none"
+    )
+    sliding_window_pattern: Optional[str] = Field(
+        None,
+        description="local:global layer ratio, e.g. '5:1'; null with a window set: every layer slides",
+    )
+    tie_embeddings: bool
+    experts: Optional[int] = None
+    experts_per_token: Optional[int] = None
+    moe_intermediate_size: Optional[int] = None
+    shared_experts: Optional[int] = None
+    shared_expert_intermediate_size: Optional[int] = None
+    mlp: Literal["gated", "plain"] = Field("gated", description="gated: gate+up+down; plain: up+down")
+    activation: Optional[str] = None
+    attention_bias: bool = Field(False, description="q/k/v projections carry biases")
+    qk_norm: bool = False
+    kv_shared_layers: Optional[int] = Field(
+        None, description="layers that reuse an earlier layer's KV cache (Gemma 3n)"
+    )
+    per_layer_input_size: Optional[int] = Field(
+        None, description="Gemma 3n hidden_size_per_layer_input (Per-Layer Embeddings)"
+    )
+    per_layer_vocab_size: Optional[int] = Field(
+        None, description="Gemma 3n vocab_size_per_layer_input"
+    )
+    rope_theta: Optional[float] = None
+
+    @field_validator("sliding_window_pattern")
+    @classmethod
+    def _pattern(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and not _PATTERN.match(v):
+            raise ValueError("must look like 'LOCAL:GLOBAL', e.g. '5:1'")
+        return v
+
+    @model_validator(mode="after")
+    def _moe(self) -> "Architecture":
+        moe = (self.experts, self.experts_per_token, self.moe_intermediate_size)
+        if any(x is not None for x in moe) and not all(x is not None for x in moe):
+            raise ValueError(
+                "experts, experts_per_token and moe_intermediate_size are set together"
+            )
+        return self
+
+
+class Benchmark(Strict):
+    name: str
+    value: float
+    unit: Literal["%", "score", "elo", "ratio"] = "%"
+    setting: str = Field(description="shots, prompting, thinking on/off, evaluator")
+    source: SourceKey
+
+
+class Artifact(Strict):
+    format: Literal["gguf", "safetensors", "onnx", "mlx", "platform"]
+    quantization: str = Field(description="id of a knowledge/quantizations entry")
+    hf_repo: Optional[str] = None
+    file: Optional[str] = Field(None, description="file (or folder) inside hf_repo")
+    size_bytes: Optional[int] = Field(None, gt=0)
+    size_estimated: bool = Field(
+        False, description="true when size_bytes was computed, not read from a file listing"
+    )
+    official: bool = Field(True, description="published by the model's own vendor")
+    source: SourceKey
+
+
+class Encoder(Strict):
+    modality: Modality
+    name: str
+    params_b: float = Field(gt=0)
+    source: SourceKey
+
+
+class PublishedPerformance(Strict):
+    metric: str = Field(description="e.g. decode_tokens_per_s, prefill_tokens_per_s, power_w")
+    value: float
+    unit: str
+    hardware: str
+    setting: Optional[str] = None
+    source: SourceKey
+
+
+class Correction(Strict):
+    field: str
+    course_says: str
+    primary_says: str
+    source: SourceKey
+
+
+class PlatformApi(Strict):
+    """How a platform-builtin model is reached (it has no downloadable weights)."""
+
+    api: str
+    sdk: str
+    runtime: str = Field(description="id of the runtime entry that exposes it")
+    methods: list[str] = Field(default_factory=list)
+    min_npu_tops: Optional[float] = None
+    requirements: list[str] = Field(default_factory=list)
+    excluded_regions: list[str] = Field(default_factory=list)
+    limited_access: bool = False
+
+
+class Model(Sourced):
+    name: str
+    family: str = Field(description="id of a knowledge/families entry")
+    series: Optional[str] = Field(None, description="e.g. qwen2.5-coder, phi-4")
+    hf_repo: Optional[str] = None
+    release_date: Optional[str] = None
+    params_b: float = Field(gt=0, description="total parameters in billions, encoders included")
+    active_params_b: Optional[float] = Field(None, gt=0, description="per token (MoE); default params_b")
+    effective_params_b: Optional[float] = Field(
+        None, gt=0, description="vendor's 'effective' size (Gemma 3n E2B/E4B)"
+    )
+    architecture: Optional[Architecture] = None
+    languages: list[str] = Field(description="ISO 639-1 codes exactly as the card lists them")
+    languages_claim: Optional[str] = Field(
+        None, description="a broad claim without a list, e.g. '140+ languages'"
+    )
+    languages_claim_count: Optional[int] = None
+    modalities_in: list[Modality]
+    modalities_out: list[Modality]
+    tasks: list[Task]  # type: ignore[valid-type]
+    license: str = Field(description="SPDX id, or named terms such as 'gemma'")
+    availability: Availability
+    platforms: Optional[list[Platform]] = Field(None, description="set only where restricted")
+    platform_api: Optional[PlatformApi] = None
+    encoders: list[Encoder] = Field(default_factory=list)
+    benchmarks: list[Benchmark] = Field(default_factory=list)
+    artifacts: list[Artifact] = Field(default_factory=list)
+    published_performance: list[PublishedPerformance] = Field(default_factory=list)
+    corrections: list[Correction] = Field(default_factory=list)
+
+    @field_validator("languages")
+    @classmethod
+    def _langs(cls, v: list[str]) -> list[str]:
+        bad = [x for x in v if not _ISO639_1.match(x)]
+        if bad:
+            raise ValueError(f"not ISO 639-1 two-letter codes: {', '.join(bad)}")
+        return v
+
+    @property
+    def active_b(self) -> float:
+        return self.active_params_b or self.params_b
+
+
+# --------------------------------------------------------------------------- quantizations
+
+
+class QuantQuality(Strict):
+    metric: Literal["perplexity_delta", "perplexity_delta_pct", "kld", "top1_agreement_pct", "accuracy_delta"]
+    value: float
+    model: str
+    setting: str
+    source: SourceKey
+
+
+class HigherPrecisionRule(Strict):
+    tensors: str = Field(description="which tensors, e.g. 'token_embd', 'output', 'attn_v (half the layers)'")
+    type: str = Field(description="the type they are kept at, e.g. Q6_K")
+    condition: Optional[str] = None
+
+
+class Quantization(Sourced):
+    name: str = Field(description="as tools spell it, e.g. Q4_K_M")
+    format: Literal["gguf", "onnx", "awq", "gptq", "bitsandbytes", "mlx", "fp8", "safetensors", "platform"]
+    bits_per_weight: float = Field(gt=0, description="exact, from the block layout of the base type")
+    weight_bytes_per_param: Optional[float] = None
+    block_size: Optional[int] = None
+    block_layout: str = Field(description="what one block stores, from the source code or spec")
+    base_type: Optional[str] = Field(None, description="the ggml type most tensors get, for mixes")
+    higher_precision: list[HigherPrecisionRule] = Field(default_factory=list)
+    typical_model_bpw: Optional[float] = Field(
+        None, description="whole-model average bits per weight of a typical mix, where a source gives it"
+    )
+    quality: list[QuantQuality] = Field(default_factory=list)
+    activation_dtype: Optional[str] = None
+
+
+# --------------------------------------------------------------------------- runtimes
+
+
+class RuntimeParam(Strict):
+    value: Union[float, int, str, bool]
+    unit: Optional[str] = None
+    meaning: str
+    source: SourceKey
+
+
+class Runtime(Sourced):
+    name: str
+    kind: Literal["engine", "server", "library", "platform-api"]
+    formats: list[Literal["gguf", "safetensors", "onnx", "mlx", "platform"]]
+    quantizations: list[str] = Field(description="ids of knowledge/quantizations entries it loads")
+    backends: list[Backend]
+    platforms: list[Platform]
+    kv_cache_types: list[str] = Field(default_factory=list)
+    install: str
+    run: str
+    version_noted: Optional[str] = None
+    memory: dict[str, RuntimeParam] = Field(
+        default_factory=dict, description="memory-overhead parameters of its allocator"
+    )
+    requires_hardware: list[str] = Field(
+        default_factory=list, description="free-text hardware conditions, e.g. 'Copilot+ PC NPU'"
+    )
+
+
+# --------------------------------------------------------------------------- hardware
+
+
+class Cpu(Strict):
+    model: str
+    arch: Literal["x86_64", "arm64"]
+    cores: int = Field(gt=0)
+    performance_cores: Optional[int] = None
+    simd: list[str] = Field(default_factory=list)
+
+
+class Gpu(Strict):
+    model: str
+    count: int = Field(1, gt=0)
+    memory_gb_each: Optional[float] = None
+
+
+class Compute(Strict):
+    """Peak throughput of the part that runs the model (dense, no sparsity), in TFLOP/s or TOPS."""
+
+    fp32_tflops: Optional[float] = None
+    fp16_tflops: Optional[float] = None
+    bf16_tflops: Optional[float] = None
+    fp8_tflops: Optional[float] = None
+    int8_tops: Optional[float] = None
+    int4_tops: Optional[float] = None
+
+
+class Hardware(Sourced):
+    name: str
+    kind: Literal["sbc", "phone", "laptop", "desktop", "workstation", "server", "edge-module"]
+    memory_gb: float = Field(gt=0, description="memory the model lives in (VRAM on discrete GPUs)")
+    memory_kind: Literal["unified", "system", "vram"]
+    bandwidth_gbps: float = Field(gt=0, description="peak bandwidth of that memory, GB/s")
+    system_memory_gb: Optional[float] = Field(None, description="host RAM beside discrete VRAM")
+    system_bandwidth_gbps: Optional[float] = None
+    cpu: Cpu
+    gpu: Optional[Gpu] = None
+    compute: Compute
+    cpu_compute: Optional[Compute] = None
+    npu_tops: Optional[float] = None
+    npu: Optional[str] = None
+    platform: Platform
+    backends: list[Backend]
+    copilot_plus: bool = False
+    interconnect: Optional[str] = None

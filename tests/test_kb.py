@@ -1,0 +1,128 @@
+"""The knowledge base: the real tree validates; injected mistakes give exactly the expected lines."""
+
+import pytest
+
+from advisor.arch import count_params, implied_params
+from advisor.kb import default_root, load_catalog, validate_tree
+from advisor.errors import KnowledgeBaseError, NotFoundError
+
+from conftest import FIXTURES
+
+REQUIRED_MODELS = {
+    "phi": [
+        "phi-3-mini-4k-instruct", "phi-3-mini-128k-instruct", "phi-3.5-mini-instruct",
+        "phi-3.5-vision-instruct", "phi-4", "phi-4-mini-instruct", "phi-4-mini-reasoning",
+        "phi-4-reasoning", "phi-4-reasoning-plus", "phi-4-multimodal-instruct", "phi-silica",
+    ],
+    "qwen": [
+        *(f"qwen2.5-{s}-instruct" for s in ("0.5b", "1.5b", "3b", "7b", "14b", "32b")),
+        "qwen2.5-coder-1.5b-instruct", "qwen2.5-coder-7b-instruct",
+        "qwen2.5-math-1.5b-instruct", "qwen2.5-math-7b-instruct",
+        "qwen2.5-vl-3b-instruct", "qwen2.5-vl-7b-instruct",
+        *(f"qwen3-{s}" for s in ("0.6b", "1.7b", "4b", "8b", "14b", "32b")),
+        "qwen3-30b-a3b", "qwen3-235b-a22b",
+    ],
+    "gemma": [
+        *(f"gemma-3-{s}-it" for s in ("270m", "1b", "4b", "12b", "27b")),
+        "gemma-3n-e2b-it", "gemma-3n-e4b-it",
+    ],
+    "bitnet": ["bitnet-b1.58-2b-4t"],
+    "mu": ["mu"],
+}
+REQUIRED_QUANTS = [
+    "f16", "bf16", "q8_0", "q6_k", "q5_k_m", "q4_k_m", "q4_0", "iq4_xs", "q3_k_m", "q2_k",
+    "tq1_0", "tq2_0", "i2_s", "tl1", "tl2", "onnx_int4", "awq_int4", "gptq_int4", "bnb_nf4",
+    "mlx_4bit", "mlx_8bit", "fp8",
+]
+REQUIRED_RUNTIMES = [
+    "llama.cpp", "ollama", "onnxruntime-genai", "foundry-local", "transformers", "vllm", "mlx",
+    "bitnet.cpp", "windows-ai-apis",
+]
+MIN_HARDWARE = 16
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog()
+
+
+def test_real_knowledge_base_has_no_problems():
+    _, problems, _ = validate_tree(default_root())
+    assert [str(p) for p in problems] == []
+
+
+def test_real_knowledge_base_holds_every_required_model(catalog):
+    for family, ids in REQUIRED_MODELS.items():
+        for mid in ids:
+            assert mid in catalog.models, f"missing model {mid}"
+            assert catalog.models[mid].family == family
+
+
+def test_real_knowledge_base_holds_quants_runtimes_hardware(catalog):
+    assert set(REQUIRED_QUANTS) <= set(catalog.quantizations)
+    assert set(REQUIRED_RUNTIMES) <= set(catalog.runtimes)
+    assert len(catalog.hardware) >= MIN_HARDWARE
+
+
+def test_open_weight_models_match_their_stated_size(catalog):
+    for mid, m in catalog.models.items():
+        p = implied_params(m)
+        if m.availability == "open-weights":
+            assert p is not None, mid
+            assert abs(p.total / (m.params_b * 1e9) - 1) <= 0.05, mid
+
+
+def test_builtins_are_platform_apis_without_weights(catalog):
+    silica = catalog.models["phi-silica"]
+    assert silica.availability == "platform-builtin"
+    assert silica.hf_repo is None
+    assert silica.platform_api is not None and silica.platform_api.runtime == "windows-ai-apis"
+    mu = catalog.models["mu"]
+    assert mu.availability == "system-component"
+    assert mu.hf_repo is None and mu.platform_api is None and mu.artifacts == []
+
+
+def test_course_corrections_are_recorded(catalog):
+    phi4 = catalog.models["phi-4"]
+    assert phi4.architecture.context_length == 16384
+    assert any(c.field.endswith("context_length") for c in phi4.corrections)
+
+
+def test_gemma3_sliding_window_pattern(catalog):
+    for mid in ("gemma-3-1b-it", "gemma-3-4b-it", "gemma-3-27b-it"):
+        a = catalog.models[mid].architecture
+        assert a.sliding_window_pattern == "5:1"
+        assert a.sliding_window in (512, 1024)
+
+
+def test_fixture_kb_validates_clean():
+    entities, problems, _ = validate_tree(FIXTURES / "kb_good")
+    assert problems == []
+    assert set(entities["models"]) == {"toy-0.6b", "toy-moe-30b-a3b"}
+
+
+def test_injected_mistakes_give_exactly_the_expected_lines():
+    _, problems, _ = validate_tree(FIXTURES / "kb_bad")
+    expected = (FIXTURES / "kb_bad.expected").read_text().splitlines()
+    assert [str(p) for p in problems] == expected
+
+
+def test_load_catalog_refuses_a_broken_tree():
+    with pytest.raises(KnowledgeBaseError) as e:
+        load_catalog(FIXTURES / "kb_bad")
+    assert len(e.value.problems) == len((FIXTURES / "kb_bad.expected").read_text().splitlines())
+
+
+def test_unknown_id_names_the_field_and_a_hint():
+    cat = load_catalog(FIXTURES / "kb_good")
+    with pytest.raises(NotFoundError) as e:
+        cat.model("toy")
+    assert "model" in str(e.value) and "toy-0.6b" in str(e.value)
+
+
+def test_param_count_of_a_known_moe():
+    # Qwen3-30B-A3B's config: the card states 30.5B total, 3.3B activated
+    cat = load_catalog(FIXTURES / "kb_good")
+    p = count_params(cat.models["toy-moe-30b-a3b"].architecture)
+    assert round(p.total / 1e9, 1) == 30.5
+    assert round(p.active / 1e9, 1) == 3.4 or round(p.active / 1e9, 2) == 3.35
