@@ -111,6 +111,8 @@ def show(model_id: str, fmt: str) -> None:
         click.echo(_dump(rec))
         return
     click.echo(f"{m.name}  ({model_id}, {cat.files['models/' + model_id]})")
+    click.echo(f"family: {m.family}" + (f", series: {m.series}" if m.series else "")
+               + f"; weights: {m.hf_repo or 'none public (' + m.availability + ')'}\n")
     rows = [(f, v, ", ".join(s)) for f, v, s in model_facts(m)]
     click.echo(_table(["field", "value", "source"], rows))
     click.echo("\nsources:")

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ValidationError
 
 from .arch import count_params
 from .errors import KnowledgeBaseError, NotFoundError
-from .schemas import Family, Hardware, Model, Quantization, Runtime, Sourced
+from .schemas import LABEL_FIELDS, Family, Hardware, Model, Quantization, Runtime, Sourced
 
 try:  # the C loader is an order of magnitude faster
     _Loader = yaml.CSafeLoader
@@ -43,10 +43,6 @@ KINDS: dict[str, type[Sourced]] = {
     "quantizations": Quantization,
     "runtimes": Runtime,
     "hardware": Hardware,
-}
-# Fields that are labels or containers, not facts needing a provenance entry.
-_NOT_FACTS = {
-    "schema_version", "sources", "provenance", "notes", "name", "family", "series", "hf_repo", "kind", "format",
 }
 
 
@@ -180,7 +176,7 @@ def _fact_paths(entity: BaseModel) -> list[tuple[str, BaseModel | None]]:
     """Top-level fact fields that the file set, with the sub-model when it is one."""
     out = []
     for name in sorted(entity.model_fields_set):
-        if name in _NOT_FACTS:
+        if name in LABEL_FIELDS:
             continue
         value = getattr(entity, name)
         if not _is_set(value):
@@ -211,7 +207,7 @@ def _source_refs(entity: BaseModel, prefix: str = "") -> list[tuple[str, str]]:
     for name in type(entity).model_fields:
         value = getattr(entity, name)
         path = f"{prefix}{name}"
-        if name == "source" and isinstance(value, str):
+        if name in ("source", "course_source") and isinstance(value, str):
             out.append((path, value))
         elif isinstance(value, BaseModel):
             out.extend(_source_refs(value, path + "."))

@@ -43,6 +43,11 @@ TASKS = (
 )
 Task = Literal[TASKS]  # type: ignore[valid-type]
 
+# Fields that are labels or containers, not facts needing a provenance entry.
+LABEL_FIELDS = frozenset({
+    "schema_version", "sources", "provenance", "notes", "name", "family", "series", "hf_repo", "kind", "format",
+})
+
 _ISO639_1 = re.compile(r"^[a-z]{2}$")
 _PATTERN = re.compile(r"^\d+:\d+$")
 
@@ -193,10 +198,13 @@ class PublishedPerformance(Strict):
 
 
 class Correction(Strict):
+    """Where the seed course and a primary source disagree; the primary value is the one recorded."""
+
     field: str
     course_says: str
     primary_says: str
-    source: SourceKey
+    source: SourceKey = Field(description="the primary source")
+    course_source: Optional[SourceKey] = Field(None, description="where the course says it")
 
 
 class PlatformApi(Strict):

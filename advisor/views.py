@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .schemas import Hardware, Model
+from .schemas import LABEL_FIELDS, Hardware, Model
 
 ARCH_FIELDS = (
     "layers", "hidden_size", "intermediate_size", "attention_heads", "kv_heads", "head_dim",
@@ -68,7 +68,7 @@ def _fmt(v: Any) -> str:
 def model_facts(m: Model) -> list[tuple[str, str, list[str]]]:
     """(field, value, source keys) for every fact the file states."""
     out: list[tuple[str, str, list[str]]] = []
-    skip = {"schema_version", "sources", "provenance", "notes", "name", "corrections"}
+    skip = LABEL_FIELDS | {"corrections"}
     for name in type(m).model_fields:
         if name in skip:
             continue
