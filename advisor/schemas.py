@@ -104,6 +104,7 @@ class Architecture(Strict):
     """Numbers exactly as the checkpoint's config.json gives them."""
 
     kind: Literal["decoder", "encoder-decoder"] = "decoder"
+    hf_class: Optional[str] = Field(None, description="config.json `architectures[0]`, e.g. Qwen3ForCausalLM")
     layers: int = Field(gt=0)
     hidden_size: int = Field(gt=0)
     intermediate_size: int = Field(gt=0, description="dense MLP width (per layer)")
