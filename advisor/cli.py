@@ -74,7 +74,7 @@ def catalog(family: str | None, fmt: str) -> None:
             raise InputError("--family", f"unknown family '{family}'", ", ".join(sorted(cat.families)))
         models = [(i, m) for i, m in models if m.family == fam]
     if fmt == "json":
-        click.echo(_dump([model_record(i, m) for i, m in models]))
+        click.echo(_dump([model_record(i, m, cat.quantizations) for i, m in models]))
         return
     rows = []
     for i, m in models:
@@ -106,7 +106,7 @@ def show(model_id: str, fmt: str) -> None:
     cat = _catalog()
     m = cat.model(model_id)
     if fmt == "json":
-        rec = model_record(model_id, m)
+        rec = model_record(model_id, m, cat.quantizations)
         rec["facts"] = [dict(zip(("field", "value", "sources"), f)) for f in model_facts(m)]
         click.echo(_dump(rec))
         return

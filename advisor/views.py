@@ -15,9 +15,22 @@ ARCH_FIELDS = (
 )
 
 
-def model_record(model_id: str, m: Model) -> dict[str, Any]:
-    """The model with the issue's field names first, then the rest of the schema."""
+def model_record(model_id: str, m: Model, quants: dict | None = None) -> dict[str, Any]:
+    """The model with the issue's field names first, then the rest of the schema.
+
+    With `quants` (the catalog's quantizations), artifacts without a listed size get a
+    computed one, marked `size_estimated: true` with its `size_basis`.
+    """
     data = m.model_dump(mode="json")
+    if quants is not None:
+        from .weights import artifact_size
+
+        for art, rec in zip(m.artifacts, data["artifacts"]):
+            ws = artifact_size(m, art, quants[art.quantization])
+            if ws is not None:
+                rec["size_bytes"] = ws.bytes
+                rec["size_estimated"] = ws.estimated
+                rec["size_basis"] = ws.basis
     arch = data.pop("architecture")
     if arch is not None:
         arch = {**{k: arch.get(k) for k in ARCH_FIELDS}, **{k: v for k, v in arch.items() if k not in ARCH_FIELDS}}

@@ -79,3 +79,16 @@ def test_cli_import_stays_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT).stdout.split()
     assert out == []
+
+
+def test_catalog_artifacts_carry_a_size_and_its_basis(cli):
+    models = json.loads(cli("catalog", "--format", "json").stdout)
+    arts = [(m["id"], a) for m in models for a in m["artifacts"] if a["format"] != "platform"]
+    assert arts
+    for mid, a in arts:
+        assert a["size_bytes"] > 0, (mid, a)
+        assert isinstance(a["size_estimated"], bool) and a["size_basis"], (mid, a)
+    # a GGUF Q4_K_M size comes from llama.cpp's per-tensor rules: between 4.5 and 5.3 bits per weight
+    m = next(m for m in models if m["id"] == "qwen2.5-7b-instruct")
+    gguf_art = next(a for a in m["artifacts"] if a["quantization"] == "q4_k_m")
+    assert 4.5 < gguf_art["size_bytes"] * 8 / (m["params_b"] * 1e9) < 5.3

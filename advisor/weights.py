@@ -1,0 +1,68 @@
+"""Bytes of a model's weights in a given quantization, with the basis of the figure.
+
+Order of preference:
+1. the artifact's listed size (a Hugging Face file listing: exact);
+2. GGUF file types llama.cpp's quantizer makes: the tensor list of the
+   architecture with the quantizer's per-tensor type rules (advisor.gguf);
+   matches `llama_model_quantize` byte for byte on the supported architectures;
+3. other formats: linear weights at the quantization's bits per weight, with
+   embeddings/output (and for 16-bit checkpoints everything) at 16 bits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from .arch import count_params
+from .gguf import FILE_TYPES, estimate_weights
+from .schemas import Artifact, Model, Quantization
+
+_FULL = {"f32": 4.0, "f16": 2.0, "bf16": 2.0}
+
+
+@dataclass(frozen=True)
+class WeightSize:
+    bytes: int
+    estimated: bool
+    basis: str
+    includes_encoders: bool = False
+
+
+def _linear_split(m: Model) -> tuple[int, int]:
+    """(embedding + output parameters, all other text parameters)."""
+    p = count_params(m.architecture)
+    emb = p.embedding + p.output + p.per_layer_embeddings
+    return emb, p.total - emb
+
+
+def quant_weights(m: Model, q_id: str, q: Quantization) -> Optional[WeightSize]:
+    """Computed size of the text weights (and encoders for 16-bit checkpoints)."""
+    a = m.architecture
+    if a is None:
+        return None
+    enc = round(sum(e.params_b for e in m.encoders) * 1e9)
+    if q_id in FILE_TYPES and q_id not in _FULL:
+        e = estimate_weights(a, q_id)
+        how = ("llama.cpp quantizer rules over the config's tensor shapes (text model; a vendor file "
+               "that keeps more tensors at high precision is larger)")
+        if not e.exact_layout:
+            how += f" (tensor list approximated for '{e.arch}')"
+        return WeightSize(e.total_bytes, True, how)
+    if q_id in _FULL:
+        total = count_params(a, enc / 1e9).total
+        return WeightSize(round(total * _FULL[q_id]), True,
+                          f"{total / 1e9:.3f} B parameters x {_FULL[q_id]:g} bytes", includes_encoders=True)
+    emb, rest = _linear_split(m)
+    how = f"linear weights at {q.bits_per_weight:g} bits ({q.name}), embeddings/output at 16 bits"
+    if enc:
+        how += ", encoders at 16 bits"
+    return WeightSize(round(rest * q.bits_per_weight / 8 + (emb + enc) * 2), True, how, includes_encoders=bool(enc))
+
+
+def artifact_size(m: Model, art: Artifact, q: Quantization) -> Optional[WeightSize]:
+    if art.size_bytes:
+        src = m.sources.get(art.source)
+        ref = src.ref if src else art.source
+        return WeightSize(art.size_bytes, art.size_estimated, f"listed size ({ref})")
+    return quant_weights(m, art.quantization, q)
