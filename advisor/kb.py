@@ -27,7 +27,7 @@ from pydantic import BaseModel, ValidationError
 
 from .arch import count_params
 from .errors import KnowledgeBaseError, NotFoundError
-from .schemas import LABEL_FIELDS, Family, Hardware, Model, Quantization, Runtime, Sourced
+from .schemas import LABEL_FIELDS, Family, Hardware, MeasuredProfile, Model, Quantization, Runtime, Sourced
 
 try:  # the C loader is an order of magnitude faster
     _Loader = yaml.CSafeLoader
@@ -43,6 +43,7 @@ KINDS: dict[str, type[Sourced]] = {
     "quantizations": Quantization,
     "runtimes": Runtime,
     "hardware": Hardware,
+    "profiles": MeasuredProfile,
 }
 
 
@@ -64,6 +65,7 @@ class Catalog:
     quantizations: Mapping[str, Quantization]
     runtimes: Mapping[str, Runtime]
     hardware: Mapping[str, Hardware]
+    profiles: Mapping[str, MeasuredProfile] = field(default_factory=dict)
     files: Mapping[str, str] = field(default_factory=dict)  # "kind/id" -> path relative to root's parent
 
     def model(self, model_id: str) -> Model:
@@ -115,7 +117,7 @@ def _files(root: Path):
         base = root / kind
         if not base.is_dir():
             continue
-        pattern = "*/*.yaml" if kind == "models" else "*.yaml"
+        pattern = {"models": "*/*.yaml", "profiles": "**/*.yaml"}.get(kind, "*.yaml")
         for path in sorted(base.glob(pattern)):
             yield kind, path
         for path in sorted(base.rglob("*")):
@@ -318,6 +320,17 @@ def _check_runtime(file: str, r: Runtime, ids: dict[str, set[str]]) -> list[Prob
     ]
 
 
+def _check_profile(file: str, p: MeasuredProfile, ids: dict[str, set[str]]) -> list[Problem]:
+    probs = []
+    if p.model not in ids["models"] and p.model_architecture is None:
+        probs.append(Problem(file, "model", f"unknown model '{p.model}' (give model_architecture for models outside the catalog)"))
+    if p.quantization not in ids["quantizations"]:
+        probs.append(Problem(file, "quantization", f"unknown quantization '{p.quantization}'"))
+    if p.runtime not in ids["runtimes"]:
+        probs.append(Problem(file, "runtime", f"unknown runtime '{p.runtime}'"))
+    return probs
+
+
 def _check_hardware(file: str, h: Hardware) -> list[Problem]:
     probs = []
     if h.memory_kind == "vram" and h.gpu is None:
@@ -366,6 +379,8 @@ def validate_tree(root: Path | str | None = None) -> tuple[dict[str, dict[str, A
                 problems.extend(_check_runtime(file, e, ids))
             elif kind == "hardware":
                 problems.extend(_check_hardware(file, e))
+            elif kind == "profiles":
+                problems.extend(_check_profile(file, e, ids))
     return entities, sorted(problems), files
 
 

@@ -372,3 +372,58 @@ class Hardware(Sourced):
     backends: list[Backend]
     copilot_plus: bool = False
     interconnect: Optional[str] = None
+
+
+# --------------------------------------------------------------------------- measured profiles
+
+
+class Spread(Strict):
+    n: int = Field(ge=1)
+    min: float
+    median: float
+    max: float
+
+    @model_validator(mode="after")
+    def _order(self) -> "Spread":
+        if not (self.min <= self.median <= self.max):
+            raise ValueError("min <= median <= max must hold")
+        return self
+
+
+class MeasuredProfile(Sourced):
+    """One measured run: a stack on a machine, with the spread of each figure.
+
+    Either our own run (profiling/, source kind `measured`) or a published table
+    (source kind `vendor_doc`, `leaderboard`, ...). `model` is a knowledge-base model id;
+    for a model outside the catalog (e.g. LLaMA-2 7B in llama.cpp's tables) give
+    `model_architecture` so bytes per token can be derived.
+    """
+
+    model: str
+    model_architecture: Optional[Architecture] = None
+    quantization: str
+    runtime: str
+    runtime_version: Optional[str] = None
+    backend: Backend
+    hardware: str = Field(description="a knowledge/hardware id, or a description of the machine")
+    hardware_fingerprint: Optional[str] = None
+    bandwidth_gbps: Optional[float] = Field(None, description="memory bandwidth of the machine as used")
+    bandwidth_basis: Optional[str] = None
+    compute_tflops: Optional[float] = None
+    threads: Optional[int] = None
+    context: int
+    prompt_tokens: int
+    gen_tokens: int
+    decode_tokens_per_s: Spread
+    prefill_tokens_per_s: Optional[Spread] = None
+    ttft_ms: Optional[Spread] = None
+    load_s: Optional[float] = None
+    peak_rss_bytes: Optional[int] = None
+    rss_anon_bytes: Optional[int] = None
+    rss_file_bytes: Optional[int] = None
+    gpu_memory_bytes: Optional[int] = None
+    buffers_mib: dict[str, float] = Field(default_factory=dict)
+    settings: dict[str, Union[int, float, str, bool, None]] = Field(default_factory=dict)
+    synthetic: bool = Field(False, description="random weights with the model's exact shapes")
+    tool_version: Optional[str] = None
+    measured_at: Optional[str] = None

@@ -23,7 +23,7 @@ from advisor.gguf import gguf_arch, tensors
 from advisor.schemas import Architecture
 
 SUPPORTED_ARCHS = ("qwen2", "qwen3", "qwen3moe", "phi3", "gemma3", "llama")
-SYNTH_VERSION = 1  # bump when the file layout changes, to invalidate caches
+SYNTH_VERSION = 2  # bump when the file layout changes, to invalidate caches
 
 
 class UnsupportedArchitecture(AdvisorError):
@@ -63,7 +63,7 @@ def _write(a: Architecture, path: Path, arch: str, seed: int = 0) -> None:
     import numpy as np
 
     w = gguf.GGUFWriter(str(path), arch)
-    w.add_name(f"synthetic-{arch}")
+    w.add_name("advisor synthetic model")  # no arch name: llama.cpp keys vocab quirks on it
     w.add_context_length(a.max_position_embeddings or a.context_length)
     w.add_embedding_length(a.hidden_size)
     w.add_block_count(a.layers)
