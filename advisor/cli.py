@@ -153,6 +153,105 @@ def hardware_list(fmt: str) -> None:
     click.echo(_table(["id", "name", "memory_gb", "kind", "bandwidth_gbps", "platform", "backends", "npu_tops"], rows))
 
 
+@hardware.command("detect")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.option("--refresh", is_flag=True, help="Measure bandwidth and FLOP/s again instead of using the cache.")
+def hardware_detect(fmt: str, refresh: bool) -> None:
+    """This machine: RAM, CPU, SIMD, GPUs, and its measured memory bandwidth (cached)."""
+    from .hardware import detect
+
+    d = detect(refresh=refresh).as_dict()
+    if fmt == "json":
+        click.echo(_dump(d))
+        return
+    for k, v in d.items():
+        if isinstance(v, list):
+            v = ", ".join(str(x) if not isinstance(x, dict) else f"{x['name']} ({x['memory_gb']:.0f} GB)" for x in v) or "none"
+        click.echo(f"{k:18s} {v}")
+
+
+# --------------------------------------------------------------------------- estimate
+
+
+def resolve_hardware(cat, hardware_id: str | None, ram: str | None, vram: str | None, bandwidth: float | None):
+    """--hardware, or --ram/--vram/--bandwidth, or this machine (detected and measured)."""
+    from .estimate import custom_spec, detected_spec, from_profile
+    from .units import parse_size_gb
+
+    if hardware_id:
+        if ram or vram or bandwidth:
+            from .errors import InputError
+
+            raise InputError("--hardware", "give either --hardware or --ram/--vram/--bandwidth, not both")
+        return from_profile(hardware_id, cat.hw(hardware_id))
+    ram_gb = parse_size_gb(ram, "--ram") if ram else None
+    vram_gb = parse_size_gb(vram, "--vram") if vram else None
+    if bandwidth is not None and bandwidth <= 0:
+        from .errors import InputError
+
+        raise InputError("--bandwidth", "must be positive", "GB/s, e.g. --bandwidth 50")
+    base = detected_spec(measure=bandwidth is None)
+    if ram_gb or vram_gb or bandwidth:
+        return custom_spec(ram_gb, vram_gb, bandwidth, base)
+    return base
+
+
+@main.command()
+@click.argument("model_id")
+@click.option("--quant", "quant", default="Q4_K_M", show_default=True, help="Quantization, e.g. Q4_K_M, Q8_0, BF16.")
+@click.option("--runtime", "runtime", default="llama.cpp", show_default=True)
+@click.option("--context", "context", default="8192", show_default=True, help="Context in tokens (8192, 8K).")
+@click.option("--hardware", "hardware_id", default=None, help="A hardware profile id (`advisor hardware list`).")
+@click.option("--ram", default=None, help="Memory budget, e.g. 8GB (with this machine's CPU).")
+@click.option("--vram", default=None, help="GPU memory budget, e.g. 24GB.")
+@click.option("--bandwidth", type=float, default=None, help="Memory bandwidth in GB/s.")
+@click.option("--prompt-tokens", "prompt_tokens", default="512", show_default=True)
+@click.option("--kv-cache", "kv", type=click.Choice(["f16", "q8_0", "q4_0"]), default="f16", show_default=True)
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+def estimate(model_id, quant, runtime, context, hardware_id, ram, vram, bandwidth, prompt_tokens, kv, fmt) -> None:
+    """Memory and speed of one model + quantization + runtime, with the basis of every figure."""
+    from .estimate import estimate_stack
+    from .units import parse_tokens
+
+    cat = _catalog()
+    ctx = parse_tokens(context, "--context")
+    pt = parse_tokens(prompt_tokens, "--prompt-tokens")
+    spec = resolve_hardware(cat, hardware_id, ram, vram, bandwidth)
+    est = estimate_stack(cat, model_id, quant, runtime, ctx, spec, prompt_tokens=pt, kv=kv,
+                         extra_profiles=_user_profiles())
+    rec = est.as_dict()
+    if fmt == "json":
+        click.echo(_dump(rec))
+        return
+    b = rec["memory_breakdown_gb"]
+    click.echo(f"{rec['model']} {rec['quantization']} on {rec['runtime']} ({rec['backend']}), context {ctx}: "
+               f"{spec.name}")
+    click.echo(f"memory   {rec['memory_gb']:.2f} GB  (weights {b['weights']:.2f} + KV {b['kv_cache']:.2f} + "
+               f"buffers {b['buffers']:.2f} + overhead {b['overhead']:.2f}"
+               + (f" + encoders {b['encoders']:.2f}" if b["encoders"] else "") + ")")
+    if rec["decode_tps"] is not None:
+        lo, hi = rec["decode_tps_range"]
+        click.echo(f"decode   {rec['decode_tps']:.1f} tokens/s  (range {lo:.1f}-{hi:.1f})")
+    if rec["prefill_tps"] is not None:
+        click.echo(f"prefill  {rec['prefill_tps']:.0f} tokens/s;  time to first token {rec['ttft_ms']:.0f} ms "
+                   f"for {pt} prompt tokens")
+    click.echo(f"basis    {rec['basis']}")
+    if spec.memory_gb and est.memory.total > spec.memory_gb * 1e9:
+        click.echo(f"warning  needs {rec['memory_gb']:.2f} GB, more than the {spec.memory_gb:g} GB available")
+    click.echo("assumptions:")
+    for a in rec["assumptions"]:
+        click.echo(f"  - {a}")
+
+
+def _user_profiles():
+    """Profiles measured on this machine by `advisor profile` (none until that has run)."""
+    try:
+        from profiling.store import load_profiles
+    except ImportError:
+        return []
+    return load_profiles()
+
+
 # --------------------------------------------------------------------------- kb
 
 

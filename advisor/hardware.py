@@ -47,6 +47,8 @@ class DetectedHardware:
     apple_silicon: bool = False
     bandwidth_gbps: Optional[float] = None
     bandwidth_source: Optional[str] = None
+    cpu_tflops: Optional[float] = None
+    cpu_tflops_source: Optional[str] = None
 
     @property
     def fingerprint(self) -> str:
@@ -147,6 +149,21 @@ def measure_bandwidth(size_mb: int = 512, threads: int | None = None, repeats: i
     return best
 
 
+def measure_flops(n: int = 2048, repeats: int = 3) -> float:
+    """float32 matrix-multiply throughput in TFLOP/s (numpy's BLAS, all cores)."""
+    import numpy as np
+
+    a = np.ones((n, n), dtype=np.float32)
+    b = np.ones((n, n), dtype=np.float32)
+    a @ b  # warm-up
+    best = 0.0
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        a @ b
+        best = max(best, 2 * n**3 / (time.perf_counter() - t0) / 1e12)
+    return best
+
+
 def _cache_file() -> Path:
     from platformdirs import user_cache_dir
 
@@ -179,15 +196,19 @@ def detect(measure: bool = True, refresh: bool = False) -> DetectedHardware:
         except (OSError, ValueError):
             cached = {}
     entry = cached.get(hw.fingerprint)
-    if entry:
+    if entry and "cpu_tflops" in entry:
         hw.bandwidth_gbps = entry["bandwidth_gbps"]
-        hw.bandwidth_source = f"measured {entry['measured_at']} (cached in {cache})"
+        hw.bandwidth_source = f"measured {entry['measured_at']} (read test, cached in {cache})"
+        hw.cpu_tflops = entry["cpu_tflops"]
+        hw.cpu_tflops_source = f"measured {entry['measured_at']} (float32 matmul, cached)"
         return hw
     bw = measure_bandwidth()
     hw.bandwidth_gbps = round(bw, 1)
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
     hw.bandwidth_source = f"measured {stamp} (multi-threaded read of 512 MiB)"
-    cached[hw.fingerprint] = {"bandwidth_gbps": hw.bandwidth_gbps, "measured_at": stamp}
+    hw.cpu_tflops = round(measure_flops(), 4)
+    hw.cpu_tflops_source = f"measured {stamp} (float32 2048x2048 matmul)"
+    cached[hw.fingerprint] = {"bandwidth_gbps": hw.bandwidth_gbps, "cpu_tflops": hw.cpu_tflops, "measured_at": stamp}
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(".tmp")

@@ -156,8 +156,11 @@ def _runtime_group(r: str) -> str:
 
 
 # Fallbacks when no profile covers a runtime x backend (basis stays `estimated`, wide range).
+# CPU prefill is measured against numpy's float32 matmul rate, which llama.cpp's int8 kernels exceed.
 DEFAULT_DECODE_EFF = 0.55
-DEFAULT_PREFILL_EFF = 0.25
+DEFAULT_PREFILL_EFF = {"cpu": 1.0}
+DEFAULT_PREFILL_EFF_OTHER = 0.25
+DEFAULT_PREFILL_RANGE = {"cpu": (0.4, 2.0)}
 
 
 def estimate_speed(m: Model, quant: str, runtime_id: str, backend: str, *, bandwidth_gbps: float,
@@ -174,7 +177,8 @@ def estimate_speed(m: Model, quant: str, runtime_id: str, backend: str, *, bandw
         f"bandwidth {bandwidth_gbps:g} GB/s ({bandwidth_source or 'hardware profile'})",
     ]
     if eff is None:
-        eff = Efficiency(DEFAULT_DECODE_EFF, (0.35, 0.8), DEFAULT_PREFILL_EFF, (0.1, 0.5), 0, "estimated",
+        eff = Efficiency(DEFAULT_DECODE_EFF, (0.35, 0.8), DEFAULT_PREFILL_EFF.get(backend, DEFAULT_PREFILL_EFF_OTHER),
+                         DEFAULT_PREFILL_RANGE.get(backend, (0.1, 0.5)), 0, "estimated",
                          "no measured profile for this runtime and backend: generic efficiencies")
     notes.append(f"decode efficiency {eff.decode:.2f} (range {eff.decode_range[0]:.2f}-{eff.decode_range[1]:.2f}) "
                  f"from {eff.source}")
@@ -185,7 +189,7 @@ def estimate_speed(m: Model, quant: str, runtime_id: str, backend: str, *, bandw
         rng = (min(rng[0], dec * 0.75), max(rng[1], dec * 1.25))
     pre = ttft = None
     if compute_tflops:
-        pe = eff.prefill if eff.prefill is not None else DEFAULT_PREFILL_EFF
+        pe = eff.prefill if eff.prefill is not None else DEFAULT_PREFILL_EFF.get(backend, DEFAULT_PREFILL_EFF_OTHER)
         pre = pe * compute_tflops * 1e12 / c.flops_prefill
         ttft = (prompt_tokens / pre + 1 / dec) * 1000
         notes.append(f"prefill: {c.flops_prefill / 1e9:.2f} GFLOP per prompt token, {compute_tflops:g} TFLOP/s "

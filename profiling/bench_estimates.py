@@ -1,0 +1,160 @@
+"""Predicted vs measured: memory, decode and prefill of real llama.cpp runs on this machine.
+
+For each model x quantization x context it builds a GGUF with random weights and
+the model's exact shapes (cached), runs it with llama.cpp (llama-cpp-python) in a
+fresh process, and prints the advisor's prediction beside the measurement with
+the error of each. Then it stores the first run as a calibration profile and
+predicts the other stacks again (basis `calibrated`). Where llmfit is installed
+its predictions are printed beside ours.
+
+    python -m profiling.bench_estimates                     # full table (about 30 minutes here)
+    python -m profiling.bench_estimates --quick             # two stacks, two contexts
+    python -m profiling.bench_estimates --json out.json     # also write the rows
+
+Run it alone: other work on the machine distorts the timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from advisor.estimate import detected_spec, estimate_stack
+from advisor.kb import load_catalog
+
+from profiling.measure import RunSettings, run_gguf, to_profile
+from profiling.synth import build
+
+MODELS = ["qwen3-0.6b", "qwen3-1.7b", "gemma-3-1b-it", "qwen2.5-1.5b-instruct"]
+QUANTS = ["q4_k_m", "q8_0"]
+CONTEXTS = [512, 4096, 16384]
+
+
+def llmfit_predict(exe: str, hf_repo: str, quant: str, context: int) -> tuple[float | None, float | None]:
+    """(memory GB, decode tokens/s) from `llmfit plan`, CPU-only path."""
+    try:
+        r = subprocess.run([exe, "plan", hf_repo, "--context", str(context), "--quant", quant.upper(), "--json"],
+                           capture_output=True, text=True, timeout=60)
+        d = json.loads(r.stdout)
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return None, None
+    for p in d.get("run_paths", []):
+        if p.get("path") == "cpu_only":
+            return p["minimum"].get("ram_gb"), p.get("estimated_tps")
+    return None, None
+
+
+def pct(pred, meas) -> str:
+    if pred is None or meas in (None, 0):
+        return "-"
+    return f"{pred / meas - 1:+.0%}"
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--models", nargs="*", default=None)
+    ap.add_argument("--contexts", nargs="*", type=int, default=None)
+    ap.add_argument("--json", dest="json_out", default=None)
+    ap.add_argument("--save-profiles", default=None, help="also keep the measured profiles in this folder")
+    a = ap.parse_args(argv)
+    models = a.models or (MODELS[:2] if a.quick else MODELS)
+    contexts = a.contexts or ([512, 4096] if a.quick else CONTEXTS)
+    quants = QUANTS[:1] if a.quick else QUANTS
+
+    cat = load_catalog()
+    spec = detected_spec()
+    llmfit = shutil.which("llmfit") or shutil.which("llmfit", path=str(Path(sys.executable).parent))
+    print(f"machine: {spec.name}; bandwidth {spec.bandwidth_gbps} GB/s ({spec.bandwidth_source}); "
+          f"float32 {spec.cpu_tflops} TFLOP/s; llmfit: {llmfit or 'not installed'}")
+    # llama-cpp-python's defaults (flash attention off: on this CPU it decodes ~25% slower with it on)
+    settings_base = dict(prompt_tokens=256, gen_tokens=32, repeats=2, flash_attn=False, swa_full=True)
+    overrides = {"flash_attn": False, "swa_full": True}
+    rows, measured_profiles = [], []
+    for mid in models:
+        m = cat.model(mid)
+        for q in quants:
+            path = build(m.architecture, q)
+            for ctx in contexts:
+                fill = ctx <= 4096 or m.params_b < 1.0
+                s = RunSettings(context=ctx, fill=fill, **settings_base)
+                t0 = time.time()
+                raw = run_gguf(str(path), s)
+                prof = to_profile(raw, model=mid, quantization=q, hardware_name=spec.name,
+                                  fingerprint=spec.fingerprint, bandwidth_gbps=spec.bandwidth_gbps,
+                                  bandwidth_basis=spec.bandwidth_source, compute_tflops=spec.cpu_tflops,
+                                  synthetic=True, s=s, artifact=str(path))
+                measured_profiles.append(prof)
+                # before calibration: no profile from this machine may inform the estimate
+                est = estimate_stack(cat, mid, q, "llama.cpp", ctx, spec, prompt_tokens=s.prompt_tokens,
+                                     gen_tokens=s.gen_tokens, frontend="llama-cpp-python", overrides=overrides,
+                                     exclude_fingerprint=spec.fingerprint)
+                lf_mem, lf_tps = llmfit_predict(llmfit, m.hf_repo, q, ctx) if llmfit else (None, None)
+                row = {
+                    "model": mid, "quant": q, "context": ctx, "filled": fill,
+                    "mem_measured_gb": prof.peak_rss_bytes / 1e9, "mem_pred_gb": est.memory.total / 1e9,
+                    "decode_measured": prof.decode_tokens_per_s.median, "decode_pred": est.speed.decode_tps,
+                    "prefill_measured": prof.prefill_tokens_per_s.median, "prefill_pred": est.speed.prefill_tps,
+                    "llmfit_mem_gb": lf_mem, "llmfit_decode": lf_tps, "seconds": round(time.time() - t0),
+                }
+                rows.append(row)
+                print(f"{mid:22s} {q:7s} ctx {ctx:6d}  memory {row['mem_pred_gb']:.2f} vs {row['mem_measured_gb']:.2f} GB "
+                      f"({pct(row['mem_pred_gb'], row['mem_measured_gb'])})  decode {row['decode_pred']:.1f} vs "
+                      f"{row['decode_measured']:.1f} t/s ({pct(row['decode_pred'], row['decode_measured'])})  prefill "
+                      f"{row['prefill_pred'] or 0:.0f} vs {row['prefill_measured']:.0f} t/s "
+                      f"({pct(row['prefill_pred'], row['prefill_measured'])})"
+                      + (f"  llmfit memory {lf_mem:.2f} GB ({pct(lf_mem, row['mem_measured_gb'])}) decode {lf_tps:.1f} "
+                         f"({pct(lf_tps, row['decode_measured'])})" if lf_mem and lf_tps else ""), flush=True)
+
+    # calibration: one stored run on this machine, then every other stack again
+    calib = next((p for p in measured_profiles if p.context == 4096), measured_profiles[0])
+    print(f"\ncalibrated with one run: {calib.model} {calib.quantization} ctx {calib.context}")
+    for row in rows:
+        if row["model"] == calib.model and row["quant"] == calib.quantization and row["context"] == calib.context:
+            continue
+        est = estimate_stack(cat, row["model"], row["quant"], "llama.cpp", row["context"], spec,
+                             prompt_tokens=settings_base["prompt_tokens"], gen_tokens=settings_base["gen_tokens"],
+                             frontend="llama-cpp-python", overrides=overrides,
+                             extra_profiles=[calib.model_copy(update={"model": "calibration-" + calib.model,
+                                                                      "model_architecture": cat.model(calib.model).architecture})])
+        row["decode_calibrated"] = est.speed.decode_tps
+        row["prefill_calibrated"] = est.speed.prefill_tps
+        print(f"{row['model']:22s} {row['quant']:7s} ctx {row['context']:6d}  decode {est.speed.decode_tps:.1f} vs "
+              f"{row['decode_measured']:.1f} ({pct(est.speed.decode_tps, row['decode_measured'])}) [{est.basis}]  "
+              f"prefill {est.speed.prefill_tps or 0:.0f} vs {row['prefill_measured']:.0f} "
+              f"({pct(est.speed.prefill_tps, row['prefill_measured'])})", flush=True)
+
+    def worst(key_p, key_m, sel=lambda r: True):
+        errs = [abs(r[key_p] / r[key_m] - 1) for r in rows if sel(r) and r.get(key_p) and r.get(key_m)]
+        return max(errs) if errs else None
+
+    print("\nsummary (largest absolute error):")
+    print(f"  memory, over measured peak: min {min(r['mem_pred_gb'] / r['mem_measured_gb'] - 1 for r in rows):+.1%}, "
+          f"max {max(r['mem_pred_gb'] / r['mem_measured_gb'] - 1 for r in rows):+.1%}")
+    print(f"  decode before calibration: {worst('decode_pred', 'decode_measured'):.1%}")
+    cal = worst("decode_calibrated", "decode_measured")
+    if cal is not None:
+        print(f"  decode after one calibration run: {cal:.1%}")
+    if llmfit:
+        lm = [r for r in rows if r["llmfit_mem_gb"]]
+        if lm:
+            print(f"  llmfit memory: min {min(r['llmfit_mem_gb'] / r['mem_measured_gb'] - 1 for r in lm):+.1%}, "
+                  f"max {max(r['llmfit_mem_gb'] / r['mem_measured_gb'] - 1 for r in lm):+.1%}; "
+                  f"llmfit decode largest error {worst('llmfit_decode', 'decode_measured'):.1%}")
+    if a.json_out:
+        Path(a.json_out).write_text(json.dumps(rows, indent=2))
+    if a.save_profiles:
+        from profiling.store import save_profile
+
+        for p in measured_profiles:
+            save_profile(p, a.save_profiles)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""Run a GGUF in a fresh process (profiling.runner) and turn the result into a MeasuredProfile."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+from advisor.errors import AdvisorError
+from advisor.schemas import MeasuredProfile, Source, Spread
+
+TOOL_VERSION = "advisor 0.1.0"
+
+
+class ProfileRunError(AdvisorError):
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    context: int = 4096
+    prompt_tokens: int = 512
+    gen_tokens: int = 128
+    repeats: int = 3
+    threads: Optional[int] = None
+    flash_attn: bool = False
+    swa_full: bool = True
+    n_batch: int = 512
+    n_ubatch: int = 512
+    fill: bool = False
+    kv: str = "f16"
+
+
+def run_gguf(path: str, s: RunSettings, timeout: float = 3600) -> dict:
+    """Raw result dict of profiling.runner for this GGUF (raises ProfileRunError on failure)."""
+    cmd = [sys.executable, "-m", "profiling.runner", "--model", str(path), "--ctx", str(s.context),
+           "--prompt-tokens", str(s.prompt_tokens), "--gen-tokens", str(s.gen_tokens), "--repeats", str(s.repeats),
+           "--threads", str(s.threads or os.cpu_count() or 1), "--flash-attn", str(int(s.flash_attn)),
+           "--swa-full", str(int(s.swa_full)), "--n-batch", str(s.n_batch), "--n-ubatch", str(s.n_ubatch),
+           "--fill", str(int(s.fill)), "--type-k", s.kv, "--type-v", s.kv]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.path.dirname(os.path.dirname(__file__)),
+                                                         os.environ.get("PYTHONPATH", "")])}
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired as e:
+        raise ProfileRunError(f"the profile run did not finish within {timeout:.0f} s") from e
+    for line in r.stdout.splitlines():
+        if line.startswith("@@RESULT@@"):
+            return json.loads(line[len("@@RESULT@@"):])
+    tail = "\n".join(r.stderr.strip().splitlines()[-8:])
+    raise ProfileRunError(f"llama.cpp run failed (exit {r.returncode}):\n{tail}")
+
+
+def _spread(values: list[float]) -> Spread:
+    return Spread(n=len(values), min=min(values), median=statistics.median(values), max=max(values))
+
+
+def to_profile(raw: dict, *, model: str, quantization: str, hardware_name: str, fingerprint: str,
+               bandwidth_gbps: Optional[float], bandwidth_basis: str, compute_tflops: Optional[float],
+               synthetic: bool, s: RunSettings, artifact: str) -> MeasuredProfile:
+    runs = raw["runs"]
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+    settings = dict(raw["settings"])
+    settings["artifact"] = os.path.basename(artifact)
+    return MeasuredProfile(
+        model=model, quantization=quantization, runtime="llama.cpp",
+        runtime_version=f"llama-cpp-python {raw['runtime_version']}", backend="cpu",
+        hardware=hardware_name, hardware_fingerprint=fingerprint, bandwidth_gbps=bandwidth_gbps,
+        bandwidth_basis=bandwidth_basis, compute_tflops=compute_tflops, threads=settings.get("threads"),
+        context=s.context, prompt_tokens=s.prompt_tokens, gen_tokens=s.gen_tokens,
+        decode_tokens_per_s=_spread([r["decode_tps"] for r in runs]),
+        prefill_tokens_per_s=_spread([r["prefill_tps"] for r in runs]),
+        ttft_ms=_spread([r["ttft_ms"] for r in runs]),
+        load_s=raw["load_s"], peak_rss_bytes=raw["rss"]["peak"], rss_anon_bytes=raw["rss"]["anon_end"],
+        rss_file_bytes=raw["rss"]["file_end"], buffers_mib=raw["buffers_mib"],
+        settings={k: v for k, v in settings.items() if isinstance(v, (int, float, str, bool)) or v is None},
+        synthetic=synthetic, tool_version=TOOL_VERSION, measured_at=stamp,
+        sources={"run": Source(kind="measured", ref=f"advisor profile run {stamp} on {hardware_name}",
+                               note=raw.get("system_info"))},
+        provenance={k: "run" for k in (
+            "decode_tokens_per_s", "prefill_tokens_per_s", "ttft_ms", "load_s", "peak_rss_bytes", "rss_anon_bytes",
+            "rss_file_bytes", "buffers_mib", "settings", "bandwidth_gbps", "compute_tflops", "threads",
+            "hardware_fingerprint", "runtime_version", "measured_at", "backend", "quantization", "context",
+            "prompt_tokens", "gen_tokens", "synthetic", "tool_version", "bandwidth_basis", "hardware")},
+    )
