@@ -243,6 +243,106 @@ def estimate(model_id, quant, runtime, context, hardware_id, ram, vram, bandwidt
         click.echo(f"  - {a}")
 
 
+@main.command()
+@click.argument("model_id")
+@click.option("--quant", "quant", default="Q4_K_M", show_default=True)
+@click.option("--runtime", "runtime", default="llama.cpp", show_default=True)
+@click.option("--file", "file", default=None, help="A local GGUF instead of downloading the listed artifact.")
+@click.option("--synthetic", is_flag=True, help="Random weights with the model's exact shapes (no download).")
+@click.option("--context", "context", default="4096", show_default=True)
+@click.option("--prompt-tokens", "prompt_tokens", default="512", show_default=True)
+@click.option("--gen-tokens", "gen_tokens", default="128", show_default=True)
+@click.option("--repeats", type=click.IntRange(1, 100), default=3, show_default=True)
+@click.option("--threads", type=click.IntRange(1, 1024), default=None)
+@click.option("--profiles-dir", default=None, help="Where profiles are stored (default: the user data folder).")
+@click.option("--force", is_flag=True, help="Run even when the prediction exceeds available memory.")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+def profile(model_id, quant, runtime, file, synthetic, context, prompt_tokens, gen_tokens, repeats, threads,
+            profiles_dir, force, fmt) -> None:
+    """Run MODEL on this machine with llama.cpp, store the measurement, compare with the prediction."""
+    from .errors import InputError
+    from .units import parse_tokens
+
+    if file and synthetic:
+        raise InputError("--file", "give either --file or --synthetic")
+    try:
+        from profiling.measure import RunSettings
+        from profiling.profile import profile_stack
+    except ImportError as e:  # the optional extra is missing
+        raise InputError("advisor[profile]", f"profiling needs the profile extra ({e.name} is missing)",
+                         "pip install 'advisor[profile]'") from None
+    ctx = parse_tokens(context, "--context")
+    s = RunSettings(context=ctx, prompt_tokens=parse_tokens(prompt_tokens, "--prompt-tokens"),
+                    gen_tokens=parse_tokens(gen_tokens, "--gen-tokens"), repeats=repeats, threads=threads)
+    if s.prompt_tokens + s.gen_tokens + 8 > ctx:
+        raise InputError("--prompt-tokens", f"prompt + generated tokens must fit in the context ({ctx})")
+    out = profile_stack(_catalog(), model_id, quant, runtime=runtime, file=file, synthetic=synthetic, settings=s,
+                        force=force, profiles_dir=profiles_dir)
+    if fmt == "json":
+        click.echo(_dump(out.as_dict()))
+        return
+    p = out.profile
+    if p.synthetic:
+        click.echo("synthetic GGUF: random weights with the model's exact shapes; speed and memory are the real "
+                   "model's, the generated text is meaningless")
+    click.echo(f"{model_id} {quant.upper()} with {p.runtime_version}, {p.threads} threads, context {ctx}: "
+               f"load {p.load_s:.1f} s")
+    rows = []
+    for k, pred, meas, unit in out.comparison:
+        err = f"{pred / meas - 1:+.0%}" if (pred is not None and meas) else "-"
+        rows.append([k, f"{pred:.2f}" if pred is not None else "-", f"{meas:.2f}" if meas is not None else "-", unit, err])
+    click.echo(_table(["figure", "predicted", "measured", "unit", "error"], rows))
+    d = p.decode_tokens_per_s
+    click.echo(f"decode tokens/s over {d.n} repeats: min {d.min:.2f}, median {d.median:.2f}, max {d.max:.2f}")
+    if p.rss_anon_bytes:
+        click.echo(f"resident memory at the end: anonymous {p.rss_anon_bytes / 1e9:.2f} GB, "
+                   f"file-backed (mapped weights) {p.rss_file_bytes / 1e9:.2f} GB")
+    click.echo(f"stored: {out.path}")
+
+
+@main.group()
+def profiles() -> None:
+    """Stored measured profiles (from `advisor profile`)."""
+
+
+@profiles.command("list")
+@click.option("--profiles-dir", default=None)
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+def profiles_list(profiles_dir, fmt) -> None:
+    from profiling.store import list_profiles
+
+    items = list_profiles(profiles_dir)
+    if fmt == "json":
+        click.echo(_dump([{"id": i, "path": str(path), **p.model_dump(mode="json", exclude_none=True)}
+                          for i, path, p in items]))
+        return
+    rows = [[i, p.model, p.quantization.upper(), p.context, f"{p.decode_tokens_per_s.median:.1f}",
+             f"{p.peak_rss_bytes / 1e9:.2f}" if p.peak_rss_bytes else "", p.measured_at, "yes" if p.synthetic else ""]
+            for i, _, p in items]
+    click.echo(_table(["id", "model", "quant", "context", "decode_tps", "peak_gb", "measured_at", "synthetic"], rows))
+
+
+@profiles.command("show")
+@click.argument("profile_id")
+@click.option("--profiles-dir", default=None)
+def profiles_show(profile_id, profiles_dir) -> None:
+    from profiling.store import find_profile
+
+    path, _ = find_profile(profile_id, profiles_dir)
+    click.echo(path.read_text())
+
+
+@profiles.command("rm")
+@click.argument("profile_id")
+@click.option("--profiles-dir", default=None)
+def profiles_rm(profile_id, profiles_dir) -> None:
+    from profiling.store import find_profile
+
+    path, _ = find_profile(profile_id, profiles_dir)
+    path.unlink()
+    click.echo(f"removed {path}")
+
+
 def _user_profiles():
     """Profiles measured on this machine by `advisor profile` (none until that has run)."""
     try:

@@ -176,7 +176,7 @@ def estimate_stack(cat: Catalog, model_id: str, quant: str, runtime_id: str, con
         if backend == "cpu" and spec.memory_kind == "vram" and spec.cpu_bandwidth_gbps:
             bw, bw_src = spec.cpu_bandwidth_gbps, "host memory"
         compute = spec.gpu_tflops if backend != "cpu" else spec.cpu_tflops
-        eff = efficiency(profiles, dict(cat.models), runtime_id, backend, spec.fingerprint)
+        eff = efficiency(profiles, dict(cat.models), runtime_id, backend, spec.fingerprint, quant=q_id)
         speed = estimate_speed(m, q_id, runtime_id, backend, bandwidth_gbps=bw, compute_tflops=compute,
                                prompt_tokens=prompt_tokens, gen_tokens=gen_tokens, kv=kv, eff=eff, q=q,
                                bandwidth_source=bw_src, compute_source=spec.compute_source)

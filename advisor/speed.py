@@ -85,13 +85,14 @@ def token_cost(a: Architecture, quant: str, position: int, prompt_tokens: int, *
 
 @dataclass(frozen=True)
 class Efficiency:
-    decode: float
+    decode: float                      # share of the bandwidth roofline reached
     decode_range: tuple[float, float]
     prefill: Optional[float]
     prefill_range: Optional[tuple[float, float]]
     n: int
     basis: str      # estimated | calibrated
     source: str
+    layer_overhead_s: float = 0.0      # fixed time per layer and token (thread sync, small kernels)
 
 
 @dataclass
@@ -127,27 +128,77 @@ def profile_efficiency(p: MeasuredProfile, models: dict[str, Model]) -> tuple[Op
     return dec, pre
 
 
+def _fit_decode(points: list[tuple[float, float, int]]) -> tuple[float, float]:
+    """Least squares for t = x / eff + layers * tau over (roofline time x, measured time t, layers).
+
+    Returns (eff, tau). With fewer than two distinct sizes, or a negative tau, tau is 0.
+    """
+    if len({round(x, 6) for x, _, _ in points}) >= 2:
+        sxx = sum(x * x for x, _, _ in points)
+        sll = sum(n * n for _, _, n in points)
+        sxl = sum(x * n for x, _, n in points)
+        sxt = sum(x * t for x, t, _ in points)
+        slt = sum(n * t for _, t, n in points)
+        det = sxx * sll - sxl * sxl
+        if det > 0:
+            a = (sxt * sll - sxl * slt) / det
+            tau = (sxx * slt - sxl * sxt) / det
+            if a > 0 and tau >= 0:
+                return 1 / a, tau
+    return statistics.median(x / t for x, t, _ in points), 0.0
+
+
 def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], runtime_id: str, backend: str,
-               fingerprint: str | None = None) -> Optional[Efficiency]:
-    """Median efficiency of the runtime x backend over the profiles (same machine first)."""
+               fingerprint: str | None = None, quant: str | None = None) -> Optional[Efficiency]:
+    """Efficiency of the runtime x backend from measured profiles (same machine first, same quantization first).
+
+    Decode time per token is fitted as bytes / (eff x bandwidth) + layers x tau: on CPUs a fixed
+    cost per layer (thread synchronisation, small kernels) matters for small models.
+    """
     rel = [p for p in profiles if _runtime_group(p.runtime) == _runtime_group(runtime_id) and p.backend == backend]
     same = [p for p in rel if fingerprint and p.hardware_fingerprint == fingerprint]
     use, basis = (same, "calibrated") if same else (rel, "estimated")
-    decs, pres = [], []
-    for p in use:
-        d, pr = profile_efficiency(p, models)
-        if d:
-            decs.append(d)
-        if pr:
-            pres.append(pr)
-    if not decs:
+
+    def by_quant(ps):
+        return [p for p in ps if p.quantization == quant] if quant and any(p.quantization == quant for p in ps) else ps
+
+    def collect(ps):
+        pts, ds, prs = [], [], []
+        for p in ps:
+            a = profile_arch(p, models)
+            if a is None or not p.bandwidth_gbps:
+                continue
+            d, pr = profile_efficiency(p, models)
+            pos = p.prompt_tokens + p.gen_tokens // 2
+            c = token_cost(a, p.quantization, pos, p.prompt_tokens, runtime_id=p.runtime)
+            pts.append((c.bytes_per_token / (p.bandwidth_gbps * 1e9), 1 / p.decode_tokens_per_s.median, a.layers))
+            ds.append(d)
+            if pr:
+                prs.append(pr)
+        return pts, ds, prs
+
+    points, decs, pres = collect(by_quant(use))
+    if not points:
         return None
-    where = "this machine's profiles" if same else f"{len(decs)} measured profiles of {runtime_id} on {backend}"
+    if backend != "cpu":
+        eff, tau = statistics.median(decs), 0.0
+    else:
+        eff, tau = _fit_decode(points)
+        if tau == 0.0 and same and len(rel) > len(same):
+            # too few sizes measured here: take the per-layer cost from all profiles, the rate from these
+            _, tau = _fit_decode(collect(by_quant(rel))[0])
+            if tau:
+                eff = statistics.median(x / max(t - n * tau, 1e-9) for x, t, n in points)
+    # spread of the fitted model over its own points, as efficiencies
+    ratios = [x / max(t - n * tau, 1e-9) for x, t, n in points]
+    where = ("this machine's profiles" if same else f"{len(points)} measured profiles of {runtime_id} on {backend}")
+    if tau:
+        where += f" (fitted: {tau * 1e3:.2f} ms per layer per token)"
     return Efficiency(
-        decode=statistics.median(decs), decode_range=(min(decs), max(decs)),
+        decode=eff, decode_range=(min(ratios + [eff]), max(ratios + [eff])),
         prefill=statistics.median(pres) if pres else None,
         prefill_range=(min(pres), max(pres)) if pres else None,
-        n=len(decs), basis=basis, source=where,
+        n=len(points), basis=basis, source=where, layer_overhead_s=tau,
     )
 
 
@@ -158,9 +209,9 @@ def _runtime_group(r: str) -> str:
 # Fallbacks when no profile covers a runtime x backend (basis stays `estimated`, wide range).
 # CPU prefill is measured against numpy's float32 matmul rate, which llama.cpp's int8 kernels exceed.
 DEFAULT_DECODE_EFF = 0.55
-DEFAULT_PREFILL_EFF = {"cpu": 1.0}
+DEFAULT_PREFILL_EFF = {"cpu": 0.5}
 DEFAULT_PREFILL_EFF_OTHER = 0.25
-DEFAULT_PREFILL_RANGE = {"cpu": (0.4, 2.0)}
+DEFAULT_PREFILL_RANGE = {"cpu": (0.25, 1.0)}
 
 
 def estimate_speed(m: Model, quant: str, runtime_id: str, backend: str, *, bandwidth_gbps: float,
@@ -182,9 +233,12 @@ def estimate_speed(m: Model, quant: str, runtime_id: str, backend: str, *, bandw
                          "no measured profile for this runtime and backend: generic efficiencies")
     notes.append(f"decode efficiency {eff.decode:.2f} (range {eff.decode_range[0]:.2f}-{eff.decode_range[1]:.2f}) "
                  f"from {eff.source}")
-    roof = bandwidth_gbps * 1e9 / c.bytes_per_token
-    dec = eff.decode * roof
-    rng = (eff.decode_range[0] * roof, eff.decode_range[1] * roof)
+    t_bw = c.bytes_per_token / (bandwidth_gbps * 1e9)
+    fixed = a.layers * eff.layer_overhead_s
+    dec = 1 / (t_bw / eff.decode + fixed)
+    rng = (1 / (t_bw / eff.decode_range[0] + fixed), 1 / (t_bw / eff.decode_range[1] + fixed))
+    if fixed:
+        notes.append(f"plus {fixed * 1e3:.1f} ms fixed per token ({a.layers} layers x {eff.layer_overhead_s * 1e3:.2f} ms)")
     if eff.basis == "estimated":  # keep the range honest when it rests on other machines
         rng = (min(rng[0], dec * 0.75), max(rng[1], dec * 1.25))
     pre = ttft = None

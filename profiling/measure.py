@@ -86,5 +86,6 @@ def to_profile(raw: dict, *, model: str, quantization: str, hardware_name: str, 
             "decode_tokens_per_s", "prefill_tokens_per_s", "ttft_ms", "load_s", "peak_rss_bytes", "rss_anon_bytes",
             "rss_file_bytes", "buffers_mib", "settings", "bandwidth_gbps", "compute_tflops", "threads",
             "hardware_fingerprint", "runtime_version", "measured_at", "backend", "quantization", "context",
-            "prompt_tokens", "gen_tokens", "synthetic", "tool_version", "bandwidth_basis", "hardware")},
+            "prompt_tokens", "gen_tokens", "synthetic", "tool_version", "bandwidth_basis", "hardware", "model",
+            "runtime")},
     )

@@ -1,0 +1,105 @@
+"""`advisor profile`: run one stack on this machine, store it, compare it with the prediction."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from advisor.errors import AdvisorError, InputError
+from advisor.estimate import StackEstimate, detected_spec, estimate_stack
+from advisor.gguf import FILE_TYPES
+from advisor.kb import Catalog
+from advisor.schemas import MeasuredProfile
+
+from .measure import RunSettings, run_gguf, to_profile
+from .store import save_profile
+
+
+class NotEnoughMemory(AdvisorError):
+    exit_code = 1
+
+
+@dataclass
+class ProfileOutcome:
+    profile: MeasuredProfile
+    path: Path
+    estimate: StackEstimate
+    artifact: str
+    comparison: list[tuple[str, Optional[float], Optional[float], str]]  # metric, predicted, measured, unit
+
+    def as_dict(self) -> dict:
+        return {
+            "profile": self.profile.model_dump(mode="json", exclude_none=True),
+            "stored_at": str(self.path),
+            "artifact": self.artifact,
+            "synthetic": self.profile.synthetic,
+            "comparison": [
+                {"metric": k, "predicted": p, "measured": m, "unit": u,
+                 "error": (p / m - 1) if (p is not None and m) else None}
+                for k, p, m, u in self.comparison
+            ],
+        }
+
+
+def _artifact(cat: Catalog, model_id: str, quant: str, file: Optional[str], synthetic: bool) -> tuple[str, bool]:
+    m = cat.model(model_id)
+    if file:
+        if not os.path.isfile(file):
+            raise InputError("--file", f"no such file: {file}", "a path to a .gguf file")
+        return file, False
+    if synthetic:
+        from .synth import build
+
+        return str(build(m.architecture, quant)), True
+    from .download import fetch_artifact
+
+    for art in m.artifacts:
+        if art.format == "gguf" and art.quantization == quant and art.file:
+            size = art.size_bytes if (art.size_bytes and not art.size_estimated) else None
+            return str(fetch_artifact(art.hf_repo or m.hf_repo, art.file, size)), False
+    raise InputError("--quant", f"the knowledge base lists no {quant.upper()} GGUF file for {model_id}",
+                     "--file PATH for a local GGUF, or --synthetic")
+
+
+def profile_stack(cat: Catalog, model_id: str, quant: str, *, runtime: str = "llama.cpp", file: Optional[str] = None,
+                  synthetic: bool = False, settings: RunSettings = RunSettings(), force: bool = False,
+                  profiles_dir: Optional[str] = None) -> ProfileOutcome:
+    m = cat.model(model_id)
+    q = quant.lower()
+    cat.quant(q)
+    if runtime != "llama.cpp":
+        raise InputError("--runtime", f"profiling supports llama.cpp only for now, not '{runtime}'", "llama.cpp")
+    if m.availability != "open-weights" or m.architecture is None:
+        raise InputError("MODEL", f"{m.name} has no downloadable weights ({m.availability})", "an open-weights model")
+    if q not in FILE_TYPES:
+        raise InputError("--quant", f"llama.cpp runs GGUF quantizations, not {q}", ", ".join(k.upper() for k in FILE_TYPES))
+    spec = detected_spec()
+    overrides = {"flash_attn": settings.flash_attn, "swa_full": settings.swa_full, "n_ubatch": settings.n_ubatch,
+                 "n_batch": settings.n_batch}
+    est = estimate_stack(cat, model_id, q, runtime, settings.context, spec, prompt_tokens=settings.prompt_tokens,
+                         gen_tokens=settings.gen_tokens, kv=settings.kv, frontend="llama-cpp-python",
+                         overrides=overrides)
+    from advisor.hardware import detect
+
+    avail = detect(measure=False).ram_available_gb * 1e9
+    if est.memory.total > avail and not force:
+        raise NotEnoughMemory(
+            f"{model_id} {q.upper()} at {settings.context} tokens is predicted to need {est.memory.total / 1e9:.2f} GB, "
+            f"more than the {avail / 1e9:.2f} GB available now; use --context to ask for less, or --force")
+    path, synth = _artifact(cat, model_id, q, file, synthetic)
+    raw = run_gguf(path, settings)
+    prof = to_profile(raw, model=model_id, quantization=q, hardware_name=spec.name, fingerprint=spec.fingerprint,
+                      bandwidth_gbps=spec.bandwidth_gbps, bandwidth_basis=spec.bandwidth_source,
+                      compute_tflops=spec.cpu_tflops, synthetic=synth, s=settings, artifact=path)
+    stored = save_profile(prof, profiles_dir)
+    s = est.speed
+    comparison = [
+        ("memory_gb", est.memory.total / 1e9, prof.peak_rss_bytes / 1e9 if prof.peak_rss_bytes else None, "GB"),
+        ("decode_tps", s.decode_tps if s else None, prof.decode_tokens_per_s.median, "tokens/s"),
+        ("prefill_tps", s.prefill_tps if s else None,
+         prof.prefill_tokens_per_s.median if prof.prefill_tokens_per_s else None, "tokens/s"),
+        ("ttft_ms", s.ttft_ms if s else None, prof.ttft_ms.median if prof.ttft_ms else None, "ms"),
+    ]
+    return ProfileOutcome(prof, stored, est, path, comparison)

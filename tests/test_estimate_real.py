@@ -1,0 +1,74 @@
+"""Estimates against the real llama.cpp runtime on GGUFs the tests build (random weights, real shapes).
+
+Memory: the prediction is at or above the measured peak RSS and at most 15% above it.
+Decode: the prediction before any calibration is within 25% of the measurement.
+"""
+
+import pytest
+
+pytest.importorskip("llama_cpp")
+pytest.importorskip("gguf")
+
+from advisor.estimate import detected_spec, estimate_stack  # noqa: E402
+from advisor.kb import load_catalog  # noqa: E402
+from advisor.memory import estimate_memory, Target  # noqa: E402
+from profiling.measure import RunSettings, run_gguf  # noqa: E402
+from profiling.synth import build, scaled  # noqa: E402
+
+X86_OR_HOST = None
+
+
+@pytest.fixture(scope="module")
+def cat():
+    return load_catalog()
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return detected_spec()
+
+
+@pytest.fixture(scope="module")
+def synth_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("synth")
+
+
+# scaled-down shapes of each supported architecture: the same tensor kinds, small enough for CI
+MEMORY_CASES = [
+    ("qwen3-0.6b", dict(layers=6), "q4_k_m", 4096, False),
+    ("qwen2.5-1.5b-instruct", dict(layers=4), "q8_0", 2048, True),
+    ("gemma-3-1b-it", dict(layers=6), "q4_k_m", 2048, False),
+    ("phi-4-mini-instruct", dict(layers=3), "q4_0", 2048, False),
+    ("qwen3-30b-a3b", dict(layers=2, vocab=32000), "q8_0", 1024, True),
+]
+
+
+@pytest.mark.parametrize("mid,kw,quant,ctx,fa", MEMORY_CASES, ids=[c[0] for c in MEMORY_CASES])
+def test_memory_prediction_bounds_measured_peak(cat, spec, synth_dir, mid, kw, quant, ctx, fa):
+    m = cat.model(mid)
+    a = scaled(m.architecture, **kw)
+    path = build(a, quant, directory=synth_dir)
+    s = RunSettings(context=ctx, prompt_tokens=64, gen_tokens=8, repeats=1, fill=True, flash_attn=fa)
+    raw = run_gguf(str(path), s)
+    target = Target(cpu_arch=spec.cpu_arch, simd=spec.simd, backend="cpu")
+    est = estimate_memory(m.model_copy(update={"architecture": a}), quant, "llama.cpp", ctx, target=target,
+                          frontend="llama-cpp-python", overrides={"flash_attn": fa})
+    peak = raw["rss"]["peak"]
+    assert est.total >= peak, (est.total, peak, est.assumptions)
+    assert est.total <= 1.15 * peak, (est.total / peak, est.assumptions)
+    # the KV cache llama.cpp allocates is exactly the predicted one
+    assert abs(raw["buffers_mib"]["kv"] * 2**20 - est.kv_cache) < 2**20
+
+
+def test_decode_prediction_before_calibration(cat, spec, synth_dir):
+    m = cat.model("qwen3-0.6b")
+    path = build(m.architecture, "q4_k_m", directory=synth_dir)
+    s = RunSettings(context=2048, prompt_tokens=256, gen_tokens=48, repeats=2)
+    raw = run_gguf(str(path), s)
+    measured = sorted(r["decode_tps"] for r in raw["runs"])[len(raw["runs"]) // 2]
+    est = estimate_stack(cat, "qwen3-0.6b", "q4_k_m", "llama.cpp", 2048, spec, prompt_tokens=256, gen_tokens=48,
+                         frontend="llama-cpp-python", exclude_fingerprint=spec.fingerprint)
+    assert est.basis == "estimated"
+    assert abs(est.speed.decode_tps / measured - 1) <= 0.25, (est.speed.decode_tps, measured, est.assumptions)
+    # the full-size model's weights as llama.cpp maps them
+    assert abs(raw["buffers_mib"]["model_mapped"] * 2**20 - est.memory.details["weights_mapped"]) < 0.02 * est.memory.details["weights_mapped"]
