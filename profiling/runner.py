@@ -111,10 +111,11 @@ def run(model: str, n_ctx: int, prompt_tokens: int, gen_tokens: int, repeats: in
         p = llama_cpp.llama_perf_context(llm.ctx)
         return {"t_p_eval_ms": p.t_p_eval_ms, "n_p_eval": p.n_p_eval, "t_eval_ms": p.t_eval_ms, "n_eval": p.n_eval}
 
-    # warm-up: a short prompt and a few decode steps
+    # warm-up: the whole prompt and some decode steps (speeds keep rising over the first
+    # repeats otherwise, as pages and caches settle)
     llm.reset()
-    _eval(prompt[: min(32, len(prompt))])
-    for _ in range(4):
+    _eval(prompt)
+    for _ in range(16):
         _eval([next_tok])
 
     runs = []
