@@ -97,7 +97,6 @@ class Efficiency:
     basis: str      # estimated | calibrated
     source: str
     layer_overhead_s: float = 0.0      # fixed time per layer and token (thread sync, small kernels)
-    type_cost: tuple[tuple[str, float], ...] = ()  # seconds per byte x bandwidth, per ggml type (CPU kernels)
 
 
 @dataclass
@@ -153,37 +152,6 @@ def _fit_decode(points: list[tuple[float, float, int]]) -> tuple[float, float]:
     return statistics.median(x / t for x, t, _ in points), 0.0
 
 
-def _lstsq(rows: list[list[float]], y: list[float]) -> list[float]:
-    """Relative least squares (each row weighted by 1/y) with non-negative coefficients."""
-    import numpy as np
-
-    X = np.array(rows, dtype=float)
-    Y = np.array(y, dtype=float)
-    W = 1 / Y
-    active = list(range(X.shape[1]))
-    coef = np.zeros(X.shape[1])
-    while active:
-        c, *_ = np.linalg.lstsq(X[:, active] * W[:, None], Y * W, rcond=None)
-        if (c >= 0).all():
-            coef[active] = c
-            break
-        active.pop(int(np.argmin(c)))
-    return coef.tolist()
-
-
-def fit_type_costs(points: list[tuple[dict[str, int], float, int, float]]) -> tuple[dict[str, float], float]:
-    """Fit t = sum(bytes_type x cost_type) / bandwidth + layers x tau over measured CPU runs.
-
-    points: (bytes read per token by ggml type, bandwidth bytes/s, layers, seconds per token).
-    Types that no run exercises get the median cost of the others when used.
-    """
-    types = sorted({k for by, _, _, _ in points for k, v in by.items() if v})
-    rows = [[by.get(k, 0) / bw for k in types] + [n] for by, bw, n, _ in points]
-    coef = _lstsq(rows, [t for *_, t in points])
-    costs = {k: c for k, c in zip(types, coef[:-1]) if c > 0}
-    return costs, coef[-1]
-
-
 def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], runtime_id: str, backend: str,
                fingerprint: str | None = None, quant: str | None = None) -> Optional[Efficiency]:
     """Efficiency of the runtime x backend from measured profiles (same machine first, same quantization first).
@@ -216,21 +184,8 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
     points, decs, pres = collect(by_quant(use))
     if not points:
         return None
-    type_cost: tuple = ()
     if backend != "cpu":
         eff, tau = statistics.median(decs), 0.0
-    elif fit_type_costs is not None and len(use) >= 4 and len({p.model for p in use}) >= 2:
-        # enough runs: per-type kernel costs (repacked Q4_K, Q6_K, Q5_0 fallbacks, Q8_0 differ) + per-layer cost
-        pts = []
-        for p in (same or rel):
-            a = profile_arch(p, models)
-            if a is None or not p.bandwidth_gbps:
-                continue
-            c = token_cost(a, p.quantization, p.prompt_tokens + p.gen_tokens // 2, p.prompt_tokens, runtime_id=p.runtime)
-            pts.append((dict(c.by_type), p.bandwidth_gbps * 1e9, a.layers, 1 / p.decode_tokens_per_s.median))
-        costs, tau = fit_type_costs(pts)
-        type_cost = tuple(sorted(costs.items()))
-        eff = 1 / statistics.median(costs.values()) if costs else statistics.median(decs)
     else:
         eff, tau = _fit_decode(points)
         if tau == 0.0 and same and len(rel) > len(same):
@@ -247,7 +202,7 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
         decode=eff, decode_range=(min(ratios + [eff]), max(ratios + [eff])),
         prefill=statistics.median(pres) if pres else None,
         prefill_range=(min(pres), max(pres)) if pres else None,
-        n=len(points), basis=basis, source=where, layer_overhead_s=tau, type_cost=type_cost,
+        n=len(points), basis=basis, source=where, layer_overhead_s=tau,
     )
 
 
@@ -284,18 +239,8 @@ def estimate_speed(m: Model, quant: str, runtime_id: str, backend: str, *, bandw
                  f"from {eff.source}")
     t_bw = c.bytes_per_token / (bandwidth_gbps * 1e9)
     fixed = a.layers * eff.layer_overhead_s
-    if eff.type_cost and c.by_type:
-        costs = dict(eff.type_cost)
-        default = statistics.median(costs.values())
-        bw = bandwidth_gbps * 1e9
-        t_model = sum(b * costs.get(k, default) for k, b in c.by_type) / bw + c.kv_bytes * default / bw + fixed
-        dec = 1 / t_model
-        rng = (dec * 0.8, dec * 1.2)
-        notes.append("per-type kernel costs fitted from measured CPU profiles: "
-                     + ", ".join(f"{k} {1 / v:.2f}" for k, v in sorted(costs.items())) + " of the bandwidth")
-    else:
-        dec = 1 / (t_bw / eff.decode + fixed)
-        rng = (1 / (t_bw / eff.decode_range[0] + fixed), 1 / (t_bw / eff.decode_range[1] + fixed))
+    dec = 1 / (t_bw / eff.decode + fixed)
+    rng = (1 / (t_bw / eff.decode_range[0] + fixed), 1 / (t_bw / eff.decode_range[1] + fixed))
     if fixed:
         notes.append(f"plus {fixed * 1e3:.1f} ms fixed per token ({a.layers} layers x {eff.layer_overhead_s * 1e3:.2f} ms)")
     if eff.basis == "estimated":  # keep the range honest when it rests on other machines
