@@ -227,7 +227,7 @@ def llama_cpp_memory(m: Model, quant: str, s: LlamaCppSettings, target: Target, 
 
     # buffers: output + the compute buffer a generation touches
     ub = min(s.n_ubatch, n_ctx)
-    out_buf = _pad(a.vocab_size * 4 * s.n_seq + a.hidden_size * 0, 2**20)  # logits of one output row per seq
+    out_buf = _pad(a.vocab_size * 4 * s.n_seq, 2**20)  # llama.cpp output buffer: logits of one row per sequence
     n_kv = n_ctx if full else swa_cells
     q = a.attention_heads * a.head_dim
     h = a.hidden_size
@@ -298,8 +298,7 @@ def generic_memory(m: Model, quant: str, runtime_id: str, context: int, kv: str,
                      f"+ CUDA graphs inside that share")
         notes.append("CUDA context ~0.5 GiB outside the pool (estimate)")
         return MemoryEstimate(weight_bytes, kv_bytes, act + graphs, 512 * MiB, 0, assumptions=notes,
-                              settings={"gpu_memory_utilization": util},
-                              details={"pool_fraction": int(util * 1000)})
+                              settings={"gpu_memory_utilization": util})
     if runtime_id == "transformers":
         kv_bytes = _kv_16bit(a, context, elem)
         act = int(min(context, 2048) * (4 * a.intermediate_size + 6 * h) * 2 + a.vocab_size * 4 * 2)

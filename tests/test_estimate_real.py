@@ -15,7 +15,6 @@ from advisor.memory import estimate_memory, Target  # noqa: E402
 from profiling.measure import RunSettings, run_gguf  # noqa: E402
 from profiling.synth import build, scaled  # noqa: E402
 
-X86_OR_HOST = None
 
 
 @pytest.fixture(scope="module")
