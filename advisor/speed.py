@@ -188,11 +188,27 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
         eff, tau = statistics.median(decs), 0.0
     else:
         eff, tau = _fit_decode(points)
-        if tau == 0.0 and same and len(rel) > len(same):
-            # too few sizes measured here: take the per-layer cost from all profiles, the rate from these
-            _, tau = _fit_decode(collect(by_quant(rel))[0])
-            if tau:
-                eff = statistics.median(x / max(t - n * tau, 1e-9) for x, t, n in points)
+        others = [p for p in rel if p not in same]
+        if same and others and len({round(x, 6) for x, _, _ in points}) < 2:
+            # too few sizes measured here to fit both terms: keep the shape fitted on other machines'
+            # profiles and scale it by how much faster or slower this machine ran than that fit predicts
+            def prior(qz):
+                ps = [p for p in others if p.quantization == qz] or others
+                return _fit_decode(collect(ps)[0])
+
+            ks = []
+            for p in same:
+                a = profile_arch(p, models)
+                if a is None or not p.bandwidth_gbps:
+                    continue
+                e0, t0 = prior(p.quantization)
+                c = token_cost(a, p.quantization, p.prompt_tokens + p.gen_tokens // 2, p.prompt_tokens, runtime_id=p.runtime)
+                x = c.bytes_per_token / (p.bandwidth_gbps * 1e9)
+                ks.append((x / e0 + a.layers * t0) * p.decode_tokens_per_s.median)
+            e0, t0 = prior(quant) if quant else _fit_decode(collect(others)[0])
+            if ks:
+                k = statistics.median(ks)
+                eff, tau = e0 * k, t0 / k
     # spread of the fitted model over its own points, as efficiencies
     ratios = [x / max(t - n * tau, 1e-9) for x, t, n in points]
     where = ("this machine's profiles" if same else f"{len(points)} measured profiles of {runtime_id} on {backend}")
