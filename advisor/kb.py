@@ -384,10 +384,62 @@ def validate_tree(root: Path | str | None = None) -> tuple[dict[str, dict[str, A
     return entities, sorted(problems), files
 
 
+def _tree_key(root: Path) -> str:
+    """Hash of every knowledge file's path, size and mtime (and the schema version)."""
+    import hashlib
+
+    from .schemas import SCHEMA_VERSION
+
+    h = hashlib.sha256(f"{SCHEMA_VERSION}|{Path(__file__).stat().st_mtime_ns}|{root.resolve()}".encode())
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            st = path.stat()
+            h.update(f"{path.relative_to(root)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:20]
+
+
+def _cache_path(key: str) -> Path | None:
+    if os.environ.get("ADVISOR_NO_CACHE"):
+        return None
+    try:
+        from platformdirs import user_cache_dir
+    except ImportError:  # pragma: no cover
+        return None
+    return Path(user_cache_dir("advisor")) / f"catalog-{key}.json"
+
+
 def load_catalog(root: Path | str | None = None) -> Catalog:
+    """The validated catalog; cached as JSON keyed on the files' sizes and mtimes."""
+    import json
+
     root = Path(root) if root is not None else default_root()
+    cache = _cache_path(_tree_key(root)) if root.is_dir() else None
+    if cache is not None and cache.exists():
+        try:
+            raw = json.loads(cache.read_text())
+            entities = {k: {i: KINDS[k].model_validate(d) for i, d in raw["entities"][k].items()} for k in KINDS}
+            frozen = {k: MappingProxyType(v) for k, v in entities.items()}
+            return Catalog(root=root, files=MappingProxyType(raw["files"]), **frozen)
+        except (OSError, ValueError, KeyError, ValidationError):
+            pass  # rebuild below
     entities, problems, files = validate_tree(root)
     if problems:
         raise KnowledgeBaseError(problems)
-    frozen = {k: MappingProxyType(dict(sorted(v.items()))) for k, v in entities.items()}
+    entities = {k: dict(sorted(v.items())) for k, v in entities.items()}
+    if cache is not None:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({
+                "entities": {k: {i: e.model_dump(mode="json", exclude_unset=True) for i, e in v.items()}
+                             for k, v in entities.items()},
+                "files": files,
+            }))
+            os.replace(tmp, cache)
+            for old in cache.parent.glob("catalog-*.json"):
+                if old != cache:
+                    old.unlink(missing_ok=True)
+        except OSError:
+            pass
+    frozen = {k: MappingProxyType(v) for k, v in entities.items()}
     return Catalog(root=root, files=MappingProxyType(files), **frozen)

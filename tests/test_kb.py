@@ -126,3 +126,20 @@ def test_param_count_of_a_known_moe():
     p = count_params(cat.models["toy-moe-30b-a3b"].architecture)
     assert round(p.total / 1e9, 1) == 30.5
     assert round(p.active / 1e9, 1) == 3.4 or round(p.active / 1e9, 2) == 3.35
+
+
+def test_catalog_cache_is_equal_and_follows_file_changes(tmp_path):
+    import shutil
+
+    root = tmp_path / "kb"
+    shutil.copytree(FIXTURES / "kb_good", root)
+    first = load_catalog(root)   # validates and writes the cache
+    second = load_catalog(root)  # from the cache
+    assert dict(first.models) == dict(second.models) and dict(first.hardware) == dict(second.hardware)
+    assert second.models["toy-0.6b"].model_fields_set == first.models["toy-0.6b"].model_fields_set
+    path = root / "models" / "toy" / "toy-0.6b.yaml"
+    path.write_text(path.read_text().replace("name: Toy-0.6B", "name: Toy-0.6B renamed"))
+    assert load_catalog(root).models["toy-0.6b"].name == "Toy-0.6B renamed"
+    path.write_text(path.read_text().replace("  kv_heads: 8", "  kv_heads: 6"))
+    with pytest.raises(KnowledgeBaseError):
+        load_catalog(root)
