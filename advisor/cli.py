@@ -343,6 +343,59 @@ def profiles_rm(profile_id, profiles_dir) -> None:
     click.echo(f"removed {path}")
 
 
+# --------------------------------------------------------------------------- recommend
+
+REC_FORMATS = click.Choice(["table", "json", "markdown"], case_sensitive=False)
+
+
+@main.command()
+@click.option("--spec", "spec_file", default=None, help="YAML file with the same keys as the flags (flags override it).")
+@click.option("--ram", default=None, help="Memory budget, e.g. 4GB, 512MB.")
+@click.option("--vram", default=None, help="GPU memory budget, e.g. 24GB.")
+@click.option("--hardware", "hardware_id", default=None, help="A hardware profile id (`advisor hardware list`).")
+@click.option("--lang", multiple=True, help="ISO 639-1 code; repeat or comma-separate.")
+@click.option("--modality", multiple=True, help="text, image, audio, video.")
+@click.option("--task", multiple=True, help="chat, code, math, reasoning, function-calling, ...")
+@click.option("--context", default=None, help="Context in tokens (default 8192).")
+@click.option("--min-tps", "min_tps", default=None, help="Lowest acceptable decode tokens/s.")
+@click.option("--max-ttft-ms", "max_ttft_ms", default=None, help="Longest acceptable time to first token.")
+@click.option("--prompt-tokens", "prompt_tokens", default=None, help="Prompt length for TTFT (default 512).")
+@click.option("--license", "license_", multiple=True, help="any, permissive, commercial, or SPDX ids.")
+@click.option("--platform", default=None, help="linux, windows, macos, android, ios.")
+@click.option("--runtime", "runtimes", multiple=True, help="Allowed runtimes (default: all).")
+@click.option("--max-download-gb", "max_download_gb", default=None, help="0: only models already on the platform.")
+@click.option("--headroom", default=None, help="Share of memory kept free (default 0.1).")
+@click.option("--prefer", default=None, help="quality (default), speed or memory.")
+@click.option("--top", default=None, help="How many recommendations (default 3).")
+@click.option("--format", "fmt", type=REC_FORMATS, default="table", show_default=True)
+def recommend(spec_file, ram, vram, hardware_id, lang, modality, task, context, min_tps, max_ttft_ms, prompt_tokens,
+              license_, platform, runtimes, max_download_gb, headroom, prefer, top, fmt) -> None:
+    """Recommend model + quantization + runtime for your requirements, with the reasons."""
+    from .requirements import build, load_spec
+    from .report import recommend_report, render_markdown, render_table
+
+    raw = load_spec(spec_file) if spec_file else {}
+    flags = {"ram_gb": ram, "vram_gb": vram, "hardware": hardware_id, "languages": list(lang) or None,
+             "modalities": list(modality) or None, "tasks": list(task) or None, "context": context,
+             "min_tps": min_tps, "max_ttft_ms": max_ttft_ms, "prompt_tokens": prompt_tokens,
+             "license": list(license_) or None, "platform": platform, "runtimes": list(runtimes) or None,
+             "max_download_gb": max_download_gb, "headroom": headroom, "prefer": prefer, "top": top}
+    raw.update({k: v for k, v in flags.items() if v is not None})
+    req = build(raw)
+    cat = _catalog()
+    spec = resolve_hardware(cat, req.hardware, str(req.ram_gb) + "GB" if req.ram_gb else None,
+                            str(req.vram_gb) + "GB" if req.vram_gb else None, None)
+    rep = recommend_report(cat, req, spec, _user_profiles())
+    if fmt == "json":
+        click.echo(_dump(rep))
+    elif fmt == "markdown":
+        click.echo(render_markdown(rep))
+    else:
+        click.echo(render_table(rep))
+    if not rep["recommendations"]:
+        sys.exit(3)
+
+
 def _user_profiles():
     """Profiles measured on this machine by `advisor profile` (none until that has run)."""
     try:

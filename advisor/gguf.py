@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterable
 
 from .schemas import Architecture
@@ -83,9 +84,13 @@ def gguf_arch(a: Architecture) -> str:
     return "qwen3moe" if a.experts else "llama"
 
 
-def tensors(a: Architecture, arch: str | None = None) -> list[Tensor]:
-    """Tensors of the text model as llama.cpp loads them, in the loader's order."""
-    arch = arch or gguf_arch(a)
+def tensors(a: Architecture, arch: str | None = None) -> tuple[Tensor, ...]:
+    """Tensors of the text model as llama.cpp loads them, in the loader's order (cached)."""
+    return _tensors(a, arch or gguf_arch(a))
+
+
+@lru_cache(maxsize=1024)
+def _tensors(a: Architecture, arch: str) -> tuple[Tensor, ...]:
     h, L, hd = a.hidden_size, a.layers, a.head_dim
     q, kv, ff, V = a.attention_heads * hd, a.kv_heads * hd, a.intermediate_size, a.vocab_size
     top = [Tensor("token_embd.weight", (h, V)), Tensor("output_norm.weight", (h,))]
@@ -137,7 +142,14 @@ def tensors(a: Architecture, arch: str | None = None) -> list[Tensor]:
             layer += [Tensor(b + "inp_gate.weight", (h, p)), Tensor(b + "proj.weight", (p, h)),
                       Tensor(b + "post_norm.weight", (h,))]
         out += sorted(layer, key=lambda t: t.name)
-    return out
+    return tuple(out)
+
+
+@lru_cache(maxsize=4096)
+def layout_types(a: Architecture, quant: str, source_type: str = "BF16") -> dict[str, str]:
+    """assign_types for this architecture's tensor list (cached; do not mutate the result)."""
+    return assign_types(list(tensors(a)), quant, a.layers, a.attention_heads // a.kv_heads, a.experts or 0,
+                        source_type=source_type)
 
 
 # --------------------------------------------------------------------------- quantizer rules
@@ -273,12 +285,12 @@ class WeightsEstimate:
         return 8 * self.total_bytes / self.n_params
 
 
+@lru_cache(maxsize=4096)
 def estimate_weights(a: Architecture, quant: str, source_type: str = "BF16") -> WeightsEstimate:
     """Bytes of tensor data in a GGUF of this architecture quantized to `quant`."""
     arch = gguf_arch(a)
     ts = tensors(a, arch)
-    n_gqa = a.attention_heads // a.kv_heads
-    types = assign_types(ts, quant, a.layers, n_gqa, a.experts or 0, source_type=source_type)
+    types = layout_types(a, quant, source_type)
     by_type: dict[str, int] = {}
     total = 0
     for t in ts:

@@ -24,10 +24,11 @@ Every estimate lists its assumptions with where each number came from.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Optional
 
 from .errors import InputError
-from .gguf import FILE_TYPES, GGML_TYPES, assign_types, gguf_arch, tensor_bytes, tensors
+from .gguf import FILE_TYPES, estimate_weights, gguf_arch, layout_types, tensor_bytes, tensors
 from .schemas import Architecture, Model, Runtime
 from .weights import quant_weights
 
@@ -164,6 +165,11 @@ def repacked_bytes(a: Architecture, types: dict[str, str], target: Target) -> in
     return total
 
 
+@lru_cache(maxsize=4096)
+def _repacked(a: Architecture, quant: str, target: Target) -> int:
+    return repacked_bytes(a, layout_types(a, quant, "BF16"), target)
+
+
 def llama_cpp_settings(runtime_id: str, context: int, frontend: str | None, kv: str,
                        rt: Runtime | None) -> LlamaCppSettings:
     """Defaults of the frontend that runs llama.cpp (server/CLI, llama-cpp-python, Ollama)."""
@@ -190,8 +196,8 @@ def llama_cpp_memory(m: Model, quant: str, s: LlamaCppSettings, target: Target, 
     notes: list[str] = []
     ts = tensors(a, arch)
     if quant in FILE_TYPES:
-        types = assign_types(ts, quant, a.layers, a.attention_heads // a.kv_heads, a.experts or 0, "BF16")
-        w_mapped = sum(tensor_bytes(t, types[t.name]) for t in ts)
+        types = layout_types(a, quant, "BF16")
+        w_mapped = estimate_weights(a, quant, "BF16").total_bytes
         notes.append(f"weights {w_mapped / MiB:.0f} MiB: tensor data of the GGUF from the config's shapes and "
                      f"llama-quantize's per-tensor types ({quant.upper()})")
     else:
@@ -201,7 +207,7 @@ def llama_cpp_memory(m: Model, quant: str, s: LlamaCppSettings, target: Target, 
     if weight_bytes and quant in FILE_TYPES and abs(weight_bytes - w_mapped) > 0.02 * w_mapped:
         notes.append(f"the listed artifact is {weight_bytes / MiB:.0f} MiB; its size is used")
         w_mapped = max(w_mapped, weight_bytes)
-    repack = repacked_bytes(a, types, target) if types else 0
+    repack = _repacked(a, quant, target) if types else 0
     if repack:
         notes.append(f"CPU_REPACK copy {repack / MiB:.0f} MiB: llama.cpp reorders "
                      f"{', '.join(sorted({types[t.name] for t in ts if types.get(t.name) in (REPACK_ARM if target.cpu_arch == 'arm64' else REPACK_X86)}))} "

@@ -1,0 +1,170 @@
+"""What the user needs: parsed from flags and/or a YAML spec file (flags override the file).
+
+Every value is checked here, so bad input fails with the field's name and the accepted form.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .errors import InputError
+from .iso639 import CODES
+from .schemas import TASKS
+from .units import parse_size_gb, parse_tokens
+
+MODALITIES = ("text", "image", "audio", "video")
+PLATFORMS = ("linux", "windows", "macos", "android", "ios")
+PERMISSIVE = {"apache-2.0", "mit", "bsd-3-clause", "bsd-2-clause"}
+DEFAULT_CONTEXT = 8192
+DEFAULT_HEADROOM = 0.10  # share of memory kept free for the OS and the app around the model
+
+
+class Requirements(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ram_gb: Optional[float] = None
+    vram_gb: Optional[float] = None
+    hardware: Optional[str] = None
+    languages: list[str] = Field(default_factory=list)
+    modalities: list[str] = Field(default_factory=list)
+    tasks: list[str] = Field(default_factory=list)
+    context: int = DEFAULT_CONTEXT
+    min_tps: Optional[float] = None
+    max_ttft_ms: Optional[float] = None
+    prompt_tokens: int = 512
+    license: list[str] = Field(default_factory=lambda: ["any"])
+    platform: Optional[str] = None
+    runtimes: list[str] = Field(default_factory=list)
+    max_download_gb: Optional[float] = None
+    headroom: float = DEFAULT_HEADROOM
+    prefer: Literal["quality", "speed", "memory"] = "quality"
+    top: int = 3
+
+
+SPEC_KEYS = {
+    "ram": "ram_gb", "vram": "vram_gb", "hardware": "hardware", "lang": "languages", "languages": "languages",
+    "modality": "modalities", "modalities": "modalities", "task": "tasks", "tasks": "tasks", "context": "context",
+    "min_tps": "min_tps", "min-tps": "min_tps", "max_ttft_ms": "max_ttft_ms", "max-ttft-ms": "max_ttft_ms",
+    "prompt_tokens": "prompt_tokens", "prompt-tokens": "prompt_tokens", "license": "license", "platform": "platform",
+    "runtime": "runtimes", "runtimes": "runtimes", "max_download_gb": "max_download_gb",
+    "max-download-gb": "max_download_gb", "headroom": "headroom", "prefer": "prefer", "top": "top",
+}
+
+
+def _list(v: Any) -> list[str]:
+    if v is None:
+        return []
+    items = v if isinstance(v, (list, tuple)) else [v]
+    out: list[str] = []
+    for item in items:
+        out += [x.strip().lower() for x in str(item).split(",") if x.strip()]
+    return out
+
+
+def load_spec(path: str) -> dict[str, Any]:
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError("--spec", f"no such file: {path}", "a YAML file of requirement keys")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise InputError("--spec", f"{path} is not valid YAML{where}", "a YAML mapping of requirement keys") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InputError("--spec", f"{path} must hold a mapping", "keys such as ram, lang, task, context")
+    out = {}
+    for k, v in data.items():
+        key = SPEC_KEYS.get(str(k))
+        if key is None:
+            raise InputError(f"--spec: {k}", "unknown key", ", ".join(sorted(set(SPEC_KEYS) - {"min-tps"})))
+        out[key] = v
+    return out
+
+
+def build(raw: dict[str, Any]) -> Requirements:
+    """Validate raw values (from flags and/or a spec file) into Requirements."""
+    r: dict[str, Any] = {}
+    if raw.get("ram_gb") is not None:
+        r["ram_gb"] = parse_size_gb(raw["ram_gb"], "--ram")
+    if raw.get("vram_gb") is not None:
+        r["vram_gb"] = parse_size_gb(raw["vram_gb"], "--vram")
+    if raw.get("hardware"):
+        r["hardware"] = str(raw["hardware"]).lower()
+    langs = _list(raw.get("languages"))
+    bad = [x for x in langs if x not in CODES]
+    if bad:
+        raise InputError("--lang", f"unknown language code {', '.join(bad)}", "ISO 639-1 two-letter codes, e.g. sv, en, de")
+    r["languages"] = sorted(set(langs))
+    mods = _list(raw.get("modalities"))
+    bad = [x for x in mods if x not in MODALITIES]
+    if bad:
+        raise InputError("--modality", f"unknown modality {', '.join(bad)}", ", ".join(MODALITIES))
+    r["modalities"] = sorted(set(mods))
+    tasks = _list(raw.get("tasks"))
+    bad = [x for x in tasks if x not in TASKS]
+    if bad:
+        raise InputError("--task", f"unknown task {', '.join(bad)}", ", ".join(TASKS))
+    r["tasks"] = sorted(set(tasks))
+    if raw.get("context") is not None:
+        r["context"] = parse_tokens(raw["context"], "--context")
+    if raw.get("prompt_tokens") is not None:
+        r["prompt_tokens"] = parse_tokens(raw["prompt_tokens"], "--prompt-tokens")
+    for key, flag in (("min_tps", "--min-tps"), ("max_ttft_ms", "--max-ttft-ms"), ("max_download_gb", "--max-download-gb")):
+        if raw.get(key) is not None:
+            try:
+                v = float(raw[key]) if key != "max_download_gb" else parse_size_gb(raw[key], flag)
+            except (TypeError, ValueError):
+                raise InputError(flag, f"cannot read '{raw[key]}' as a number", "a non-negative number") from None
+            if v < 0:
+                raise InputError(flag, "must not be negative", "a non-negative number")
+            r[key] = v
+    lic = _list(raw.get("license")) or ["any"]
+    r["license"] = lic
+    if raw.get("platform"):
+        plat = str(raw["platform"]).lower()
+        if plat not in PLATFORMS:
+            raise InputError("--platform", f"unknown platform '{plat}'", ", ".join(PLATFORMS))
+        r["platform"] = plat
+    r["runtimes"] = _list(raw.get("runtimes"))
+    if raw.get("headroom") is not None:
+        try:
+            h = float(str(raw["headroom"]).rstrip("%")) / (100 if str(raw["headroom"]).endswith("%") else 1)
+        except ValueError:
+            raise InputError("--headroom", f"cannot read '{raw['headroom']}'", "a share such as 0.1 or 10%") from None
+        if not 0 <= h < 0.9:
+            raise InputError("--headroom", "must be between 0 and 0.9", "a share such as 0.1 or 10%")
+        r["headroom"] = h
+    if raw.get("prefer"):
+        p = str(raw["prefer"]).lower()
+        if p not in ("quality", "speed", "memory"):
+            raise InputError("--prefer", f"unknown preference '{p}'", "quality, speed, memory")
+        r["prefer"] = p
+    if raw.get("top") is not None:
+        try:
+            t = int(raw["top"])
+        except (TypeError, ValueError):
+            raise InputError("--top", f"cannot read '{raw['top']}'", "a whole number from 1 to 50") from None
+        if not 1 <= t <= 50:
+            raise InputError("--top", "must be 1 to 50", "a whole number from 1 to 50")
+        r["top"] = t
+    return Requirements(**r)
+
+
+def license_ok(req: Requirements, license_id: str) -> bool:
+    want = set(req.license)
+    if "any" in want:
+        return True
+    lic = license_id.lower()
+    if "permissive" in want and lic in PERMISSIVE:
+        return True
+    if "commercial" in want and (lic in PERMISSIVE or lic == "gemma"):
+        return True
+    return lic in want

@@ -1,0 +1,107 @@
+"""`advisor recommend`: scenarios through the real entry point (the real knowledge base)."""
+
+import json
+
+import pytest
+
+from advisor.kb import load_catalog
+
+REC_FIELDS = ("rank", "model", "hf_repo", "family", "quantization", "runtime", "backend", "context", "memory_gb",
+              "memory_breakdown_gb", "decode_tps", "prefill_tps", "ttft_ms", "basis", "quality", "score", "license", "why")
+
+
+@pytest.fixture(scope="module")
+def cat():
+    return load_catalog()
+
+
+def _json(cli, *args):
+    r = cli("recommend", *args, "--format", "json")
+    return r, (json.loads(r.stdout) if r.stdout.strip().startswith("{") else None)
+
+
+def test_swedish_on_4gb(cli, cat):
+    r, d = _json(cli, "--ram", "4GB", "--lang", "sv")
+    assert r.returncode == 0, r.stderr
+    assert d["requirements"]["languages"] == ["sv"] and d["requirements"]["ram_gb"] == 4.0
+    assert 1 <= len(d["recommendations"]) <= 3
+    for rec in d["recommendations"]:
+        assert set(REC_FIELDS) <= set(rec)
+        assert rec["memory_gb"] <= 4.0 * 0.9
+        m = cat.model(rec["model"])
+        assert "sv" in m.languages or m.languages_claim
+        if "sv" not in m.languages:
+            assert any("claim" in w for w in rec["why"])
+        assert rec["why"][0].startswith(rec["model"]) and "GB" in rec["why"][0]
+    assert [x["rank"] for x in d["recommendations"]] == list(range(1, len(d["recommendations"]) + 1))
+    for rej in d["rejected"]:
+        assert rej["violations"] and {"constraint", "required", "actual"} <= set(rej["violations"][0])
+
+
+def test_impossible_request_exits_3_with_causes_and_relaxations(cli):
+    r, d = _json(cli, "--ram", "1GB", "--modality", "audio", "--lang", "sv")
+    assert r.returncode == 3
+    assert d["recommendations"] == [] and d["rejected"]
+    changes = [x["change"] for x in d["relaxations"]]
+    assert any(c.startswith("--ram ") for c in changes) and "drop --modality audio" in changes
+    table = cli("recommend", "--ram", "1GB", "--modality", "audio", "--lang", "sv")
+    assert table.returncode == 3 and "nothing fits" in table.stdout and "unlocks" in table.stdout
+
+
+def test_copilot_pc_with_nothing_to_download_gets_phi_silica_never_mu(cli):
+    r, d = _json(cli, "--hardware", "copilot-plus-x-elite-16gb", "--max-download-gb", "0")
+    assert r.returncode == 0, r.stderr
+    assert d["recommendations"][0]["model"] == "phi-silica"
+    assert d["recommendations"][0]["runtime"] == "windows-ai-apis"
+    everything = json.dumps(d)
+    assert '"mu"' not in everything
+    # phi silica never appears off Windows / without a Copilot+ NPU
+    r2, d2 = _json(cli, "--hardware", "macbook-air-m2-16gb", "--max-download-gb", "0")
+    assert r2.returncode == 3 and all(x["model"] != "phi-silica" for x in d2["rejected"])
+
+
+def test_vision_on_16gb_recommends_image_models(cli, cat):
+    r, d = _json(cli, "--ram", "16GB", "--modality", "image")
+    assert r.returncode == 0, r.stderr
+    for rec in d["recommendations"]:
+        assert "image" in cat.model(rec["model"]).modalities_in
+        assert rec["memory_breakdown_gb"]["encoders"] > 0
+
+
+def test_spec_file_and_flags_override(cli, tmp_path):
+    spec = tmp_path / "req.yaml"
+    spec.write_text("ram: 8GB\nlang: [de]\ntask: code\ncontext: 16K\ntop: 2\n")
+    r, d = _json(cli, "--spec", str(spec), "--ram", "6GB")
+    assert r.returncode == 0, r.stderr
+    req = d["requirements"]
+    assert req["ram_gb"] == 6.0 and req["languages"] == ["de"] and req["tasks"] == ["code"] and req["context"] == 16384
+    assert len(d["recommendations"]) <= 2
+    md = cli("recommend", "--spec", str(spec), "--format", "markdown")
+    assert md.stdout.startswith("# Recommendation") and "| rank |" in md.stdout
+
+
+@pytest.mark.parametrize("args,field", [
+    (["--ram", "4XB"], "--ram"),
+    (["--ram", "4GB", "--lang", "xx"], "--lang"),
+    (["--hardware", "cray-1"], "hardware"),
+    (["--ram", "4GB", "--modality", "smell"], "--modality"),
+    (["--ram", "4GB", "--task", "poetry"], "--task"),
+    (["--ram", "4GB", "--context", "big"], "--context"),
+    (["--ram", "4GB", "--headroom", "2"], "--headroom"),
+    (["--spec", "/nonexistent.yaml"], "--spec"),
+])
+def test_bad_input_exits_2_naming_the_field(cli, args, field):
+    r = cli("recommend", *args)
+    assert r.returncode == 2, (args, r.stdout, r.stderr)
+    assert field in r.stderr and "Traceback" not in r.stderr
+
+
+def test_bad_spec_files(cli, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("ram: [4GB\n")
+    r = cli("recommend", "--spec", str(bad))
+    assert r.returncode == 2 and "line" in r.stderr
+    unknown = tmp_path / "unknown.yaml"
+    unknown.write_text("colour: red\n")
+    r = cli("recommend", "--spec", str(unknown))
+    assert r.returncode == 2 and "colour" in r.stderr
