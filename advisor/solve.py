@@ -21,6 +21,7 @@ from .memory import Target, estimate_memory
 from .requirements import Requirements, license_ok
 from .schemas import Model
 from .speed import efficiency, estimate_speed
+from .weights import quant_weights
 
 # quantizations llama.cpp-family runtimes can make from any supported checkpoint
 GGUF_DEFAULT = ("q8_0", "q6_k", "q5_k_m", "q4_k_m", "iq4_xs", "q4_0", "q3_k_m")
@@ -177,8 +178,6 @@ def evaluate(cat: Catalog, hw: HardwareSpec, req: Requirements, profiles=()) -> 
                 c.speed = estimate_speed(m, q, rid, backend, bandwidth_gbps=hw.bandwidth_gbps, compute_tflops=compute,
                                          prompt_tokens=req.prompt_tokens, eff=eff_cache[key],
                                          q=cat.quantizations[q], bandwidth_source=hw.bandwidth_source)
-            from .weights import quant_weights
-
             ws = quant_weights(m, q, cat.quantizations[q])
             c.download_gb = (ws.bytes / 1e9) if ws else 0.0
         else:
