@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable
+from typing import Iterable, Optional
 
 from .schemas import Architecture
 
@@ -303,3 +303,118 @@ def estimate_weights(a: Architecture, quant: str, source_type: str = "BF16") -> 
 
 def supported_quants() -> Iterable[str]:
     return FILE_TYPES.keys()
+
+
+# --------------------------------------------------------------------------- summaries (memoised on disk)
+
+REPACK_RULES = {
+    # ggml-cpu/repack.cpp ggml_repack_get_optimal_repack_type: type -> rows multiple, per CPU class
+    "x86_avx2": ({"Q4_0", "Q4_K", "IQ4_NL"}, 8),
+    "x86_avx512": ({"Q4_0", "Q4_K", "IQ4_NL", "Q2_K"}, 8),
+    "arm_dotprod": ({"Q4_0", "Q4_K", "Q5_K", "Q6_K", "Q8_0", "IQ4_NL"}, 4),
+}
+
+
+def cpu_class(cpu_arch: str, simd) -> Optional[str]:
+    simd = set(simd)
+    if cpu_arch == "arm64":
+        return "arm_dotprod" if {"asimddp", "dotprod", "i8mm"} & simd else None
+    if "avx512f" in simd:
+        return "x86_avx512"
+    return "x86_avx2" if "avx2" in simd else None
+
+
+def _summarise(a: Architecture, quant: str) -> dict:
+    ts = tensors(a)
+    types = layout_types(a, quant, "BF16")
+    tied = not any(t.name == "output.weight" for t in ts)
+    total, read = 0, 0
+    by_type: dict[str, int] = {}
+    read_by: dict[str, int] = {}
+    repack = {k: 0 for k in REPACK_RULES}
+    repack_types = {k: set() for k in REPACK_RULES}
+    for t in ts:
+        typ = types[t.name]
+        b = tensor_bytes(t, typ)
+        total += b
+        by_type[typ] = by_type.get(typ, 0) + b
+        r = b
+        if t.name == "token_embd.weight" and not tied:
+            r = b // a.vocab_size  # one row per token
+        elif "_exps." in t.name and a.experts:
+            r = b * a.experts_per_token // a.experts
+        read += r
+        read_by[typ] = read_by.get(typ, 0) + r
+        if t.name != "token_embd.weight" and len(t.shape) >= 2:
+            for cls, (ok, rows) in REPACK_RULES.items():
+                if typ in ok and t.shape[1] % rows == 0:
+                    repack[cls] += b
+                    repack_types[cls].add(typ)
+    return {"total": total, "by_type": by_type, "read": read, "read_by_type": read_by,
+            "n_params": sum(t.n_elements for t in ts), "repack": repack,
+            "repack_types": {k: sorted(v) for k, v in repack_types.items()}}
+
+
+_DISK: dict | None = None
+_DIRTY = False
+
+
+def _disk_path():
+    import os
+    from pathlib import Path
+
+    if os.environ.get("ADVISOR_NO_CACHE"):
+        return None
+    try:
+        from platformdirs import user_cache_dir
+    except ImportError:  # pragma: no cover
+        return None
+    stamp = int(Path(__file__).stat().st_mtime)
+    return Path(user_cache_dir("advisor")) / f"layouts-{stamp}.json"
+
+
+def _save_disk() -> None:
+    import json
+    import os
+
+    path = _disk_path()
+    if path is None or not _DIRTY or _DISK is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(_DISK))
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+@lru_cache(maxsize=8192)
+def layout_summary(a: Architecture, quant: str) -> dict:
+    """Sizes of a GGUF layout (total, by type, read per decoded token, CPU repack copies).
+
+    Memoised in memory and, across processes, in a JSON file in the user cache folder
+    (keyed on the architecture, the quantization and this module's version).
+    """
+    global _DISK, _DIRTY
+    import hashlib
+    import json
+
+    if _DISK is None:
+        _DISK = {}
+        path = _disk_path()
+        if path is not None and path.exists():
+            try:
+                _DISK = json.loads(path.read_text())
+            except (OSError, ValueError):
+                _DISK = {}
+        import atexit
+
+        atexit.register(_save_disk)
+    key = hashlib.sha256((a.model_dump_json() + "|" + quant).encode()).hexdigest()[:24]
+    hit = _DISK.get(key)
+    if hit is None:
+        hit = _summarise(a, quant)
+        _DISK[key] = hit
+        _DIRTY = True
+    return hit

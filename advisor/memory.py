@@ -24,11 +24,10 @@ Every estimate lists its assumptions with where each number came from.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from typing import Optional
 
 from .errors import InputError
-from .gguf import FILE_TYPES, estimate_weights, gguf_arch, layout_types, tensor_bytes, tensors
+from .gguf import FILE_TYPES, cpu_class, gguf_arch, layout_summary
 from .schemas import Architecture, Model, Runtime
 from .weights import quant_weights
 
@@ -136,40 +135,6 @@ def sliding_in_runtime(a: Architecture, arch: str, runtime_id: str) -> bool:
 # --------------------------------------------------------------------------- llama.cpp
 
 
-REPACK_X86 = {"Q4_0": "avx2", "Q4_K": "avx2", "IQ4_NL": "avx2", "Q2_K": "avx512f"}
-REPACK_ARM = {"Q4_0": "dotprod", "Q4_K": "dotprod", "Q5_K": "dotprod", "Q6_K": "dotprod",
-              "Q8_0": "dotprod", "IQ4_NL": "dotprod"}
-
-
-def repacked_bytes(a: Architecture, types: dict[str, str], target: Target) -> int:
-    """Bytes of the CPU_REPACK copies (ggml-cpu/repack.cpp ggml_repack_get_optimal_repack_type)."""
-    if target.backend != "cpu":
-        return 0
-    simd = set(target.simd)
-    if target.cpu_arch == "arm64":
-        rules, rows = REPACK_ARM, 4
-        simd |= {"dotprod"} if {"asimddp", "dotprod", "i8mm"} & simd else set()
-    else:
-        rules, rows = REPACK_X86, 8
-        if "avx512f" in simd:
-            simd |= {"avx2"}
-    total = 0
-    for t in tensors(a):
-        typ = types[t.name]
-        need = rules.get(typ)
-        if need is None or need not in simd or t.name == "token_embd.weight" or len(t.shape) < 2:
-            continue
-        if t.shape[1] % rows:
-            continue
-        total += tensor_bytes(t, typ)
-    return total
-
-
-@lru_cache(maxsize=4096)
-def _repacked(a: Architecture, quant: str, target: Target) -> int:
-    return repacked_bytes(a, layout_types(a, quant, "BF16"), target)
-
-
 def llama_cpp_settings(runtime_id: str, context: int, frontend: str | None, kv: str,
                        rt: Runtime | None) -> LlamaCppSettings:
     """Defaults of the frontend that runs llama.cpp (server/CLI, llama-cpp-python, Ollama)."""
@@ -194,24 +159,24 @@ def llama_cpp_memory(m: Model, quant: str, s: LlamaCppSettings, target: Target, 
     a = m.architecture
     arch = gguf_arch(a)
     notes: list[str] = []
-    ts = tensors(a, arch)
     if quant in FILE_TYPES:
-        types = layout_types(a, quant, "BF16")
-        w_mapped = estimate_weights(a, quant, "BF16").total_bytes
+        summ = layout_summary(a, quant)
+        w_mapped = summ["total"]
         notes.append(f"weights {w_mapped / MiB:.0f} MiB: tensor data of the GGUF from the config's shapes and "
                      f"llama-quantize's per-tensor types ({quant.upper()})")
     else:
-        types = {}
+        summ = None
         w_mapped = weight_bytes or 0
         notes.append(f"weights {w_mapped / MiB:.0f} MiB: artifact size")
     if weight_bytes and quant in FILE_TYPES and abs(weight_bytes - w_mapped) > 0.02 * w_mapped:
         notes.append(f"the listed artifact is {weight_bytes / MiB:.0f} MiB; its size is used")
         w_mapped = max(w_mapped, weight_bytes)
-    repack = _repacked(a, quant, target) if types else 0
+    cls = cpu_class(target.cpu_arch, target.simd) if target.backend == "cpu" else None
+    repack = summ["repack"][cls] if (summ and cls) else 0
     if repack:
         notes.append(f"CPU_REPACK copy {repack / MiB:.0f} MiB: llama.cpp reorders "
-                     f"{', '.join(sorted({types[t.name] for t in ts if types.get(t.name) in (REPACK_ARM if target.cpu_arch == 'arm64' else REPACK_X86)}))} "
-                     "tensors for its CPU kernels; the mapped originals stay resident (ggml-cpu/repack.cpp)")
+                     f"{', '.join(summ['repack_types'][cls])} tensors for its CPU kernels; the mapped originals "
+                     "stay resident (ggml-cpu/repack.cpp)")
 
     # KV cache (src/llama-kv-cache.cpp, llama-kv-cache-iswa.cpp)
     n_ctx = _pad(s.n_ctx, 256)

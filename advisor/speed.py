@@ -20,12 +20,11 @@ is `measured`.
 from __future__ import annotations
 
 import statistics
-from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
 from .arch import count_params
-from .gguf import FILE_TYPES, gguf_arch, layout_types, tensor_bytes, tensors
+from .gguf import FILE_TYPES, gguf_arch, layout_summary
 from .memory import KV_TYPES, kv_layers, sliding_in_runtime
 from .schemas import Architecture, MeasuredProfile, Model, Quantization
 from .weights import quant_weights
@@ -49,31 +48,12 @@ def _kv_row(a: Architecture, kv: str) -> int:
     return 2 * (a.kv_heads * a.head_dim // blk * size)
 
 
-@lru_cache(maxsize=4096)
-def _gguf_read(a: Architecture, quant: str) -> tuple[int, dict[str, int]]:
-    """Weight bytes a decoded token reads from a GGUF of this architecture, in total and by type."""
-    arch = gguf_arch(a)
-    ts = tensors(a, arch)
-    types = layout_types(a, quant, "BF16")
-    read = 0
-    by: dict[str, int] = {}
-    tied = not any(t.name == "output.weight" for t in ts)
-    for t in ts:
-        b = tensor_bytes(t, types[t.name])
-        if t.name == "token_embd.weight" and not tied:
-            b = b // a.vocab_size  # one row per token
-        elif "_exps." in t.name and a.experts:
-            b = b * a.experts_per_token // a.experts
-        read += b
-        by[types[t.name]] = by.get(types[t.name], 0) + b
-    return read, by
-
-
 def token_cost(a: Architecture, quant: str, position: int, prompt_tokens: int, *, kv: str = "f16",
                runtime_id: str = "llama.cpp", m: Model | None = None, q: Quantization | None = None) -> TokenCost:
     arch = gguf_arch(a)
     if quant in FILE_TYPES:
-        read, by = _gguf_read(a, quant)
+        summ = layout_summary(a, quant)
+        read, by = summ["read"], summ["read_by_type"]
     else:
         by = {}
         ws = quant_weights(m, quant, q) if (m is not None and q is not None) else None

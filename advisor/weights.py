@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from .arch import count_params
-from .gguf import FILE_TYPES, estimate_weights
+from .gguf import EXACT_ARCHS, FILE_TYPES, gguf_arch, layout_summary
 from .schemas import Artifact, Model, Quantization
 
 _FULL = {"f32": 4.0, "f16": 2.0, "bf16": 2.0}
@@ -43,12 +43,13 @@ def quant_weights(m: Model, q_id: str, q: Quantization) -> Optional[WeightSize]:
         return None
     enc = round(sum(e.params_b for e in m.encoders) * 1e9)
     if q_id in FILE_TYPES and q_id not in _FULL:
-        e = estimate_weights(a, q_id)
+        total = layout_summary(a, q_id)["total"]
         how = ("llama.cpp quantizer rules over the config's tensor shapes (text model; a vendor file "
                "that keeps more tensors at high precision is larger)")
-        if not e.exact_layout:
-            how += f" (tensor list approximated for '{e.arch}')"
-        return WeightSize(e.total_bytes, True, how)
+        arch = gguf_arch(a)
+        if arch not in EXACT_ARCHS:
+            how += f" (tensor list approximated for '{arch}')"
+        return WeightSize(total, True, how)
     if q_id in _FULL:
         total = count_params(a, enc / 1e9).total
         return WeightSize(round(total * _FULL[q_id]), True,
