@@ -157,6 +157,7 @@ def evaluate(cat: Catalog, hw: HardwareSpec, req: Requirements, profiles=()) -> 
     all_profiles = list(cat.profiles.values()) + list(profiles)
     eff_cache: dict = {}
     target_cache: dict = {}
+    quality_cache: dict = {}
     out: list[Candidate] = []
     for node in g.nodes:
         if node[0] != "backend":
@@ -182,7 +183,9 @@ def evaluate(cat: Catalog, hw: HardwareSpec, req: Requirements, profiles=()) -> 
             c.download_gb = (ws.bytes / 1e9) if ws else 0.0
         else:
             c.download_gb = 0.0
-        c.quality, c.quality_basis = quality_score(m, req, cat, q)
+        if (mid, q) not in quality_cache:
+            quality_cache[(mid, q)] = quality_score(m, req, cat, q)
+        c.quality, c.quality_basis = quality_cache[(mid, q)]
         check(c, req, budget_gb)
         out.append(c)
     rank(out, req)
