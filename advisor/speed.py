@@ -155,19 +155,24 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
     def by_quant(ps):
         return [p for p in ps if p.quantization == quant] if quant and any(p.quantization == quant for p in ps) else ps
 
+    def point(p):
+        """(roofline seconds per token, measured seconds per token, layers), or None."""
+        a = profile_arch(p, models)
+        if a is None or not p.bandwidth_gbps:
+            return None
+        c = token_cost(a, p.quantization, p.prompt_tokens + p.gen_tokens // 2, p.prompt_tokens, runtime_id=p.runtime)
+        return c.bytes_per_token / (p.bandwidth_gbps * 1e9), 1 / p.decode_tokens_per_s.median, a.layers
+
     def collect(ps):
         pts, ds, prs = [], [], []
         for p in ps:
-            a = profile_arch(p, models)
-            if a is None or not p.bandwidth_gbps:
+            pt = point(p)
+            if pt is None:
                 continue
-            d, pr = profile_efficiency(p, models)
-            pos = p.prompt_tokens + p.gen_tokens // 2
-            c = token_cost(a, p.quantization, pos, p.prompt_tokens, runtime_id=p.runtime)
-            pts.append((c.bytes_per_token / (p.bandwidth_gbps * 1e9), 1 / p.decode_tokens_per_s.median, a.layers))
-            ds.append(d)
-            if pr:
-                prs.append(pr)
+            pts.append(pt)
+            ds.append(pt[0] / pt[1])  # measured speed over the bandwidth roofline
+            if p.prefill_tokens_per_s and p.compute_tflops:
+                prs.append(profile_efficiency(p, models)[1])
         return pts, ds, prs
 
     points, decs, pres = collect(by_quant(use))
@@ -187,13 +192,12 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
 
             ks = []
             for p in same:
-                a = profile_arch(p, models)
-                if a is None or not p.bandwidth_gbps:
+                pt = point(p)
+                if pt is None:
                     continue
                 e0, t0 = prior(p.quantization)
-                c = token_cost(a, p.quantization, p.prompt_tokens + p.gen_tokens // 2, p.prompt_tokens, runtime_id=p.runtime)
-                x = c.bytes_per_token / (p.bandwidth_gbps * 1e9)
-                ks.append((x / e0 + a.layers * t0) * p.decode_tokens_per_s.median)
+                x, t, n = pt
+                ks.append((x / e0 + n * t0) / t)  # predicted over measured time
             e0, t0 = prior(quant) if quant else _fit_decode(collect(others)[0])
             if ks:
                 k = statistics.median(ks)
