@@ -348,31 +348,39 @@ def profiles_rm(profile_id, profiles_dir) -> None:
 REC_FORMATS = click.Choice(["table", "json", "markdown"], case_sensitive=False)
 
 
-@main.command()
-@click.option("--spec", "spec_file", default=None, help="YAML file with the same keys as the flags (flags override it).")
-@click.option("--ram", default=None, help="Memory budget, e.g. 4GB, 512MB.")
-@click.option("--vram", default=None, help="GPU memory budget, e.g. 24GB.")
-@click.option("--hardware", "hardware_id", default=None, help="A hardware profile id (`advisor hardware list`).")
-@click.option("--lang", multiple=True, help="ISO 639-1 code; repeat or comma-separate.")
-@click.option("--modality", multiple=True, help="text, image, audio, video.")
-@click.option("--task", multiple=True, help="chat, code, math, reasoning, function-calling, ...")
-@click.option("--context", default=None, help="Context in tokens (default 8192).")
-@click.option("--min-tps", "min_tps", default=None, help="Lowest acceptable decode tokens/s.")
-@click.option("--max-ttft-ms", "max_ttft_ms", default=None, help="Longest acceptable time to first token.")
-@click.option("--prompt-tokens", "prompt_tokens", default=None, help="Prompt length for TTFT (default 512).")
-@click.option("--license", "license_", multiple=True, help="any, permissive, commercial, or SPDX ids.")
-@click.option("--platform", default=None, help="linux, windows, macos, android, ios.")
-@click.option("--runtime", "runtimes", multiple=True, help="Allowed runtimes (default: all).")
-@click.option("--max-download-gb", "max_download_gb", default=None, help="0: only models already on the platform.")
-@click.option("--headroom", default=None, help="Share of memory kept free (default 0.1).")
-@click.option("--prefer", default=None, help="quality (default), speed or memory.")
-@click.option("--top", default=None, help="How many recommendations (default 3).")
-@click.option("--format", "fmt", type=REC_FORMATS, default="table", show_default=True)
-def recommend(spec_file, ram, vram, hardware_id, lang, modality, task, context, min_tps, max_ttft_ms, prompt_tokens,
-              license_, platform, runtimes, max_download_gb, headroom, prefer, top, fmt) -> None:
-    """Recommend model + quantization + runtime for your requirements, with the reasons."""
+_REQUIREMENT_OPTIONS = [
+    click.option("--spec", "spec_file", default=None, help="YAML file with the same keys as the flags (flags override it)."),
+    click.option("--ram", default=None, help="Memory budget, e.g. 4GB, 512MB."),
+    click.option("--vram", default=None, help="GPU memory budget, e.g. 24GB."),
+    click.option("--hardware", "hardware_id", default=None, help="A hardware profile id (`advisor hardware list`)."),
+    click.option("--lang", multiple=True, help="ISO 639-1 code; repeat or comma-separate."),
+    click.option("--modality", multiple=True, help="text, image, audio, video."),
+    click.option("--task", multiple=True, help="chat, code, math, reasoning, function-calling, ..."),
+    click.option("--context", default=None, help="Context in tokens (default 8192)."),
+    click.option("--min-tps", "min_tps", default=None, help="Lowest acceptable decode tokens/s."),
+    click.option("--max-ttft-ms", "max_ttft_ms", default=None, help="Longest acceptable time to first token."),
+    click.option("--prompt-tokens", "prompt_tokens", default=None, help="Prompt length for TTFT (default 512)."),
+    click.option("--license", "license_", multiple=True, help="any, permissive, commercial, or SPDX ids."),
+    click.option("--platform", default=None, help="linux, windows, macos, android, ios."),
+    click.option("--runtime", "runtimes", multiple=True, help="Allowed runtimes (default: all)."),
+    click.option("--max-download-gb", "max_download_gb", default=None, help="0: only models already on the platform."),
+    click.option("--headroom", default=None, help="Share of memory kept free (default 0.1)."),
+    click.option("--prefer", default=None, help="quality (default), speed or memory."),
+    click.option("--top", default=None, help="How many recommendations (default 3)."),
+]
+
+
+def requirement_options(f):
+    """The requirement flags shared by recommend, why and verify."""
+    for opt in reversed(_REQUIREMENT_OPTIONS):
+        f = opt(f)
+    return f
+
+
+def _requirements(spec_file, ram, vram, hardware_id, lang, modality, task, context, min_tps, max_ttft_ms,
+                  prompt_tokens, license_, platform, runtimes, max_download_gb, headroom, prefer, top):
+    """(catalog, Requirements, HardwareSpec) from a spec file and the flags (flags win)."""
     from .requirements import build, load_spec
-    from .report import recommend_report, render_markdown, render_table
 
     raw = load_spec(spec_file) if spec_file else {}
     flags = {"ram_gb": ram, "vram_gb": vram, "hardware": hardware_id, "languages": list(lang) or None,
@@ -385,6 +393,17 @@ def recommend(spec_file, ram, vram, hardware_id, lang, modality, task, context, 
     cat = _catalog()
     spec = resolve_hardware(cat, req.hardware, str(req.ram_gb) + "GB" if req.ram_gb else None,
                             str(req.vram_gb) + "GB" if req.vram_gb else None, None)
+    return cat, req, spec
+
+
+@main.command()
+@requirement_options
+@click.option("--format", "fmt", type=REC_FORMATS, default="table", show_default=True)
+def recommend(fmt, **flags) -> None:
+    """Recommend model + quantization + runtime for your requirements, with the reasons."""
+    from .report import recommend_report, render_markdown, render_table
+
+    cat, req, spec = _requirements(**flags)
     rep = recommend_report(cat, req, spec, _user_profiles())
     if fmt == "json":
         click.echo(_dump(rep))
@@ -394,6 +413,74 @@ def recommend(spec_file, ram, vram, hardware_id, lang, modality, task, context, 
         click.echo(render_table(rep))
     if not rep["recommendations"]:
         sys.exit(3)
+
+
+@main.command()
+@click.argument("model_id")
+@requirement_options
+@click.option("--format", "fmt", type=REC_FORMATS, default="table", show_default=True)
+def why(model_id, fmt, **flags) -> None:
+    """Explain one model's fate under the requirements: recommended, outranked, or rejected and why."""
+    from .report import render_why_markdown, render_why_table, why_report
+
+    cat, req, spec = _requirements(**flags)
+    cat.model(model_id)  # unknown id: exit 2 naming the accepted ids
+    rep = why_report(cat, req, spec, model_id, _user_profiles())
+    if fmt == "json":
+        click.echo(_dump(rep))
+    elif fmt == "markdown":
+        click.echo(render_why_markdown(rep))
+    else:
+        click.echo(render_why_table(rep))
+
+
+@main.command()
+@requirement_options
+@click.option("--synthetic", is_flag=True, help="Random weights with the pick's exact shapes (no download).")
+@click.option("--file", "file", default=None, help="A local GGUF of the pick instead of downloading it.")
+@click.option("--gen-tokens", "gen_tokens", default="64", show_default=True)
+@click.option("--repeats", type=click.IntRange(1, 100), default=3, show_default=True)
+@click.option("--threads", type=click.IntRange(1, 1024), default=None)
+@click.option("--fill/--no-fill", default=True, show_default=True,
+              help="Fill the whole context after the timed runs, so the memory peak is the full-context one.")
+@click.option("--profiles-dir", default=None, help="Where the run is stored (default: the user data folder).")
+@click.option("--force", is_flag=True, help="Run even when the prediction exceeds available memory.")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+def verify(synthetic, file, gen_tokens, repeats, threads, fill, profiles_dir, force, fmt, **flags) -> None:
+    """Recommend, run the pick here with llama.cpp, and PASS/FAIL each constraint (exit 4 on any FAIL)."""
+    from .errors import InputError
+    from .units import parse_tokens
+
+    if file and synthetic:
+        raise InputError("--file", "give either --file or --synthetic")
+    try:
+        from profiling.verify import verify as run_verify
+    except ImportError as e:  # the optional extra is missing
+        raise InputError("advisor[profile]", f"verify needs the profile extra ({e.name} is missing)",
+                         "pip install 'advisor[profile]'") from None
+    cat, req, spec = _requirements(**flags)
+    out = run_verify(cat, req, spec, synthetic=synthetic, file=file, gen_tokens=parse_tokens(gen_tokens, "--gen-tokens"),
+                     repeats=repeats, threads=threads, fill=fill, force=force, profiles_dir=profiles_dir,
+                     user_profiles=_user_profiles())
+    if fmt == "json":
+        click.echo(_dump(out.as_dict()))
+    else:
+        p = out.pick
+        click.echo(f"pick: {p['model']} {p['quantization']} on {p['runtime']}, context {p['context']}")
+        for x in out.passed_over:
+            click.echo(f"passed over: {x['model']} {x['quantization']} on {x['runtime']}: {x['reason']}")
+        for n in out.notes:
+            click.echo(f"note: {n}")
+        rows = []
+        for c in out.checks:
+            err = f"{c.predicted / c.measured - 1:+.0%}" if (c.predicted is not None and c.measured) else "-"
+            rows.append([c.name, c.required or "(no requirement)", f"{c.predicted:.2f}" if c.predicted is not None else "-",
+                         f"{c.measured:.2f}" if c.measured is not None else "-", c.unit, err, c.status])
+        click.echo(_table(["check", "required", "predicted", "measured", "unit", "error", "result"], rows))
+        click.echo(f"stored: {out.profile_path}")
+        click.echo("PASS" if out.ok else "FAIL")
+    if not out.ok:
+        sys.exit(4)
 
 
 def _user_profiles():

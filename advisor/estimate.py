@@ -39,6 +39,7 @@ class HardwareSpec:
     hardware_id: Optional[str] = None
     detected: bool = False
     notes: list[str] = field(default_factory=list)
+    cpu_model: str = ""
 
 
 def from_profile(hw_id: str, h: Hardware) -> HardwareSpec:
@@ -52,7 +53,7 @@ def from_profile(hw_id: str, h: Hardware) -> HardwareSpec:
         bandwidth_source=f"knowledge/hardware/{hw_id}.yaml ({', '.join(_src(h, 'bandwidth_gbps'))})",
         backends=tuple(h.backends), platform=h.platform, cpu_arch=h.cpu.arch, simd=tuple(h.cpu.simd),
         gpu_tflops=gpu_tflops, cpu_tflops=cpu_tflops, compute_source=f"knowledge/hardware/{hw_id}.yaml",
-        cpu_bandwidth_gbps=h.system_bandwidth_gbps, hardware_id=hw_id,
+        cpu_bandwidth_gbps=h.system_bandwidth_gbps, hardware_id=hw_id, cpu_model=h.cpu.model,
     )
 
 
@@ -76,7 +77,7 @@ def detected_spec(measure: bool = True) -> HardwareSpec:
         bandwidth_gbps=d.bandwidth_gbps or 0.0, bandwidth_source=d.bandwidth_source or "not measured",
         backends=tuple(backends), platform={"darwin": "macos"}.get(d.os, d.os), cpu_arch=d.arch,
         simd=tuple(d.simd), cpu_tflops=d.cpu_tflops, compute_source=d.cpu_tflops_source or "",
-        fingerprint=d.fingerprint, detected=True,
+        fingerprint=d.fingerprint, detected=True, cpu_model=d.cpu_model or "",
     )
 
 
@@ -99,9 +100,15 @@ def custom_spec(ram_gb: float | None, vram_gb: float | None, bandwidth_gbps: flo
 
 
 def choose_backend(runtime_backends: Iterable[str], spec: HardwareSpec) -> Optional[str]:
+    """The runtime's best backend on this hardware. An accelerator backend other than the NPU or the
+    usual GPU stacks (CUDA, ROCm, Metal) is preferred over the CPU only when the hardware profile gives
+    the accelerator's compute: a Vulkan-capable GPU without a figure (a Raspberry Pi's VideoCore) is
+    not assumed to beat the CPU."""
     avail = set(runtime_backends) & set(spec.backends)
     for b in BACKEND_PREFERENCE:
         if b in avail:
+            if b in ("vulkan", "directml", "openvino") and not spec.gpu_tflops and "cpu" in avail:
+                continue
             return b
     return None
 
@@ -129,6 +136,7 @@ class StackEstimate:
             "context": self.context,
             "hardware": self.hardware.hardware_id or self.hardware.name,
             "memory_gb": round(self.memory.total / 1e9, 3),
+            "memory_required_gb": round(self.memory.required / 1e9, 3),
             "memory_breakdown_gb": self.memory.breakdown_gb(),
             "decode_tps": round(s.decode_tps, 2) if s else None,
             "decode_tps_range": [round(s.decode_tps_range[0], 2), round(s.decode_tps_range[1], 2)] if s else None,
@@ -169,14 +177,15 @@ def estimate_stack(cat: Catalog, model_id: str, quant: str, runtime_id: str, con
     speed = None
     basis = "estimated"
     if m.architecture is not None and spec.bandwidth_gbps:
-        profiles = [p for p in list(cat.profiles.values()) + list(extra_profiles)
-                    if not exclude_fingerprint or p.hardware_fingerprint != exclude_fingerprint]
+        profiles = [p for p in cat.profiles.values()
+                    if not exclude_fingerprint or p.hardware_fingerprint != exclude_fingerprint] + list(extra_profiles)
         bw = spec.bandwidth_gbps
         bw_src = spec.bandwidth_source
         if backend == "cpu" and spec.memory_kind == "vram" and spec.cpu_bandwidth_gbps:
             bw, bw_src = spec.cpu_bandwidth_gbps, "host memory"
         compute = spec.gpu_tflops if backend != "cpu" else spec.cpu_tflops
-        eff = efficiency(profiles, dict(cat.models), runtime_id, backend, spec.fingerprint, quant=q_id)
+        eff = efficiency(profiles, dict(cat.models), runtime_id, backend, spec.fingerprint, quant=q_id,
+                         cpu_model=spec.cpu_model)
         speed = estimate_speed(m, q_id, runtime_id, backend, bandwidth_gbps=bw, compute_tflops=compute,
                                prompt_tokens=prompt_tokens, gen_tokens=gen_tokens, kv=kv, eff=eff, q=q,
                                bandwidth_source=bw_src, compute_source=spec.compute_source)

@@ -6,13 +6,17 @@ from .solve import Candidate, Violation
 
 
 def memory_sentence(c: Candidate) -> str:
-    b = c.memory.breakdown_gb()
+    b = c.memory.breakdown_gb(required=True)
     parts = f"weights {b['weights']:.1f} + KV {b['kv_cache']:.1f} + buffers {b['buffers']:.1f}"
     if b["encoders"]:
         parts += f" + encoders {b['encoders']:.1f}"
     ctx = c.memory.settings.get("n_ctx")
     where = f" at {ctx // 1024}K context" if ctx else ""
-    return f"{c.model_id} {c.quant.upper()} needs {c.memory.total / 1e9:.1f} GB{where} ({parts})"
+    out = f"{c.model_id} {c.quant.upper()} needs {c.memory.required / 1e9:.1f} GB{where} ({parts})"
+    if c.memory.reclaimable:
+        out += (f"; the resident peak shows {c.memory.total / 1e9:.1f} GB with {c.memory.reclaimable / 1e9:.1f} GB "
+                "of reclaimable file cache (mapped originals of repacked tensors)")
+    return out
 
 
 def violation_sentence(c: Candidate, v: Violation) -> str:
@@ -21,6 +25,10 @@ def violation_sentence(c: Candidate, v: Violation) -> str:
     if v.constraint == "language":
         return f"{c.model_id} does not list '{v.required}' (its card lists {v.actual}) and makes no broad language claim"
     if v.constraint == "modality":
+        if v.detail.get("runtime"):
+            where = (f"; it does on {', '.join(v.detail['runtimes'])}" if v.detail.get("runtimes")
+                     else "; no runtime in the knowledge base is documented to take it")
+            return f"{c.model_id} takes {v.detail['modality']} input, but {c.runtime} does not pass it{where}"
         return f"{c.model_id} takes {v.actual} as input, not {v.required}"
     if v.constraint == "task":
         return f"{c.model_id} is not documented for {v.required}"
@@ -51,4 +59,55 @@ def why(c: Candidate) -> list[str]:
         out.append(s + ".")
     out.append(f"Quality {c.quality:.1f}: {c.quality_basis}.")
     out += [n[0].upper() + n[1:] + "." for n in c.notes]
+    return out
+
+
+def unreachable_sentence(model_id: str, r: dict) -> str:
+    cause = r["cause"]
+    if cause == "no-api":
+        return (f"{model_id} is a system component with no public API: no application can call it, "
+                "so it is never a candidate")
+    if cause == "platform" and "runtime" in r:
+        return f"{model_id} is reached only through {r['runtime']} on {r['required']}; the platform here is {r['actual']}"
+    if cause == "npu":
+        return (f"{model_id} needs an NPU of at least {r['required']:g} TOPS (a Copilot+ PC); "
+                f"this hardware has {r['actual']:g} TOPS")
+    if cause == "runtime":
+        return f"{model_id} runs on {r['required']}; you allow only {r['actual']}"
+    if cause == "platform":
+        return f"no allowed runtime for {model_id} supports the platform: needs {r['required']}, allowed {r['actual']}"
+    if cause == "backend":
+        return f"its runtimes need a backend among {r['required']}; this hardware offers {r['actual']}"
+    return f"{model_id}: {r.get('detail', cause)}"
+
+
+def why_model_sentences(rep: dict) -> list[str]:
+    """The verdict on one model (`advisor why`), from why_report's data."""
+    mid, verdict = rep["model"], rep["verdict"]
+    best = rep.get("best")
+    out: list[str] = []
+    if verdict == "unreachable":
+        out += [unreachable_sentence(mid, r) + "." for r in rep["unreachable"]]
+        return out
+    n = rep["stacks_total"]
+    if verdict in ("recommended", "outranked"):
+        stack = f"{best['quantization']} on {best['runtime']} ({best['backend']})"
+        if verdict == "recommended":
+            out.append(f"{mid} is recommended at rank {rep['rank']} of {rep['feasible_models']} models that fit: "
+                       f"its best stack is {stack}, score {best['score']:.1f}.")
+        else:
+            top = rep["outranked_by"][0]
+            out.append(f"{mid} fits ({rep['stacks_feasible']} of its {n} stacks meet every requirement) but ranks "
+                       f"{rep['rank']} of {rep['feasible_models']}: its best stack {stack} scores {best['score']:.1f}, "
+                       f"behind {top['model']} {top['quantization']} at {top['score']:.1f} "
+                       f"(ranking: {rep['prefer']}). `--top {rep['rank']}` would list it.")
+        out += best["why"]
+        return out
+    out.append(f"None of {mid}'s {n} stacks meets the requirements.")
+    for con, k in rep["violation_counts"].items():
+        out.append(f"{con} fails in {k} of {n} stacks.")
+    if best:
+        out.append(f"Nearest: {best['quantization']} on {best['runtime']}: " + "; ".join(best["why"]) + ".")
+    if rep["needs"]:
+        out.append(f"It would fit with: {' and '.join(rep['needs'])}.")
     return out

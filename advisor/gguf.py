@@ -331,6 +331,7 @@ def _summarise(a: Architecture, quant: str) -> dict:
     total, read = 0, 0
     by_type: dict[str, int] = {}
     read_by: dict[str, int] = {}
+    body_by: dict[str, int] = {}  # parameters multiplied per prompt token (layer matrices; MoE: routed share)
     repack = {k: 0 for k in REPACK_RULES}
     repack_types = {k: set() for k in REPACK_RULES}
     for t in ts:
@@ -345,12 +346,17 @@ def _summarise(a: Architecture, quant: str) -> dict:
             r = b * a.experts_per_token // a.experts
         read += r
         read_by[typ] = read_by.get(typ, 0) + r
+        if t.name.startswith("blk.") and len(t.shape) >= 2:
+            n = t.n_elements
+            if "_exps." in t.name and a.experts:
+                n = n * a.experts_per_token // a.experts
+            body_by[typ] = body_by.get(typ, 0) + n
         if t.name != "token_embd.weight" and len(t.shape) >= 2:
             for cls, (ok, rows) in REPACK_RULES.items():
                 if typ in ok and t.shape[1] % rows == 0:
                     repack[cls] += b
                     repack_types[cls].add(typ)
-    return {"total": total, "by_type": by_type, "read": read, "read_by_type": read_by,
+    return {"total": total, "by_type": by_type, "read": read, "read_by_type": read_by, "body_params_by_type": body_by,
             "n_params": sum(t.n_elements for t in ts), "repack": repack,
             "repack_types": {k: sorted(v) for k, v in repack_types.items()}}
 

@@ -85,13 +85,24 @@ class MemoryEstimate:
     details: dict[str, int] = field(default_factory=dict)
     assumptions: list[str] = field(default_factory=list)
     settings: dict = field(default_factory=dict)
+    reclaimable: int = 0   # counted in the resident peak but clean file pages the kernel may drop
 
     @property
     def total(self) -> int:
+        """The resident peak (what RSS shows)."""
         return self.weights + self.kv_cache + self.buffers + self.overhead + self.encoders
 
-    def breakdown_gb(self) -> dict[str, float]:
-        return {k: round(getattr(self, k) / 1e9, 3) for k in ("weights", "kv_cache", "buffers", "overhead", "encoders")}
+    @property
+    def required(self) -> int:
+        """What must fit in the budget: the peak less reclaimable page cache."""
+        return self.total - self.reclaimable
+
+    def breakdown_gb(self, required: bool = False) -> dict[str, float]:
+        """Parts in GB; with required=True the weights leave out the reclaimable file cache."""
+        out = {k: round(getattr(self, k) / 1e9, 3) for k in ("weights", "kv_cache", "buffers", "overhead", "encoders")}
+        if required and self.reclaimable:
+            out["weights"] = round((self.weights - self.reclaimable) / 1e9, 3)
+        return out
 
 
 def _pad(x: int, to: int) -> int:
@@ -176,7 +187,8 @@ def llama_cpp_memory(m: Model, quant: str, s: LlamaCppSettings, target: Target, 
     if repack:
         notes.append(f"CPU_REPACK copy {repack / MiB:.0f} MiB: llama.cpp reorders "
                      f"{', '.join(summ['repack_types'][cls])} tensors for its CPU kernels; the mapped originals "
-                     "stay resident (ggml-cpu/repack.cpp)")
+                     "stay resident after loading (ggml-cpu/repack.cpp) but are clean file pages the kernel can "
+                     "drop under memory pressure, so they count in the peak, not in what must fit")
 
     # KV cache (src/llama-kv-cache.cpp, llama-kv-cache-iswa.cpp)
     n_ctx = _pad(s.n_ctx, 256)
@@ -229,6 +241,7 @@ def llama_cpp_memory(m: Model, quant: str, s: LlamaCppSettings, target: Target, 
                  f"(measured) + vocabulary tables ~{vocab / MiB:.0f} MiB")
     return MemoryEstimate(
         weights=w_mapped + repack, kv_cache=kv, buffers=out_buf + compute, overhead=overhead, encoders=0,
+        reclaimable=repack,
         details={"weights_mapped": w_mapped, "weights_repack": repack, "output_buffer": out_buf,
                  "compute_buffer": compute, "vocab": vocab, "process": s.base_overhead},
         assumptions=notes,

@@ -189,6 +189,16 @@ class Encoder(Strict):
     source: SourceKey
 
 
+class ModalitySupport(Strict):
+    """A runtime that takes some of a model's non-text inputs (a runtime may load only the text part)."""
+
+    runtime: str = Field(description="id of a knowledge/runtimes entry")
+    modalities: list[Modality] = Field(description="non-text inputs this runtime accepts for this model")
+    since: Optional[str] = Field(None, description="runtime version or date the support arrived")
+    note: Optional[str] = None
+    source: SourceKey
+
+
 class PublishedPerformance(Strict):
     metric: str = Field(description="e.g. decode_tokens_per_s, prefill_tokens_per_s, power_w")
     value: float
@@ -246,6 +256,10 @@ class Model(Sourced):
     platforms: Optional[list[Platform]] = Field(None, description="set only where restricted")
     platform_api: Optional[PlatformApi] = None
     encoders: list[Encoder] = Field(default_factory=list)
+    modality_support: list[ModalitySupport] = Field(
+        default_factory=list,
+        description="runtimes that accept the non-text inputs; a runtime not listed runs this model as text only",
+    )
     benchmarks: list[Benchmark] = Field(default_factory=list)
     artifacts: list[Artifact] = Field(default_factory=list)
     published_performance: list[PublishedPerformance] = Field(default_factory=list)

@@ -25,6 +25,8 @@ from .weights import quant_weights
 
 # quantizations llama.cpp-family runtimes can make from any supported checkpoint
 GGUF_DEFAULT = ("q8_0", "q6_k", "q5_k_m", "q4_k_m", "iq4_xs", "q4_0", "q3_k_m")
+# quantizations MLX makes when converting a safetensors checkpoint (mlx_lm.convert / mlx_vlm.convert -q)
+MLX_DERIVED = ("mlx_4bit", "mlx_8bit")
 
 TASK_BENCHMARKS = {
     "math": ("MATH", "GSM8K", "AIME", "HiddenMath", "MGSM"),
@@ -65,15 +67,41 @@ class Candidate:
         return not self.violations
 
 
-def stack_graph(cat: Catalog, hw: HardwareSpec, req: Requirements):
-    """networkx DiGraph of the stacks this hardware and platform allow."""
-    import networkx as nx
-
-    g = nx.DiGraph()
-    hw_node = ("hardware", hw.hardware_id or hw.name)
-    g.add_node(hw_node)
+def enumerate_stacks(cat: Catalog, hw: HardwareSpec, req: Requirements) -> dict[str, list[tuple[str, str, str]]]:
+    """model -> its (quantization, runtime, backend) stacks that this hardware and platform allow."""
     platform = req.platform or hw.platform
+    out: dict[str, list[tuple[str, str, str]]] = {}
+    backend_of: dict[str, Optional[str]] = {}
+    per_quant: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+
+    def allowed(q: str, availability: str, api_runtime: Optional[str]) -> list[tuple[str, str, str]]:
+        """(q, runtime, backend) for one quantization: the same for every model of that availability."""
+        key = (q, api_runtime or availability)
+        hit = per_quant.get(key)
+        if hit is not None:
+            return hit
+        hit = []
+        for rid, rt in cat.runtimes.items():
+            if q not in rt.quantizations:
+                continue
+            if availability == "platform-builtin" and rid != api_runtime:
+                continue
+            if availability == "open-weights" and rt.kind == "platform-api":
+                continue
+            if req.runtimes and rid not in req.runtimes:
+                continue
+            if platform and platform not in rt.platforms:
+                continue
+            if rid not in backend_of:
+                backend_of[rid] = choose_backend(rt.backends, hw)
+            if backend_of[rid] is not None:
+                hit.append((q, rid, backend_of[rid]))
+        per_quant[key] = hit
+        return hit
+
+    default = sorted(GGUF_DEFAULT)
     for mid, m in cat.models.items():
+        api_rt = None
         if m.availability == "system-component":
             continue  # no API: never a stack
         if m.availability == "platform-builtin":
@@ -85,27 +113,34 @@ def stack_graph(cat: Catalog, hw: HardwareSpec, req: Requirements):
             if rt is None or platform != "windows" or not npu_ok:
                 continue
             quants = [a.quantization for a in m.artifacts] or ["platform"]
+            api_rt = api.runtime
+        elif m.artifacts:
+            quants = {a.quantization for a in m.artifacts} | set(GGUF_DEFAULT)
+            if any(a.format == "safetensors" for a in m.artifacts):
+                quants |= set(MLX_DERIVED)
+            quants = sorted(quants)
         else:
-            quants = sorted({a.quantization for a in m.artifacts} | set(GGUF_DEFAULT))
-        for q in quants:
-            for rid, rt in cat.runtimes.items():
-                if q not in rt.quantizations:
-                    continue
-                if m.availability == "platform-builtin" and rid != m.platform_api.runtime:
-                    continue
-                if m.availability == "open-weights" and rt.kind == "platform-api":
-                    continue
-                if req.runtimes and rid not in req.runtimes:
-                    continue
-                if platform and platform not in rt.platforms:
-                    continue
-                backend = choose_backend(rt.backends, hw)
-                if backend is None:
-                    continue
-                g.add_edge(("model", mid), ("quant", mid, q))
-                g.add_edge(("quant", mid, q), ("runtime", mid, q, rid))
-                g.add_edge(("runtime", mid, q, rid), ("backend", mid, q, rid, backend))
-                g.add_edge(("backend", mid, q, rid, backend), hw_node)
+            quants = default
+        stacks = [s for q in quants for s in allowed(q, m.availability, api_rt)]
+        if stacks:
+            out[mid] = stacks
+    return out
+
+
+def stack_graph(cat: Catalog, hw: HardwareSpec, req: Requirements, stacks=None):
+    """networkx DiGraph of the stacks this hardware and platform allow (or of the given stacks)."""
+    import networkx as nx
+
+    g = nx.DiGraph()
+    hw_node = ("hardware", hw.hardware_id or hw.name)
+    g.add_node(hw_node)
+    if stacks is None:
+        stacks = [(mid, *s) for mid, ss in enumerate_stacks(cat, hw, req).items() for s in ss]
+    for mid, q, rid, backend in stacks:
+        g.add_edge(("model", mid), ("quant", mid, q))
+        g.add_edge(("quant", mid, q), ("runtime", mid, q, rid))
+        g.add_edge(("runtime", mid, q, rid), ("backend", mid, q, rid, backend))
+        g.add_edge(("backend", mid, q, rid, backend), hw_node)
     return g
 
 
@@ -115,26 +150,144 @@ def _npu_tops(cat: Catalog, hw: HardwareSpec) -> float:
     return 0.0
 
 
-def quality_score(m: Model, req: Requirements, cat: Catalog, quant: str) -> tuple[float, str]:
-    """Mean of the model's benchmark scores relevant to the tasks, less the quantization's loss."""
+def canonical_benchmark(name: str) -> str:
+    """One key per benchmark however cards spell it: 'GPQA Diamond' = 'GPQA-Diamond', 'AIME'24' = 'AIME 2024'."""
+    import re
+
+    n = name.lower()
+    n = re.sub(r"\(.*?\)", "", n)
+    n = n.replace("'24", " 2024").replace("'25", " 2025")
+    n = re.sub(r"[^a-z0-9+]+", "", n)
+    for pre, key in (("gpqa", "gpqa"), ("livecodebench", "livecodebench"), ("ifevalstrict", "ifeval"),
+                     ("bigbenchhard", "bbh"), ("mmlupro", "mmlupro"), ("mmluredux", "mmluredux"),
+                     ("globalmmlu", "globalmmlu"), ("mgsm", "mgsm")):
+        if n.startswith(pre):
+            return key
+    return n
+
+
+@dataclass
+class BenchmarkStats:
+    """Per benchmark, the mean and spread of the scores of the catalog's models that report it."""
+
+    stats: dict          # canonical name -> (mean, sd, n models)
+    size_fit: tuple      # (a, b): expected T-score = a + b x log2(params_b) over the models with scores
+    min_models: int = 3
+
+
+_STATS: dict[int, BenchmarkStats] = {}
+SHRINK = 2.0  # pseudo-benchmarks at the size-expected score (see quality_base)
+
+
+def benchmark_stats(cat: Catalog) -> BenchmarkStats:
+    key = id(cat.models)
+    hit = _STATS.get(key)
+    if hit is not None:
+        return hit
+    per: dict[str, list[float]] = {}
+    for m in cat.models.values():
+        best: dict[str, float] = {}
+        for b in m.benchmarks:
+            if b.unit == "%":
+                k = canonical_benchmark(b.name)
+                best[k] = max(best.get(k, 0.0), b.value)  # a model's best mode (e.g. thinking) counts
+        for k, v in best.items():
+            per.setdefault(k, []).append(v)
+    stats = {}
+    for k, vs in per.items():
+        if len(vs) >= 2:
+            mu = sum(vs) / len(vs)
+            sd = (sum((v - mu) ** 2 for v in vs) / (len(vs) - 1)) ** 0.5
+            stats[k] = (mu, max(sd, 1.0), len(vs))
+    bs = BenchmarkStats(stats, (50.0, 0.0))
+    xs, ys = [], []
+    for m in cat.models.values():
+        t = _t_score(m, bs, None)
+        if t is not None:
+            xs.append(math.log2(_text_params_b(m)))
+            ys.append(t[0])
+    if len(xs) >= 3:
+        mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+        sxx = sum((x - mx) ** 2 for x in xs)
+        slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx if sxx else 0.0
+        bs.size_fit = (my - slope * mx, slope)
+    _STATS[key] = bs
+    return bs
+
+
+def _text_params_b(m: Model) -> float:
+    """Parameters of the language model (encoders left out), in billions."""
+    if m.architecture is None:
+        return m.params_b
+    from .arch import count_params
+
+    return count_params(m.architecture).total / 1e9
+
+
+def _relevant_keys(req: Optional[Requirements]) -> Optional[tuple[str, ...]]:
+    if req is None:
+        return None
     keys: list[str] = []
     for t in req.tasks or ["chat"]:
         keys += TASK_BENCHMARKS.get(t, TASK_BENCHMARKS["chat"])
     if any(x != "en" for x in req.languages):
         keys += MULTILINGUAL_BENCHMARKS
-    vals = [b.value for b in m.benchmarks if b.unit == "%" and any(k.lower() in b.name.lower() for k in keys)]
-    basis = f"mean of {len(vals)} relevant benchmark scores"
-    if not vals:
-        vals = [b.value for b in m.benchmarks if b.unit == "%"]
-        basis = f"mean of {len(vals)} benchmark scores (none specific to the task)"
-    if vals:
-        q = statistics.mean(vals)
-    else:
-        q = 20 + 8 * math.log2(m.params_b + 1)
-        basis = "no benchmark in the knowledge base: a prior from the parameter count"
+    return tuple(canonical_benchmark(k) for k in keys)
+
+
+def _t_score(m: Model, bs: BenchmarkStats, keys: Optional[tuple[str, ...]]) -> Optional[tuple[float, list[str]]]:
+    """50 + 10 x the mean z-score of the model's benchmarks (those matching `keys`; all when None)."""
+    best: dict[str, float] = {}
+    for b in m.benchmarks:
+        if b.unit != "%":
+            continue
+        k = canonical_benchmark(b.name)
+        st = bs.stats.get(k)
+        if st is None or st[2] < bs.min_models:
+            continue
+        if keys is not None and not any(k.startswith(x) or x.startswith(k) for x in keys):
+            continue
+        best[k] = max(best.get(k, 0.0), b.value)
+    if not best:
+        return None
+    zs = [(v - bs.stats[k][0]) / bs.stats[k][1] for k, v in best.items()]
+    return 50 + 10 * sum(zs) / len(zs), sorted(best)
+
+
+def quality_base(m: Model, req: Requirements, cat: Catalog) -> tuple[float, str]:
+    """The model's task quality before quantization, comparable across models.
+
+    Cards report different benchmarks, and raw percentages of different benchmarks are not
+    comparable (IFEval scores run higher than GPQA's). So each benchmark reported by at least
+    three catalog models is standardised over those models, and the score is a T-score:
+    50 + 10 x the mean z of the model's task-relevant benchmarks (a model's best mode counts).
+    Without a relevant benchmark, the T-score expected for its parameter count (a line fitted
+    over the catalog's scored models); a card's benchmarks for other tasks are not used.
+    """
+    bs = benchmark_stats(cat)
+    a, b = bs.size_fit
+    size = _text_params_b(m)
+    prior = a + b * math.log2(size)
+    keys = _relevant_keys(req)
+    t = _t_score(m, bs, keys)
+    what = "task benchmarks"
+    if t is None:
+        # benchmarks of other tasks say little here (a coder's HumanEval is not chat quality)
+        return prior, ("no comparable benchmark for this task in the knowledge base: the T-score expected "
+                       f"for {size:.2g} B language-model parameters from the catalog's scored models")
+    n = len(t[1])
+    # a card that reports few benchmarks may report its best: shrink toward the size-expected score
+    score = (n * t[0] + SHRINK * prior) / (n + SHRINK)
+    return score, (f"T-score {t[0]:.1f} over {n} {what} compared across the catalog ({', '.join(t[1])}), "
+                   f"shrunk toward {prior:.1f} expected at {size:.2g} B")
+
+
+def quality_score(m: Model, req: Requirements, cat: Catalog, quant: str) -> tuple[float, str]:
+    """Task quality (quality_base) less the quantization's loss."""
+    q, basis = quality_base(m, req, cat)
     loss = quant_loss_pct(cat, quant)
     if loss:
-        basis += f", less {loss:.1f}% for {quant.upper()}"
+        basis += f", less {loss:.1f}% for {cat.quantizations[quant].name if quant in cat.quantizations else quant}"
     return q * (1 - loss / 100), basis
 
 
@@ -150,12 +303,38 @@ def quant_loss_pct(cat: Catalog, quant: str) -> float:
     return 0.0 if bits >= 8 else min(30.0, (8 - bits) ** 2 * 0.25)
 
 
-def evaluate(cat: Catalog, hw: HardwareSpec, req: Requirements, profiles=()) -> list[Candidate]:
-    g = stack_graph(cat, hw, req)
+def evaluate(cat: Catalog, hw: HardwareSpec, req: Requirements, profiles=(), *, stats: dict | None = None
+             ) -> list[Candidate]:
+    """Every allowed stack, evaluated exactly and checked; above SCREEN_THRESHOLD stacks a vectorised
+    screen (advisor.screen) first picks the ones worth the exact evaluation."""
     budget_gb = req.vram_gb or req.ram_gb or hw.memory_gb
     models = dict(cat.models)
     all_profiles = list(cat.profiles.values()) + list(profiles)
     eff_cache: dict = {}
+
+    def eff_for(rid, backend, q):
+        key = (rid, backend, q)
+        if key not in eff_cache:
+            eff_cache[key] = efficiency(all_profiles, models, rid, backend, hw.fingerprint, quant=q,
+                                        cpu_model=hw.cpu_model)
+        return eff_cache[key]
+
+    by_model = enumerate_stacks(cat, hw, req)
+    n_stacks = sum(len(v) for v in by_model.values())
+    chosen = None
+    if n_stacks > _screen_threshold():
+        from .screen import screen
+
+        open_w = {mid: v for mid, v in by_model.items() if cat.models[mid].availability == "open-weights"}
+        res = screen(cat, hw, req, open_w, eff_for, req.top)
+        chosen = res.keep + [(mid, *s) for mid, v in by_model.items() if mid not in open_w for s in v]
+        if stats is not None:
+            stats.update(screened=res.stacks, passed=res.passed, refined=len(chosen))
+    elif stats is not None:
+        stats.update(screened=0, passed=n_stacks, refined=n_stacks)
+    if chosen is None:
+        chosen = [(mid, *s) for mid, v in by_model.items() for s in v]
+    g = stack_graph(cat, hw, req, chosen)
     target_cache: dict = {}
     quality_cache: dict = {}
     out: list[Candidate] = []
@@ -171,13 +350,10 @@ def evaluate(cat: Catalog, hw: HardwareSpec, req: Requirements, profiles=()) -> 
                                                              memory_gb=budget_gb))
             ctx = min(req.context, m.architecture.extended_context_length or m.architecture.context_length)
             c.memory = estimate_memory(m, q, rid, ctx, rt=rt, target=target, quantization=cat.quantizations[q])
-            key = (rid, backend, q)
-            if key not in eff_cache:
-                eff_cache[key] = efficiency(all_profiles, models, rid, backend, hw.fingerprint, quant=q)
             compute = hw.gpu_tflops if backend != "cpu" else hw.cpu_tflops
             if hw.bandwidth_gbps:
                 c.speed = estimate_speed(m, q, rid, backend, bandwidth_gbps=hw.bandwidth_gbps, compute_tflops=compute,
-                                         prompt_tokens=req.prompt_tokens, eff=eff_cache[key],
+                                         prompt_tokens=req.prompt_tokens, eff=eff_for(rid, backend, q),
                                          q=cat.quantizations[q], bandwidth_source=hw.bandwidth_source)
             ws = quant_weights(m, q, cat.quantizations[q])
             c.download_gb = (ws.bytes / 1e9) if ws else 0.0
@@ -192,12 +368,20 @@ def evaluate(cat: Catalog, hw: HardwareSpec, req: Requirements, profiles=()) -> 
     return out
 
 
+def _screen_threshold() -> int:
+    import os
+
+    from .screen import SCREEN_THRESHOLD
+
+    return int(os.environ.get("ADVISOR_SCREEN_THRESHOLD", SCREEN_THRESHOLD))
+
+
 def check(c: Candidate, req: Requirements, budget_gb: Optional[float]) -> None:
     m = c.model
     v = c.violations
     if c.memory is not None and budget_gb:
         usable = budget_gb * (1 - req.headroom)
-        need = c.memory.total / 1e9
+        need = c.memory.required / 1e9
         if need > usable:
             v.append(Violation("memory", f"{usable:.1f} GB ({budget_gb:g} GB less {req.headroom:.0%} headroom)",
                                f"{need:.1f} GB", {"need_gb": need, "headroom": req.headroom}))
@@ -211,6 +395,11 @@ def check(c: Candidate, req: Requirements, budget_gb: Optional[float]) -> None:
     for mod in req.modalities:
         if mod not in m.modalities_in:
             v.append(Violation("modality", mod, ", ".join(m.modalities_in), {"modality": mod}))
+        elif not runtime_takes(m, c.runtime, mod):
+            others = sorted({s.runtime for s in m.modality_support if mod in s.modalities})
+            v.append(Violation("modality", f"{mod} input on {c.runtime}",
+                               f"{c.runtime} runs {c.model_id} without {mod} input",
+                               {"modality": mod, "runtime": c.runtime, "runtimes": others}))
     for task in req.tasks:
         if task not in m.tasks and not (task == "chat" and "instruct" in m.tasks):
             v.append(Violation("task", task, ", ".join(m.tasks), {"task": task}))
@@ -229,7 +418,8 @@ def check(c: Candidate, req: Requirements, budget_gb: Optional[float]) -> None:
     if req.max_ttft_ms is not None:
         if c.speed is None or c.speed.ttft_ms is None or c.speed.ttft_ms > req.max_ttft_ms:
             v.append(Violation("time to first token", f"{req.max_ttft_ms:g} ms",
-                               f"{c.speed.ttft_ms:.0f} ms" if c.speed and c.speed.ttft_ms else "unknown", {}))
+                               f"{c.speed.ttft_ms:.0f} ms" if c.speed and c.speed.ttft_ms else "unknown",
+                               {"ttft_ms": c.speed.ttft_ms if c.speed else None}))
     if not license_ok(req, m.license):
         v.append(Violation("licence", ", ".join(req.license), m.license, {}))
     if req.max_download_gb is not None and c.download_gb > req.max_download_gb:
@@ -237,10 +427,17 @@ def check(c: Candidate, req: Requirements, budget_gb: Optional[float]) -> None:
                            {"download_gb": c.download_gb}))
 
 
+def runtime_takes(m: Model, runtime: str, modality: str) -> bool:
+    """Whether this runtime accepts this input for this model (text always; platform APIs as documented)."""
+    if modality == "text" or m.availability != "open-weights":
+        return True
+    return any(s.runtime == runtime and modality in s.modalities for s in m.modality_support)
+
+
 def rank(cands: list[Candidate], req: Requirements) -> None:
     for c in cands:
         tps = c.speed.decode_tps if c.speed else 1.0
-        mem = c.memory.total / 1e9 if c.memory is not None else 0.0
+        mem = c.memory.required / 1e9 if c.memory is not None else 0.0
         if req.prefer == "quality":
             c.score = c.quality + 2 * math.log10(max(tps, 0.1))
         elif req.prefer == "speed":
@@ -268,6 +465,8 @@ def _distance(c: Candidate) -> float:
     for v in c.violations:
         if v.constraint == "memory":
             d += v.detail["need_gb"] / max(float(v.required.split()[0]), 1e-9) - 1
+        elif v.constraint == "modality" and v.detail.get("runtime"):
+            d += 0.5  # the model takes the input; another runtime would pass it
         else:
             d += 1.0
     return d
@@ -286,6 +485,32 @@ def nearest_misses(cands: list[Candidate], n: int = 5) -> list[Candidate]:
     return out
 
 
+def change_for(v: Violation, c: Candidate, req: Requirements) -> Optional[str]:
+    """The one change to the requirements that lifts this violation, as the flag to give."""
+    if v.constraint == "memory":
+        need = v.detail["need_gb"] / (1 - req.headroom)
+        return f"--{'vram' if req.vram_gb else 'ram'} {math.ceil(need)}GB"
+    if v.constraint == "language":
+        return f"drop --lang {v.detail['lang']}"
+    if v.constraint == "modality":
+        if v.detail.get("runtime"):
+            return None  # the stacks on runtimes that pass the input are candidates of their own
+        return f"drop --modality {v.detail['modality']}"
+    if v.constraint == "task":
+        return f"drop --task {v.detail['task']}"
+    if v.constraint == "context":
+        return f"--context {v.detail['limit']}"
+    if v.constraint == "decode speed" and v.detail.get("tps"):
+        return f"--min-tps {math.floor(v.detail['tps'] * 10) / 10:g}"
+    if v.constraint == "time to first token" and v.detail.get("ttft_ms"):
+        return f"--max-ttft-ms {math.ceil(v.detail['ttft_ms'])}"
+    if v.constraint == "download":
+        return f"--max-download-gb {math.ceil(v.detail['download_gb'])}"
+    if v.constraint == "licence":
+        return f"--license {c.model.license}"
+    return None
+
+
 def relaxations(cands: list[Candidate], req: Requirements, budget_gb: Optional[float], n: int = 5) -> list[dict]:
     """Single changes to the requirements that would make a rejected stack feasible."""
     best: dict[str, Candidate] = {}
@@ -293,27 +518,47 @@ def relaxations(cands: list[Candidate], req: Requirements, budget_gb: Optional[f
     # only changes that unlock something better than today's best; the smallest change first
     single = [c for c in cands if len(c.violations) == 1 and (top is None or c.score > top)]
     for c in sorted(single, key=lambda c: (_distance(c), -c.score, c.model_id)):
-        v = c.violations[0]
-        if v.constraint == "memory" and budget_gb:
-            need = v.detail["need_gb"] / (1 - req.headroom)
-            change = f"--{'vram' if req.vram_gb else 'ram'} {math.ceil(need)}GB"
-        elif v.constraint == "language":
-            change = f"drop --lang {v.detail['lang']}"
-        elif v.constraint == "modality":
-            change = f"drop --modality {v.detail['modality']}"
-        elif v.constraint == "task":
-            change = f"drop --task {v.detail['task']}"
-        elif v.constraint == "context":
-            change = f"--context {v.detail['limit']}"
-        elif v.constraint == "decode speed" and v.detail.get("tps"):
-            change = f"--min-tps {math.floor(v.detail['tps'] * 10) / 10:g}"
-        elif v.constraint == "download":
-            change = f"--max-download-gb {math.ceil(v.detail['download_gb'])}"
-        elif v.constraint == "licence":
-            change = f"--license {c.model.license}"
-        else:
+        change = change_for(c.violations[0], c, req)
+        if change is None or (c.violations[0].constraint == "memory" and not budget_gb):
             continue
         if change not in best:
             best[change] = c
     ordered = list(best.items())[:n]
     return [{"change": k, "unlocks": f"{c.model_id} {c.quant.upper()} on {c.runtime}"} for k, c in ordered]
+
+
+def unreachable(cat: Catalog, hw: HardwareSpec, req: Requirements, m: Model) -> list[dict]:
+    """Why a model has no stack at all on this hardware and platform, as data (cause + details)."""
+    platform = req.platform or hw.platform
+    if m.availability == "system-component":
+        return [{"cause": "no-api", "detail": m.availability}]
+    if m.availability == "platform-builtin":
+        api = m.platform_api
+        if api is None:
+            return [{"cause": "no-api", "detail": m.availability}]
+        out = []
+        if platform != "windows":
+            out.append({"cause": "platform", "required": "windows", "actual": platform or "unknown",
+                        "runtime": api.runtime})
+        if api.min_npu_tops is not None and _npu_tops(cat, hw) < api.min_npu_tops:
+            out.append({"cause": "npu", "required": api.min_npu_tops, "actual": _npu_tops(cat, hw),
+                        "runtime": api.runtime})
+        if req.runtimes and api.runtime not in req.runtimes:
+            out.append({"cause": "runtime", "required": api.runtime, "actual": ", ".join(req.runtimes)})
+        return out
+    out = []
+    runtimes = [rid for rid, rt in cat.runtimes.items() if rt.kind != "platform-api"]
+    if req.runtimes:
+        allowed = [r for r in runtimes if r in req.runtimes]
+        if not allowed:
+            out.append({"cause": "runtime", "required": "one of " + ", ".join(runtimes),
+                        "actual": ", ".join(req.runtimes)})
+        runtimes = allowed
+    on_platform = [r for r in runtimes if not platform or platform in cat.runtimes[r].platforms]
+    if runtimes and not on_platform:
+        out.append({"cause": "platform", "required": "a runtime for " + str(platform), "actual": ", ".join(runtimes)})
+    if on_platform and not any(choose_backend(cat.runtimes[r].backends, hw) for r in on_platform):
+        out.append({"cause": "backend", "required": ", ".join(sorted({b for r in on_platform
+                                                                      for b in cat.runtimes[r].backends})),
+                    "actual": ", ".join(hw.backends)})
+    return out or [{"cause": "no-stack", "detail": "no runtime in the knowledge base loads its artifacts here"}]

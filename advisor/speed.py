@@ -37,6 +37,7 @@ class TokenCost:
     flops_prefill: float   # FLOPs per prompt token (average over the prompt)
     flops_decode: float
     by_type: tuple[tuple[str, int], ...] = ()  # weight bytes read per token, by ggml type
+    prefill_by_type: tuple[tuple[str, float], ...] = ()  # FLOPs per prompt token: layer matrices by type, "other"
 
     @property
     def bytes_per_token(self) -> int:
@@ -51,9 +52,11 @@ def _kv_row(a: Architecture, kv: str) -> int:
 def token_cost(a: Architecture, quant: str, position: int, prompt_tokens: int, *, kv: str = "f16",
                runtime_id: str = "llama.cpp", m: Model | None = None, q: Quantization | None = None) -> TokenCost:
     arch = gguf_arch(a)
+    body_by: dict = {}
     if quant in FILE_TYPES:
         summ = layout_summary(a, quant)
         read, by = summ["read"], summ["read_by_type"]
+        body_by = summ.get("body_params_by_type", {})
     else:
         by = {}
         ws = quant_weights(m, quant, q) if (m is not None and q is not None) else None
@@ -72,20 +75,41 @@ def token_cost(a: Architecture, quant: str, position: int, prompt_tokens: int, *
     attn_decode = 4 * (full + swa) * q_dim * position
     head = a.vocab_size * a.hidden_size  # the output projection (tied or not)
     # prefill computes logits only for the last prompt token
-    return TokenCost(read, kv_read, 2 * body + attn_prefill + 2 * head / max(prompt_tokens, 1),
-                     2 * body + 2 * head + attn_decode, tuple(sorted(by.items())))
+    flops_prefill = 2 * body + attn_prefill + 2 * head / max(prompt_tokens, 1)
+    pre_by = ()
+    if body_by:
+        mats = {t: 2.0 * n for t, n in body_by.items() if n}
+        pre_by = tuple(sorted(mats.items())) + (("other", max(flops_prefill - sum(mats.values()), 0.0)),)
+    return TokenCost(read, kv_read, flops_prefill, 2 * body + 2 * head + attn_decode, tuple(sorted(by.items())),
+                     pre_by)
 
 
 @dataclass(frozen=True)
 class Efficiency:
-    decode: float                      # share of the bandwidth roofline reached
-    decode_range: tuple[float, float]
+    decode: float                      # share of the bandwidth roofline reached (all weight types together)
+    decode_range: tuple[float, float]  # spread of measured over fitted speed, as multipliers of the estimate
     prefill: Optional[float]
     prefill_range: Optional[tuple[float, float]]
     n: int
     basis: str      # estimated | calibrated
     source: str
     layer_overhead_s: float = 0.0      # fixed time per layer and token (thread sync, small kernels)
+    # seconds x bandwidth per byte read, by ggml type (1 / that type's efficiency); types not fitted use 1 / decode
+    type_coef: tuple[tuple[str, float], ...] = ()
+    # the same for prefill: seconds x FLOP/s per FLOP of each type's matrices ("other": attention, head)
+    prefill_type_coef: tuple[tuple[str, float], ...] = ()
+
+    def coef(self, typ: str) -> float:
+        for k, v in self.type_coef:
+            if k == typ:
+                return v
+        return 1 / self.decode
+
+    def prefill_coef(self, typ: str, default: float) -> float:
+        for k, v in self.prefill_type_coef:
+            if k == typ:
+                return v
+        return 1 / (self.prefill or default)
 
 
 @dataclass
@@ -106,14 +130,18 @@ def profile_arch(p: MeasuredProfile, models: dict[str, Model]) -> Optional[Archi
     return m.architecture if m else None
 
 
+def _profile_cost(p: MeasuredProfile, a: Architecture) -> TokenCost:
+    kv = str(p.settings.get("type_k", "f16")) if p.settings else "f16"
+    return token_cost(a, p.quantization, p.prompt_tokens + p.gen_tokens // 2, p.prompt_tokens, kv=kv,
+                      runtime_id=p.runtime)
+
+
 def profile_efficiency(p: MeasuredProfile, models: dict[str, Model]) -> tuple[Optional[float], Optional[float]]:
     """(decode, prefill) efficiency of one measured run against its roofline."""
     a = profile_arch(p, models)
     if a is None or not p.bandwidth_gbps:
         return None, None
-    pos = p.prompt_tokens + p.gen_tokens // 2
-    kv = str(p.settings.get("type_k", "f16")) if p.settings else "f16"
-    c = token_cost(a, p.quantization, pos, p.prompt_tokens, kv=kv, runtime_id=p.runtime)
+    c = _profile_cost(p, a)
     dec = p.decode_tokens_per_s.median * c.bytes_per_token / (p.bandwidth_gbps * 1e9)
     pre = None
     if p.prefill_tokens_per_s and p.compute_tflops:
@@ -121,97 +149,211 @@ def profile_efficiency(p: MeasuredProfile, models: dict[str, Model]) -> tuple[Op
     return dec, pre
 
 
-def _fit_decode(points: list[tuple[float, float, int]]) -> tuple[float, float]:
-    """Least squares for t = x / eff + layers * tau over (roofline time x, measured time t, layers).
+def _prefill_terms(c: TokenCost, tflops: float) -> dict[str, float]:
+    """Compute-roof seconds per prompt token, by ggml type of the layer matrices plus the rest."""
+    return {typ: f / (tflops * 1e12) for typ, f in c.prefill_by_type if f}
+
+
+def _terms(c: TokenCost, bandwidth_gbps: float) -> dict[str, float]:
+    """Roofline seconds per decoded token, by ggml weight type plus the KV cache read."""
+    bw = bandwidth_gbps * 1e9
+    terms = {typ: b / bw for typ, b in c.by_type if b} or {"weights": c.weight_bytes / bw}
+    if c.kv_bytes:
+        terms["KV"] = c.kv_bytes / bw
+    return terms
+
+
+@dataclass(frozen=True)
+class _Point:
+    terms: dict          # roofline seconds by weight type
+    layers: int
+    t: float             # measured seconds per token
+
+    @property
+    def x(self) -> float:
+        return sum(self.terms.values())
+
+
+def _solve(m: list[list[float]], v: list[float]) -> Optional[list[float]]:
+    """Gaussian elimination with partial pivoting (tiny systems: one unknown per weight type)."""
+    n = len(v)
+    a = [row[:] + [v[i]] for i, row in enumerate(m)]
+    for c in range(n):
+        piv = max(range(c, n), key=lambda r: abs(a[r][c]))
+        if abs(a[piv][c]) < 1e-300:
+            return None
+        a[c], a[piv] = a[piv], a[c]
+        for r in range(n):
+            if r != c and a[r][c]:
+                f = a[r][c] / a[c][c]
+                for k in range(c, n + 1):
+                    a[r][k] -= f * a[c][k]
+    return [a[i][n] / a[i][i] for i in range(n)]
+
+
+def _fit_decode(points: list[_Point]) -> tuple[float, float]:
+    """Least squares for t = x / eff + layers * tau over the points, in relative error.
 
     Returns (eff, tau). With fewer than two distinct sizes, or a negative tau, tau is 0.
     """
-    if len({round(x, 6) for x, _, _ in points}) >= 2:
-        sxx = sum(x * x for x, _, _ in points)
-        sll = sum(n * n for _, _, n in points)
-        sxl = sum(x * n for x, _, n in points)
-        sxt = sum(x * t for x, t, _ in points)
-        slt = sum(n * t for _, t, n in points)
-        det = sxx * sll - sxl * sxl
-        if det > 0:
-            a = (sxt * sll - sxl * slt) / det
-            tau = (sxx * slt - sxl * sxt) / det
-            if a > 0 and tau >= 0:
-                return 1 / a, tau
-    return statistics.median(x / t for x, t, _ in points), 0.0
+    if len({round(p.x / p.layers, 9) for p in points}) >= 2:
+        rows = [[p.x / p.t, p.layers / p.t] for p in points]
+        sol = _solve([[sum(r[i] * r[j] for r in rows) for j in range(2)] for i in range(2)],
+                     [sum(r[i] for r in rows) for i in range(2)])
+        if sol and sol[0] > 0 and sol[1] >= 0:
+            return 1 / sol[0], sol[1]
+    return statistics.median(p.x / p.t for p in points), 0.0
+
+
+# How strongly each weight type's coefficient is pulled toward the coefficient fitted over all types
+# together (relative-error units): a type seen in few runs stays near the common value.
+TYPE_RIDGE = 0.02
+
+
+def _fit_types(points: list[_Point], eff: float, tau: float, *, fit_tau: bool) -> tuple[dict[str, float], float]:
+    """Per-type coefficients (1 / efficiency) and the per-layer time, ridge-regularised toward (1 / eff, tau)."""
+    names = sorted({k for p in points for k in p.terms})
+    c0 = 1 / eff
+    k = len(names) + (1 if fit_tau else 0)
+    rows, rhs = [], []
+    for p in points:
+        r = [p.terms.get(n, 0.0) / p.t for n in names]
+        if fit_tau:
+            r.append(p.layers / p.t)
+        rows.append(r)
+        rhs.append(1.0 - (0.0 if fit_tau else p.layers * tau / p.t))
+    ata = [[sum(r[i] * r[j] for r in rows) for j in range(k)] for i in range(k)]
+    atb = [sum(r[i] * y for r, y in zip(rows, rhs)) for i in range(k)]
+    for i in range(len(names)):
+        ata[i][i] += TYPE_RIDGE
+        atb[i] += TYPE_RIDGE * c0
+    sol = _solve(ata, atb)
+    if sol is None or (fit_tau and sol[-1] < 0) or any(v <= 0 for v in sol[:len(names)]):
+        if fit_tau:
+            return _fit_types(points, eff, tau, fit_tau=False)
+        return {}, tau
+    return dict(zip(names, sol[:len(names)])), (sol[-1] if fit_tau else tau)
+
+
+def _model_seconds(terms: dict[str, float], layers: int, coef: dict[str, float], c0: float, tau: float) -> float:
+    return sum(v * coef.get(k, c0) for k, v in terms.items()) + layers * tau
+
+
+_CPU_CORE = None
+
+
+def cpu_key(text: str | None) -> Optional[str]:
+    """The CPU core or family named in a description ('Cortex-A76', 'Zen 4', 'Core i3-1315U', 'Apple M2')."""
+    global _CPU_CORE
+    import re
+
+    if not text:
+        return None
+    if _CPU_CORE is None:
+        _CPU_CORE = re.compile(r"(cortex-[ax]\d+|zen ?\d|apple m\d|snapdragon x\w*|core i\d-\d{4,5}\w*|"
+                               r"core ultra \d \w+|epyc \w+|xeon \w+)", re.I)
+    m = _CPU_CORE.search(text)
+    return m.group(1).lower().replace(" ", "") if m else None
 
 
 def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], runtime_id: str, backend: str,
-               fingerprint: str | None = None, quant: str | None = None) -> Optional[Efficiency]:
-    """Efficiency of the runtime x backend from measured profiles (same machine first, same quantization first).
+               fingerprint: str | None = None, quant: str | None = None, cpu_model: str | None = None
+               ) -> Optional[Efficiency]:
+    """Efficiency of the runtime x backend from measured profiles (same machine first).
 
-    Decode time per token is fitted as bytes / (eff x bandwidth) + layers x tau: on CPUs a fixed
-    cost per layer (thread synchronisation, small kernels) matters for small models.
+    On CPUs decode time per token is fitted as the sum over weight types of bytes / (bandwidth x
+    that type's efficiency), plus layers x tau (a fixed cost per layer: thread synchronisation and
+    small kernels, which matters for small models). Each type's kernel has its own speed (a
+    repacked Q4_K matrix-vector product is not a Q8_0 or Q5_0 one), so per-type coefficients let
+    runs of some models predict others with a different mix of types. Elsewhere (GPUs) the
+    efficiency is the median over the profiles, preferring the same quantization.
     """
     rel = [p for p in profiles if _runtime_group(p.runtime) == _runtime_group(runtime_id) and p.backend == backend]
     same = [p for p in rel if fingerprint and p.hardware_fingerprint == fingerprint]
     use, basis = (same, "calibrated") if same else (rel, "estimated")
+    key = cpu_key(cpu_model) if backend == "cpu" else None
+    similar = [p for p in rel if key and cpu_key(p.hardware) == key] if not same else []
+    if similar and any(p.bandwidth_gbps for p in similar):
+        use = similar  # published runs on the same CPU core: a better prior than other machines
 
     def by_quant(ps):
         return [p for p in ps if p.quantization == quant] if quant and any(p.quantization == quant for p in ps) else ps
 
-    def point(p):
-        """(roofline seconds per token, measured seconds per token, layers), or None."""
+    def point(p) -> Optional[_Point]:
         a = profile_arch(p, models)
         if a is None or not p.bandwidth_gbps:
             return None
-        c = token_cost(a, p.quantization, p.prompt_tokens + p.gen_tokens // 2, p.prompt_tokens, runtime_id=p.runtime)
-        return c.bytes_per_token / (p.bandwidth_gbps * 1e9), 1 / p.decode_tokens_per_s.median, a.layers
+        return _Point(_terms(_profile_cost(p, a), p.bandwidth_gbps), a.layers, 1 / p.decode_tokens_per_s.median)
 
-    def collect(ps):
-        pts, ds, prs = [], [], []
+    def points_of(ps):
+        return [pt for pt in map(point, ps) if pt is not None]
+
+    def prefills(ps):
+        return [e for e in (profile_efficiency(p, models)[1] for p in ps
+                            if p.prefill_tokens_per_s and p.compute_tflops) if e is not None]
+
+    def prefill_points(ps) -> list[_Point]:
+        out = []
         for p in ps:
-            pt = point(p)
-            if pt is None:
+            a = profile_arch(p, models)
+            if a is None or not p.prefill_tokens_per_s or not p.compute_tflops:
                 continue
-            pts.append(pt)
-            ds.append(pt[0] / pt[1])  # measured speed over the bandwidth roofline
-            if p.prefill_tokens_per_s and p.compute_tflops:
-                prs.append(profile_efficiency(p, models)[1])
-        return pts, ds, prs
+            c = _profile_cost(p, a)
+            if c.prefill_by_type:
+                out.append(_Point(_prefill_terms(c, p.compute_tflops), a.layers, 1 / p.prefill_tokens_per_s.median))
+        return out
 
-    points, decs, pres = collect(by_quant(use))
-    if not points:
-        return None
+    def fit(pts):
+        """(eff, tau, coef) over the points."""
+        e, t = _fit_decode(pts)
+        sizes = len({round(p.x / p.layers, 9) for p in pts})
+        coef, t = _fit_types(pts, e, t, fit_tau=sizes >= 2)
+        return e, t, coef
+
+    pcoef: dict[str, float] = {}
     if backend != "cpu":
-        eff, tau = statistics.median(decs), 0.0
+        pts = points_of(by_quant(use))
+        if not pts:
+            return None
+        eff, tau, coef = statistics.median(p.x / p.t for p in pts), 0.0, {}
+        pres = prefills(by_quant(use))
     else:
-        eff, tau = _fit_decode(points)
-        others = [p for p in rel if p not in same]
-        if same and others and len({round(x, 6) for x, _, _ in points}) < 2:
-            # too few sizes measured here to fit both terms: keep the shape fitted on other machines'
-            # profiles and scale it by how much faster or slower this machine ran than that fit predicts
-            def prior(qz):
-                ps = [p for p in others if p.quantization == qz] or others
-                return _fit_decode(collect(ps)[0])
-
-            ks = []
-            for p in same:
-                pt = point(p)
-                if pt is None:
-                    continue
-                e0, t0 = prior(p.quantization)
-                x, t, n = pt
-                ks.append((x / e0 + n * t0) / t)  # predicted over measured time
-            e0, t0 = prior(quant) if quant else _fit_decode(collect(others)[0])
-            if ks:
-                k = statistics.median(ks)
-                eff, tau = e0 * k, t0 / k
-    # spread of the fitted model over its own points, as efficiencies
-    ratios = [x / max(t - n * tau, 1e-9) for x, t, n in points]
-    where = ("this machine's profiles" if same else f"{len(points)} measured profiles of {runtime_id} on {backend}")
+        pts = points_of(use)
+        if not pts:
+            return None
+        pres = prefills(by_quant(use))
+        ppts = prefill_points(use)
+        if ppts:
+            e_p = statistics.median(p.x / p.t for p in ppts)
+            pcoef, _ = _fit_types(ppts, e_p, 0.0, fit_tau=False)
+            pres = [e_p]
+        others = points_of([p for p in rel if p not in same])
+        sizes = len({round(p.x / p.layers, 9) for p in pts})
+        if same and others and sizes < 2:
+            # too few sizes measured here to fit the per-layer time: keep the shape fitted on other
+            # machines' profiles and scale it by how much faster or slower this machine ran than it predicts
+            e0, t0, c_prior = fit(others)
+            ks = [_model_seconds(p.terms, p.layers, c_prior, 1 / e0, t0) / p.t for p in pts]
+            k = statistics.median(ks)
+            eff, tau, coef = e0 * k, t0 / k, {n: v / k for n, v in c_prior.items()}
+        else:
+            eff, tau, coef = fit(pts)
+    c0 = 1 / eff
+    # spread of the fitted model over its own points, as multipliers of the estimated speed
+    ratios = [_model_seconds(p.terms, p.layers, coef, c0, tau) / p.t for p in pts]
+    where = ("this machine's profiles" if same else
+             f"{len(pts)} published runs on the same CPU core ({key})" if use is similar else
+             f"{len(pts)} measured profiles of {runtime_id} on {backend}")
     if tau:
         where += f" (fitted: {tau * 1e3:.2f} ms per layer per token)"
+    if coef:
+        where += "; per weight type " + ", ".join(f"{n} {1 / v:.2f}" for n, v in sorted(coef.items()))
     return Efficiency(
-        decode=eff, decode_range=(min(ratios + [eff]), max(ratios + [eff])),
+        decode=eff, decode_range=(min(ratios + [1.0]), max(ratios + [1.0])),
         prefill=statistics.median(pres) if pres else None,
         prefill_range=(min(pres), max(pres)) if pres else None,
-        n=len(points), basis=basis, source=where, layer_overhead_s=tau,
+        n=len(pts), basis=basis, source=where, layer_overhead_s=tau,
+        type_coef=tuple(sorted(coef.items())), prefill_type_coef=tuple(sorted(pcoef.items())),
     )
 
 
@@ -241,15 +383,17 @@ def estimate_speed(m: Model, quant: str, runtime_id: str, backend: str, *, bandw
         f"bandwidth {bandwidth_gbps:g} GB/s ({bandwidth_source or 'hardware profile'})",
     ]
     if eff is None:
-        eff = Efficiency(DEFAULT_DECODE_EFF, (0.35, 0.8), DEFAULT_PREFILL_EFF.get(backend, DEFAULT_PREFILL_EFF_OTHER),
+        eff = Efficiency(DEFAULT_DECODE_EFF, (0.35 / DEFAULT_DECODE_EFF, 0.8 / DEFAULT_DECODE_EFF),
+                         DEFAULT_PREFILL_EFF.get(backend, DEFAULT_PREFILL_EFF_OTHER),
                          DEFAULT_PREFILL_RANGE.get(backend, (0.1, 0.5)), 0, "estimated",
                          "no measured profile for this runtime and backend: generic efficiencies")
-    notes.append(f"decode efficiency {eff.decode:.2f} (range {eff.decode_range[0]:.2f}-{eff.decode_range[1]:.2f}) "
-                 f"from {eff.source}")
-    t_bw = c.bytes_per_token / (bandwidth_gbps * 1e9)
+    notes.append(f"decode efficiency {eff.decode:.2f} (measured/fitted spread {eff.decode_range[0]:.2f}-"
+                 f"{eff.decode_range[1]:.2f}) from {eff.source}")
+    terms = _terms(c, bandwidth_gbps)
+    t_bw = sum(v * eff.coef(k) for k, v in terms.items())
     fixed = a.layers * eff.layer_overhead_s
-    dec = 1 / (t_bw / eff.decode + fixed)
-    rng = (1 / (t_bw / eff.decode_range[0] + fixed), 1 / (t_bw / eff.decode_range[1] + fixed))
+    dec = 1 / (t_bw + fixed)
+    rng = (dec * eff.decode_range[0], dec * eff.decode_range[1])
     if fixed:
         notes.append(f"plus {fixed * 1e3:.1f} ms fixed per token ({a.layers} layers x {eff.layer_overhead_s * 1e3:.2f} ms)")
     if eff.basis == "estimated":  # keep the range honest when it rests on other machines
@@ -257,10 +401,16 @@ def estimate_speed(m: Model, quant: str, runtime_id: str, backend: str, *, bandw
     pre = ttft = None
     if compute_tflops:
         pe = eff.prefill if eff.prefill is not None else DEFAULT_PREFILL_EFF.get(backend, DEFAULT_PREFILL_EFF_OTHER)
-        pre = pe * compute_tflops * 1e12 / c.flops_prefill
+        if c.prefill_by_type and eff.prefill_type_coef:
+            pre = 1 / sum(v * eff.prefill_coef(k, pe) for k, v in _prefill_terms(c, compute_tflops).items())
+        else:
+            pre = pe * compute_tflops * 1e12 / c.flops_prefill
         ttft = (prompt_tokens / pre + 1 / dec) * 1000
+        pe_used = c.flops_prefill / (compute_tflops * 1e12) * pre
         notes.append(f"prefill: {c.flops_prefill / 1e9:.2f} GFLOP per prompt token, {compute_tflops:g} TFLOP/s "
-                     f"({compute_source or 'hardware profile'}) x efficiency {pe:.2f}")
+                     f"({compute_source or 'hardware profile'}) x efficiency {pe_used:.2f}"
+                     + (" (per weight type: " + ", ".join(f"{k} {1 / v:.2f}" for k, v in eff.prefill_type_coef) + ")"
+                        if eff.prefill_type_coef and c.prefill_by_type else ""))
     else:
         notes.append("no compute figure for this hardware: prefill and TTFT not estimated")
     return SpeedEstimate(dec, rng, pre, ttft, eff.basis, c, notes)

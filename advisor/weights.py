@@ -6,7 +6,8 @@ Order of preference:
    architecture with the quantizer's per-tensor type rules (advisor.gguf);
    matches `llama_model_quantize` byte for byte on the supported architectures;
 3. other formats: linear weights at the quantization's bits per weight, with
-   embeddings/output (and for 16-bit checkpoints everything) at 16 bits.
+   embeddings/output (and for 16-bit checkpoints everything) at 16 bits; MLX
+   quantizes embedding tables too.
 """
 
 from __future__ import annotations
@@ -55,6 +56,14 @@ def quant_weights(m: Model, q_id: str, q: Quantization) -> Optional[WeightSize]:
         return WeightSize(round(total * _FULL[q_id]), True,
                           f"{total / 1e9:.3f} B parameters x {_FULL[q_id]:g} bytes", includes_encoders=True)
     emb, rest = _linear_split(m)
+    if q.format == "mlx":
+        # mlx.nn.quantize converts every layer with to_quantized(): Linear and Embedding alike
+        # (https://ml-explore.github.io/mlx/build/html/python/_autosummary/mlx.nn.quantize.html)
+        how = f"all linear and embedding weights at {q.bits_per_weight:g} bits ({q.name})"
+        if enc:
+            how += ", encoders at 16 bits"
+        return WeightSize(round((rest + emb) * q.bits_per_weight / 8 + enc * 2), True, how,
+                          includes_encoders=bool(enc))
     how = f"linear weights at {q.bits_per_weight:g} bits ({q.name}), embeddings/output at 16 bits"
     if enc:
         how += ", encoders at 16 bits"

@@ -1,50 +1,98 @@
-"""How well the CPU speed model transfers, from the measured CPU profiles in the knowledge base.
+"""How well the CPU decode model transfers, from measured CPU runs (no model is run; it takes seconds).
 
-Two checks over the shipped runs (no model is run; it takes seconds):
-- leave one model out: fit on the other models' runs of the same machine, predict the left-out model;
-- one calibration run on a "new" machine: the other models' runs stand in for other machines'
-  profiles (prior), plus one run of qwen3-0.6b Q4_K_M at 4096 tokens on the machine itself.
+Machines are the groups of CPU runs with a bandwidth: this project's 2-vCPU EPYC (the
+runs in knowledge/profiles/measured, or --profiles folders) and the published Raspberry Pi 5
+runs (knowledge/profiles/published). Three checks:
 
-    python -m profiling.bench_calibration
+- leave one model out, same machine: fit on the machine's other models, predict the left-out one;
+- one calibration run: the prior is fitted on the *other* machines' runs, then scaled by one
+  run on the machine (qwen3-0.6b Q4_K_M at 4096 tokens on the EPYC; the smallest model on the
+  others), and every other run of the machine is predicted (basis `calibrated`);
+- no calibration: the same prior without the machine's run (basis `estimated`).
+
+    python -m profiling.bench_calibration [--profiles DIR ...]
 """
 
 from __future__ import annotations
 
+import argparse
+import statistics
+
 from advisor.kb import load_catalog
-from advisor.speed import efficiency, estimate_speed
+from advisor.schemas import Model
+from advisor.speed import efficiency, estimate_speed, profile_arch
 
 CALIBRATION = ("qwen3-0.6b", "q4_k_m", 4096)
 
 
-def main() -> None:
+def _model(cat, p) -> Model:
+    if p.model in cat.models:
+        return cat.models[p.model]
+    return Model.model_construct(name=p.model, architecture=p.model_architecture, encoders=[], artifacts=[],
+                                 availability="open-weights", modalities_in=["text"], params_b=1.0)
+
+
+def _machine(p) -> str:
+    return p.hardware_fingerprint or p.hardware
+
+
+def _predict(cat, p, train, fingerprint) -> float:
+    eff = efficiency(train, dict(cat.models), "llama.cpp", "cpu", fingerprint, quant=p.quantization)
+    return estimate_speed(_model(cat, p), p.quantization, "llama.cpp", "cpu", bandwidth_gbps=p.bandwidth_gbps,
+                          compute_tflops=None, prompt_tokens=p.prompt_tokens, gen_tokens=p.gen_tokens,
+                          eff=eff).decode_tps
+
+
+def _report(title: str, rows: list[tuple]) -> None:
+    print(f"\n{title}:")
+    for name, pred, meas in rows:
+        print(f"  {name:48s} predicted {pred:6.1f}  measured {meas:6.1f}  {pred / meas - 1:+.0%}")
+    if rows:
+        errs = sorted(abs(pred / meas - 1) for _, pred, meas in rows)
+        print(f"  largest error {errs[-1]:.0%}, median {statistics.median(errs):.0%}, within 10%: "
+              f"{sum(e <= 0.10 for e in errs)} of {len(errs)}, within 25%: {sum(e <= 0.25 for e in errs)}")
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--profiles", nargs="*", default=None,
+                    help="folders of stored runs of this machine, instead of the knowledge base's measured runs")
+    a = ap.parse_args(argv)
     cat = load_catalog()
-    models = dict(cat.models)
-    cpu = [p for p in cat.profiles.values() if p.backend == "cpu"]
-    if not cpu:
-        print("no CPU profiles in the knowledge base")
-        return
-    cal = next(p for p in cpu if (p.model, p.quantization, p.context) == CALIBRATION)
-    for mode in ("leave one model out", "one calibration run"):
-        rows = []
-        for p in cpu:
-            if mode == "leave one model out":
-                train = [o for o in cpu if o.model != p.model]
-            else:
-                if p.model == cal.model:
-                    continue
-                train = [o.model_copy(update={"hardware_fingerprint": "another-machine"})
-                         for o in cpu if o.model not in (p.model, cal.model)] + [cal]
-            eff = efficiency(train, models, "llama.cpp", "cpu", p.hardware_fingerprint, quant=p.quantization)
-            s = estimate_speed(cat.model(p.model), p.quantization, "llama.cpp", "cpu", bandwidth_gbps=p.bandwidth_gbps,
-                               compute_tflops=p.compute_tflops, prompt_tokens=p.prompt_tokens,
-                               gen_tokens=p.gen_tokens, eff=eff)
-            rows.append((p.model, p.quantization, p.context, s.decode_tps, p.decode_tokens_per_s.median))
-        print(f"\n{mode}:")
-        for m, q, c, pred, meas in rows:
-            print(f"  {m:22s} {q:7s} ctx {c:6d}  predicted {pred:6.1f}  measured {meas:6.1f}  {pred / meas - 1:+.0%}")
-        errs = sorted(abs(pred / meas - 1) for *_, pred, meas in rows)
-        print(f"  largest error {errs[-1]:.0%}, median {errs[len(errs) // 2]:.0%}, "
-              f"within 10%: {sum(e <= 0.10 for e in errs)} of {len(errs)}, within 25%: {sum(e <= 0.25 for e in errs)}")
+    runs = [p for p in cat.profiles.values() if p.backend == "cpu" and p.bandwidth_gbps
+            and profile_arch(p, dict(cat.models)) is not None]
+    if a.profiles:
+        from profiling.store import load_profiles
+
+        mine = [p for d in a.profiles for p in load_profiles(d) if p.backend == "cpu"]
+        fps = {p.hardware_fingerprint for p in mine}
+        runs = [p for p in runs if p.hardware_fingerprint not in fps] + mine
+    machines: dict[str, list] = {}
+    for p in runs:
+        machines.setdefault(_machine(p), []).append(p)
+    machines = {k: v for k, v in machines.items() if len(v) >= 3}
+    for key, ps in machines.items():
+        label = ps[0].hardware
+        fp = "this-machine"  # every run of the machine counts as the same fingerprint below
+        same = [p.model_copy(update={"hardware_fingerprint": fp}) for p in ps]
+        others = [p.model_copy(update={"hardware_fingerprint": _machine(p)}) for p in runs if _machine(p) != key]
+        print(f"\n=== {label} ({len(ps)} runs; other machines: {len(others)} runs)")
+        if len({p.model for p in ps}) >= 3:
+            _report("leave one model out (same machine)", [
+                (f"{p.model} {p.quantization} ctx {p.context}",
+                 _predict(cat, p, [o for o in same if o.model != p.model], fp), p.decode_tokens_per_s.median)
+                for p in same])
+        if not others:
+            continue
+        cal = next((p for p in same if (p.model, p.quantization, p.context) == CALIBRATION), None) or \
+            min(same, key=lambda p: (profile_arch(p, dict(cat.models)).layers * profile_arch(p, dict(cat.models)).hidden_size))
+        rest = [p for p in same if p.model != cal.model]
+        _report(f"one calibration run ({cal.model} {cal.quantization} ctx {cal.context}), prior from other machines", [
+            (f"{p.model} {p.quantization} ctx {p.context}", _predict(cat, p, others + [cal], fp),
+             p.decode_tokens_per_s.median) for p in rest])
+        _report("no calibration (prior from other machines only)", [
+            (f"{p.model} {p.quantization} ctx {p.context}", _predict(cat, p, others, fp),
+             p.decode_tokens_per_s.median) for p in rest])
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ its predictions are printed beside ours.
     python -m profiling.bench_estimates                     # full table (about 30 minutes here)
     python -m profiling.bench_estimates --quick             # two stacks, two contexts
     python -m profiling.bench_estimates --json out.json     # also write the rows
+    python -m profiling.bench_estimates --replay DIR        # the table again from runs stored in DIR
 
 Run it alone: other work on the machine distorts the timings.
 """
@@ -22,7 +23,6 @@ import json
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 from advisor.estimate import detected_spec, estimate_stack
@@ -34,6 +34,7 @@ from profiling.synth import build
 MODELS = ["qwen3-0.6b", "qwen3-1.7b", "gemma-3-1b-it", "qwen2.5-1.5b-instruct"]
 QUANTS = ["q4_k_m", "q8_0"]
 CONTEXTS = [512, 4096, 16384]
+CALIBRATION = ("qwen3-0.6b", "q4_k_m", 4096)  # the one run that calibrates the others
 
 
 def llmfit_predict(exe: str, hf_repo: str, quant: str, context: int) -> tuple[float | None, float | None]:
@@ -62,11 +63,15 @@ def main(argv=None) -> None:
     ap.add_argument("--models", nargs="*", default=None)
     ap.add_argument("--contexts", nargs="*", type=int, default=None)
     ap.add_argument("--json", dest="json_out", default=None)
+    ap.add_argument("--quants", nargs="*", default=None, help=f"quantizations (default {' '.join(QUANTS)})")
+    ap.add_argument("--gen-tokens", type=int, default=128)
+    ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--save-profiles", default=None, help="also keep the measured profiles in this folder")
+    ap.add_argument("--replay", default=None, help="recompute the table from runs stored in this folder")
     a = ap.parse_args(argv)
     models = a.models or (MODELS[:2] if a.quick else MODELS)
     contexts = a.contexts or ([512, 4096] if a.quick else CONTEXTS)
-    quants = QUANTS[:1] if a.quick else QUANTS
+    quants = a.quants or (QUANTS[:1] if a.quick else QUANTS)
 
     cat = load_catalog()
     spec = detected_spec()
@@ -74,48 +79,63 @@ def main(argv=None) -> None:
     print(f"machine: {spec.name}; bandwidth {spec.bandwidth_gbps} GB/s ({spec.bandwidth_source}); "
           f"float32 {spec.cpu_tflops} TFLOP/s; llmfit: {llmfit or 'not installed'}")
     # llama-cpp-python's defaults (flash attention off: on this CPU it decodes ~25% slower with it on)
-    settings_base = dict(prompt_tokens=256, gen_tokens=32, repeats=2, flash_attn=False, swa_full=True)
+    settings_base = dict(prompt_tokens=256, gen_tokens=a.gen_tokens, repeats=a.repeats, flash_attn=False,
+                         swa_full=True)
     overrides = {"flash_attn": False, "swa_full": True}
     rows, measured_profiles = [], []
-    for mid in models:
+    if a.replay:
+        from profiling.store import load_profiles
+
+        measured_profiles = sorted(load_profiles(a.replay), key=lambda p: (
+            models.index(p.model) if p.model in models else 99, p.quantization, p.context))
+        measured_profiles = [p for p in measured_profiles if p.model in models and p.quantization in quants
+                             and p.context in contexts]
+        print(f"replaying {len(measured_profiles)} stored runs from {a.replay} (no model is run)")
+    else:
+        for mid in models:
+            m = cat.model(mid)
+            for q in quants:
+                path = build(m.architecture, q)
+                for ctx in contexts:
+                    # filling the whole context (for the memory peak) costs minutes on 2 cores:
+                    # fill where it takes under about two minutes, otherwise measure after the prompt
+                    fill = ctx * m.params_b <= 4096 * 0.6
+                    s = RunSettings(context=ctx, fill=fill, **settings_base)
+                    raw = run_gguf(str(path), s)
+                    measured_profiles.append(to_profile(
+                        raw, model=mid, quantization=q, hardware_name=spec.name, fingerprint=spec.fingerprint,
+                        bandwidth_gbps=spec.bandwidth_gbps, bandwidth_basis=spec.bandwidth_source,
+                        compute_tflops=spec.cpu_tflops, synthetic=True, s=s, artifact=str(path)))
+                    print(f"measured {mid} {q} ctx {ctx}", file=sys.stderr, flush=True)
+    for prof in measured_profiles:
+        mid, q, ctx = prof.model, prof.quantization, prof.context
         m = cat.model(mid)
-        for q in quants:
-            path = build(m.architecture, q)
-            for ctx in contexts:
-                # filling the whole context (for the memory peak) costs minutes on 2 cores:
-                # fill where it takes under about two minutes, otherwise measure after the prompt
-                fill = ctx * m.params_b <= 4096 * 0.6
-                s = RunSettings(context=ctx, fill=fill, **settings_base)
-                t0 = time.time()
-                raw = run_gguf(str(path), s)
-                prof = to_profile(raw, model=mid, quantization=q, hardware_name=spec.name,
-                                  fingerprint=spec.fingerprint, bandwidth_gbps=spec.bandwidth_gbps,
-                                  bandwidth_basis=spec.bandwidth_source, compute_tflops=spec.cpu_tflops,
-                                  synthetic=True, s=s, artifact=str(path))
-                measured_profiles.append(prof)
-                # before calibration: no profile from this machine may inform the estimate
-                est = estimate_stack(cat, mid, q, "llama.cpp", ctx, spec, prompt_tokens=s.prompt_tokens,
-                                     gen_tokens=s.gen_tokens, frontend="llama-cpp-python", overrides=overrides,
-                                     exclude_fingerprint=spec.fingerprint)
-                lf_mem, lf_tps = llmfit_predict(llmfit, m.hf_repo, q, ctx) if llmfit else (None, None)
-                row = {
-                    "model": mid, "quant": q, "context": ctx, "filled": fill,
-                    "mem_measured_gb": prof.peak_rss_bytes / 1e9, "mem_pred_gb": est.memory.total / 1e9,
-                    "decode_measured": prof.decode_tokens_per_s.median, "decode_pred": est.speed.decode_tps,
-                    "prefill_measured": prof.prefill_tokens_per_s.median, "prefill_pred": est.speed.prefill_tps,
-                    "llmfit_mem_gb": lf_mem, "llmfit_decode": lf_tps, "seconds": round(time.time() - t0),
-                }
-                rows.append(row)
-                print(f"{mid:22s} {q:7s} ctx {ctx:6d}{'' if fill else '*'} memory {row['mem_pred_gb']:.2f} vs {row['mem_measured_gb']:.2f} GB "
-                      f"({pct(row['mem_pred_gb'], row['mem_measured_gb'])})  decode {row['decode_pred']:.1f} vs "
-                      f"{row['decode_measured']:.1f} t/s ({pct(row['decode_pred'], row['decode_measured'])})  prefill "
-                      f"{row['prefill_pred'] or 0:.0f} vs {row['prefill_measured']:.0f} t/s "
-                      f"({pct(row['prefill_pred'], row['prefill_measured'])})"
-                      + (f"  llmfit memory {lf_mem:.2f} GB ({pct(lf_mem, row['mem_measured_gb'])}) decode {lf_tps:.1f} "
-                         f"({pct(lf_tps, row['decode_measured'])})" if lf_mem and lf_tps else ""), flush=True)
+        fill = bool(prof.settings.get("filled"))
+        pt, gt = prof.prompt_tokens, prof.gen_tokens
+        # before calibration: no profile from the measured machine may inform the estimate
+        est = estimate_stack(cat, mid, q, "llama.cpp", ctx, spec, prompt_tokens=pt, gen_tokens=gt,
+                             frontend="llama-cpp-python", overrides=overrides,
+                             exclude_fingerprint=prof.hardware_fingerprint)
+        lf_mem, lf_tps = llmfit_predict(llmfit, m.hf_repo, q, ctx) if llmfit else (None, None)
+        row = {
+            "model": mid, "quant": q, "context": ctx, "filled": fill,
+            "mem_measured_gb": prof.peak_rss_bytes / 1e9, "mem_pred_gb": est.memory.total / 1e9,
+            "decode_measured": prof.decode_tokens_per_s.median, "decode_pred": est.speed.decode_tps,
+            "prefill_measured": prof.prefill_tokens_per_s.median, "prefill_pred": est.speed.prefill_tps,
+            "llmfit_mem_gb": lf_mem, "llmfit_decode": lf_tps,
+        }
+        rows.append(row)
+        print(f"{mid:22s} {q:7s} ctx {ctx:6d}{'' if fill else '*'} memory {row['mem_pred_gb']:.2f} vs {row['mem_measured_gb']:.2f} GB "
+              f"({pct(row['mem_pred_gb'], row['mem_measured_gb'])})  decode {row['decode_pred']:.1f} vs "
+              f"{row['decode_measured']:.1f} t/s ({pct(row['decode_pred'], row['decode_measured'])})  prefill "
+              f"{row['prefill_pred'] or 0:.0f} vs {row['prefill_measured']:.0f} t/s "
+              f"({pct(row['prefill_pred'], row['prefill_measured'])})"
+              + (f"  llmfit memory {lf_mem:.2f} GB ({pct(lf_mem, row['mem_measured_gb'])}) decode {lf_tps:.1f} "
+                 f"({pct(lf_tps, row['decode_measured'])})" if lf_mem and lf_tps else ""), flush=True)
 
     # calibration: one stored run on this machine, then every other stack again
-    calib = next((p for p in measured_profiles if p.context == 4096), measured_profiles[0])
+    calib = next((p for p in measured_profiles if (p.model, p.quantization, p.context) == CALIBRATION),
+                 next((p for p in measured_profiles if p.context == 4096), measured_profiles[0]))
     print(f"\ncalibrated with one run: {calib.model} {calib.quantization} ctx {calib.context}")
     for row in rows:
         if row["model"] == calib.model and row["quant"] == calib.quantization and row["context"] == calib.context:
@@ -123,6 +143,7 @@ def main(argv=None) -> None:
         est = estimate_stack(cat, row["model"], row["quant"], "llama.cpp", row["context"], spec,
                              prompt_tokens=settings_base["prompt_tokens"], gen_tokens=settings_base["gen_tokens"],
                              frontend="llama-cpp-python", overrides=overrides,
+                             exclude_fingerprint=calib.hardware_fingerprint,
                              extra_profiles=[calib.model_copy(update={"model": "calibration-" + calib.model,
                                                                       "model_architecture": cat.model(calib.model).architecture})])
         row["decode_calibrated"] = est.speed.decode_tps
@@ -156,7 +177,7 @@ def main(argv=None) -> None:
                   f"llmfit decode largest error {worst('llmfit_decode', 'decode_measured'):.1%}")
     if a.json_out:
         Path(a.json_out).write_text(json.dumps(rows, indent=2))
-    if a.save_profiles:
+    if a.save_profiles and not a.replay:
         from profiling.store import save_profile
 
         for p in measured_profiles:

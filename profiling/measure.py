@@ -67,6 +67,8 @@ def to_profile(raw: dict, *, model: str, quantization: str, hardware_name: str, 
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
     settings = dict(raw["settings"])
     settings["artifact"] = os.path.basename(artifact)
+    if raw["rss"].get("before_load"):
+        settings["rss_before_load"] = raw["rss"]["before_load"]  # the Python interpreter and llama_cpp import
     return MeasuredProfile(
         model=model, quantization=quantization, runtime="llama.cpp",
         runtime_version=f"llama-cpp-python {raw['runtime_version']}", backend="cpu",

@@ -84,9 +84,9 @@ def profile_stack(cat: Catalog, model_id: str, quant: str, *, runtime: str = "ll
     from advisor.hardware import detect
 
     avail = detect(measure=False).ram_available_gb * 1e9
-    if est.memory.total > avail and not force:
+    if est.memory.required > avail and not force:
         raise NotEnoughMemory(
-            f"{model_id} {q.upper()} at {settings.context} tokens is predicted to need {est.memory.total / 1e9:.2f} GB, "
+            f"{model_id} {q.upper()} at {settings.context} tokens is predicted to need {est.memory.required / 1e9:.2f} GB, "
             f"more than the {avail / 1e9:.2f} GB available now; use --context to ask for less, or --force")
     path, synth = _artifact(cat, model_id, q, file, synthetic)
     raw = run_gguf(path, settings)

@@ -105,3 +105,75 @@ def test_bad_spec_files(cli, tmp_path):
     unknown.write_text("colour: red\n")
     r = cli("recommend", "--spec", str(unknown))
     assert r.returncode == 2 and "colour" in r.stderr
+
+
+# ---------------------------------------------------------------- scenarios an expert would sign
+
+
+def test_audio_on_8gb_needs_a_runtime_that_passes_audio(cli, cat):
+    r, d = _json(cli, "--ram", "8GB", "--modality", "audio")
+    assert r.returncode == 0, r.stderr
+    for rec in d["recommendations"]:
+        m = cat.model(rec["model"])
+        assert "audio" in m.modalities_in
+        assert any(s.runtime == rec["runtime"] and "audio" in s.modalities for s in m.modality_support)
+        assert rec["memory_gb"] <= 8 * 0.9 and rec["memory_breakdown_gb"]["encoders"] > 0
+    # llama.cpp loads Gemma 3n without its audio tower: never a pick for audio, and the misses say so
+    assert all(x["runtime"] not in ("llama.cpp", "ollama") for x in d["recommendations"])
+    why = json.loads(cli("why", "gemma-3n-e2b-it", "--ram", "8GB", "--modality", "audio", "--runtime", "llama.cpp",
+                         "--format", "json").stdout)
+    assert why["verdict"] == "rejected" and "modality" in why["violation_counts"]
+    assert any("does not pass it" in w for w in why["best"]["why"])
+
+
+def test_math_and_code_rank_by_their_own_benchmarks(cli, cat):
+    for task, keys in (("math", ("math", "gsm8k", "aime", "mgsm")), ("code", ("humaneval", "mbpp", "livecodebench"))):
+        r, d = _json(cli, "--ram", "16GB", "--task", task, "--top", "5")
+        assert r.returncode == 0, r.stderr
+        for rec in d["recommendations"]:
+            assert task in cat.model(rec["model"]).tasks
+        quality = " ".join(w for rec in d["recommendations"] for w in rec["why"] if w.startswith("Quality"))
+        assert any(k in quality for k in keys), quality
+    # the 4K-context math specialist is rejected at the default 8K context, for that reason alone
+    why = json.loads(cli("why", "qwen2.5-math-7b-instruct", "--ram", "16GB", "--task", "math", "--format",
+                         "json").stdout)
+    assert why["verdict"] == "rejected" and why["violation_counts"]["context"] == why["stacks_total"]
+    assert "--context 4096" in why["needs"]
+
+
+def test_128k_context_on_16gb_counts_the_kv_cache(cli, cat):
+    r, d = _json(cli, "--ram", "16GB", "--context", "131072")
+    assert r.returncode == 0, r.stderr
+    for rec in d["recommendations"]:
+        a = cat.model(rec["model"]).architecture
+        assert (a.extended_context_length or a.context_length) >= 131072
+        assert rec["memory_breakdown_gb"]["kv_cache"] > 1.0 and rec["memory_gb"] <= 16 * 0.9
+    # an 8B model's 128K KV cache alone is over the budget
+    why = json.loads(cli("why", "qwen3-8b", "--ram", "16GB", "--context", "131072", "--format", "json").stdout)
+    assert why["verdict"] == "rejected" and why["violation_counts"]["memory"] == why["stacks_total"]
+
+
+def test_raspberry_pi_5_speed_floor_uses_the_cpu_and_published_pi_runs(cli):
+    r, d = _json(cli, "--hardware", "raspberry-pi-5-8gb", "--min-tps", "5")
+    assert r.returncode == 0, r.stderr
+    for rec in d["recommendations"]:
+        assert rec["decode_tps"] >= 5 and rec["backend"] == "cpu"
+    # the estimate rests on published runs of the same CPU core (Cortex-A76)
+    est = json.loads(cli("estimate", "gemma-3-1b-it", "--quant", "Q4_K_M", "--hardware", "raspberry-pi-5-8gb",
+                         "--context", "512", "--format", "json").stdout)
+    assert any("cortex-a76" in a for a in est["assumptions"])
+    assert 5 < est["decode_tps"] < 20
+    for rej in d["rejected"]:
+        assert any(v["constraint"] in ("decode speed", "memory") for v in rej["violations"])
+
+
+def test_h100_for_reasoning_uses_cuda_and_reasoning_models(cli, cat):
+    r, d = _json(cli, "--hardware", "h100-80gb", "--task", "reasoning")
+    assert r.returncode == 0, r.stderr
+    for rec in d["recommendations"]:
+        assert rec["backend"] == "cuda" and "reasoning" in cat.model(rec["model"]).tasks
+        assert rec["memory_gb"] <= 80 * 0.9 and rec["decode_tps"] > 20
+    # the 235B MoE does not fit one H100 at any quantization the catalog makes
+    why = json.loads(cli("why", "qwen3-235b-a22b", "--hardware", "h100-80gb", "--task", "reasoning", "--format",
+                         "json").stdout)
+    assert why["verdict"] == "rejected" and "memory" in why["violation_counts"]

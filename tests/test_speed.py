@@ -56,3 +56,65 @@ def test_estimate_for_a_published_chip_lands_near_its_measurement(cat):
 def test_hardware_profile_feeds_bandwidth_and_compute(cat):
     spec = from_profile("h100-80gb", cat.hw("h100-80gb"))
     assert spec.bandwidth_gbps > 3000 and spec.gpu_tflops and "cuda" in spec.backends
+
+
+def _cpu_profile(cat, model, quant, tps, *, fingerprint="fp-a", bw=30.0, prefill=None, tflops=None):
+    from advisor.schemas import MeasuredProfile, Spread
+
+    return MeasuredProfile.model_construct(
+        model=model, model_architecture=None, quantization=quant, runtime="llama.cpp", backend="cpu",
+        hardware="test", hardware_fingerprint=fingerprint, bandwidth_gbps=bw, compute_tflops=tflops, context=4096,
+        prompt_tokens=256, gen_tokens=128, decode_tokens_per_s=Spread(n=1, min=tps, median=tps, max=tps),
+        prefill_tokens_per_s=Spread(n=1, min=prefill, median=prefill, max=prefill) if prefill else None,
+        settings={}, sources={}, provenance={}, notes=[])
+
+
+def test_cpu_fit_recovers_per_type_efficiencies_and_layer_time(cat):
+    """Profiles generated from a known per-type model: the fit gives back its coefficients and predicts a new model."""
+    from advisor.speed import _terms, token_cost
+
+    truth = {"Q4_K": 1 / 0.9, "Q6_K": 1 / 0.6, "Q8_0": 1 / 0.75, "Q5_0": 1 / 0.5, "F32": 1.0, "KV": 1.0}
+    tau, bw = 0.3e-3, 30.0
+    models = dict(cat.models)
+
+    def true_tps(mid, q):
+        a = cat.model(mid).architecture
+        c = token_cost(a, q, 256 + 64, 256)
+        return 1 / (sum(v * truth.get(k, 1.0) for k, v in _terms(c, bw).items()) + a.layers * tau)
+
+    train = [("qwen3-0.6b", "q4_k_m"), ("qwen3-0.6b", "q8_0"), ("qwen3-4b", "q4_k_m"), ("qwen3-4b", "q8_0"),
+             ("gemma-3-1b-it", "q8_0"), ("qwen2.5-7b-instruct", "q4_k_m"), ("gemma-3-4b-it", "q4_k_m")]
+    profs = [_cpu_profile(cat, mid, q, true_tps(mid, q), bw=bw) for mid, q in train]
+    eff = efficiency(profs, models, "llama.cpp", "cpu", "fp-a")
+    assert eff.basis == "calibrated"
+    assert abs(eff.layer_overhead_s - tau) / tau < 0.15
+    # Q8_0 files are nearly all Q8_0, so that coefficient is identified on its own (Q4_K and Q6_K always come
+    # together in Q4_K_M files: only their mix is, and the ridge splits it)
+    assert abs(eff.coef("Q8_0") / truth["Q8_0"] - 1) < 0.05
+    # models never seen, made of types that were (a type never measured, e.g. the Q5_0 fallback of
+    # Gemma-3-1B's 1152-wide rows, can only get the common coefficient)
+    for mid, q in (("qwen3-1.7b", "q8_0"), ("qwen2.5-3b-instruct", "q4_k_m"), ("phi-4-mini-instruct", "q4_k_m")):
+        s = estimate_speed(cat.model(mid), q, "llama.cpp", "cpu", bandwidth_gbps=bw, compute_tflops=None, eff=eff,
+                           prompt_tokens=256, gen_tokens=128)
+        assert abs(s.decode_tps / true_tps(mid, q) - 1) < 0.1, (mid, q)
+
+
+def test_one_calibration_run_scales_the_shape_fitted_on_other_machines(cat):
+    models = dict(cat.models)
+    others = [_cpu_profile(cat, mid, q, tps, fingerprint="fp-other", bw=20.0) for mid, q, tps in (
+        ("qwen3-0.6b", "q4_k_m", 30.0), ("qwen3-4b", "q4_k_m", 5.0), ("qwen3-0.6b", "q8_0", 22.0),
+        ("qwen3-4b", "q8_0", 3.0))]
+    prior = efficiency(others, models, "llama.cpp", "cpu", "fp-new")
+    assert prior.basis == "estimated"
+    # this machine ran qwen3-0.6b Q4_K_M 1.5x faster than the prior predicts for it
+    s0 = estimate_speed(cat.model("qwen3-0.6b"), "q4_k_m", "llama.cpp", "cpu", bandwidth_gbps=20.0,
+                        compute_tflops=None, eff=prior, prompt_tokens=256, gen_tokens=128)
+    mine = _cpu_profile(cat, "qwen3-0.6b", "q4_k_m", 1.5 * s0.decode_tps, fingerprint="fp-new", bw=20.0)
+    cal = efficiency(others + [mine], models, "llama.cpp", "cpu", "fp-new")
+    assert cal.basis == "calibrated"
+    for mid, q in (("qwen3-0.6b", "q4_k_m"), ("qwen3-4b", "q8_0")):
+        before = estimate_speed(cat.model(mid), q, "llama.cpp", "cpu", bandwidth_gbps=20.0, compute_tflops=None,
+                                eff=prior, prompt_tokens=256, gen_tokens=128).decode_tps
+        after = estimate_speed(cat.model(mid), q, "llama.cpp", "cpu", bandwidth_gbps=20.0, compute_tflops=None,
+                               eff=cal, prompt_tokens=256, gen_tokens=128).decode_tps
+        assert abs(after / before - 1.5) < 0.02
