@@ -391,6 +391,9 @@ def _save_disk() -> None:
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(_DISK))
         os.replace(tmp, path)
+        for old in path.parent.glob("layouts-*.json"):  # caches of earlier versions of this module
+            if old != path:
+                old.unlink(missing_ok=True)
     except OSError:
         pass
 

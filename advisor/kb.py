@@ -22,17 +22,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from .arch import count_params
 from .errors import KnowledgeBaseError, NotFoundError
 from .schemas import LABEL_FIELDS, Family, Hardware, MeasuredProfile, Model, Quantization, Runtime, Sourced
-
-try:  # the C loader is an order of magnitude faster
-    _Loader = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - libyaml missing
-    _Loader = yaml.SafeLoader
 
 PARAMS_TOLERANCE = 0.05  # stated vs implied parameter count
 _ID = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
@@ -149,9 +143,12 @@ def _parse(kind: str, path: Path, root: Path) -> tuple[Any, list[Problem]]:
         return None, [Problem(rel, "", "knowledge files end in .yaml")]
     if not _ID.match(path.stem):
         return None, [Problem(rel, "", "file name must be a lower-case id (a-z, 0-9, '-', '.', '_')")]
+    import yaml  # only when validating: a cached catalog needs no YAML
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader is an order of magnitude faster
     try:
         with path.open("rb") as fh:
-            data = yaml.load(fh, Loader=_Loader)
+            data = yaml.load(fh, Loader=loader)
     except yaml.MarkedYAMLError as e:
         line = e.problem_mark.line + 1 if e.problem_mark else "?"
         return None, [Problem(rel, "yaml", f"line {line}: {e.problem}")]
@@ -405,23 +402,27 @@ def _cache_path(key: str) -> Path | None:
         from platformdirs import user_cache_dir
     except ImportError:  # pragma: no cover
         return None
-    return Path(user_cache_dir("advisor")) / f"catalog-{key}.json"
+    return Path(user_cache_dir("advisor")) / f"catalog-{key}.pickle"
 
 
 def load_catalog(root: Path | str | None = None) -> Catalog:
-    """The validated catalog; cached as JSON keyed on the files' sizes and mtimes."""
-    import json
+    """The validated catalog; cached (pickled validated objects) keyed on the files' sizes and mtimes.
+
+    The cache holds only what this function wrote after a clean validation, in the user's own
+    cache folder; any change to a knowledge file changes the key and re-validates the tree.
+    """
+    import pickle
 
     root = Path(root) if root is not None else default_root()
     cache = _cache_path(_tree_key(root)) if root.is_dir() else None
     if cache is not None and cache.exists():
         try:
-            raw = json.loads(cache.read_text())
-            entities = {k: {i: KINDS[k].model_validate(d) for i, d in raw["entities"][k].items()} for k in KINDS}
+            with open(cache, "rb") as f:
+                entities, files = pickle.load(f)
             frozen = {k: MappingProxyType(v) for k, v in entities.items()}
-            return Catalog(root=root, files=MappingProxyType(raw["files"]), **frozen)
-        except (OSError, ValueError, KeyError, ValidationError):
-            pass  # rebuild below
+            return Catalog(root=root, files=MappingProxyType(files), **frozen)
+        except Exception:  # noqa: BLE001 - a stale or foreign cache is rebuilt, never trusted
+            pass
     entities, problems, files = validate_tree(root)
     if problems:
         raise KnowledgeBaseError(problems)
@@ -430,14 +431,11 @@ def load_catalog(root: Path | str | None = None) -> Catalog:
         try:
             cache.parent.mkdir(parents=True, exist_ok=True)
             tmp = cache.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({
-                "entities": {k: {i: e.model_dump(mode="json", exclude_unset=True) for i, e in v.items()}
-                             for k, v in entities.items()},
-                "files": files,
-            }))
+            with open(tmp, "wb") as f:
+                pickle.dump((entities, files), f, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, cache)
-            for old in cache.parent.glob("catalog-*.json"):
-                if old != cache:
+            for old in cache.parent.glob("catalog-*"):
+                if old != cache and not old.name.endswith(".tmp"):
                     old.unlink(missing_ok=True)
         except OSError:
             pass

@@ -53,7 +53,8 @@ _PATTERN = re.compile(r"^\d+:\d+$")
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # validators are built on first validation: a catalog loaded from the cache never needs them
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Source(Strict):

@@ -30,7 +30,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SCREEN_THRESHOLD = 4000   # stacks; below this every stack gets the exact evaluation
 SCREEN_SLACK = 0.25       # memory may be this much over budget, speed this much under, and still be refined
 REFINE_MODELS = 24        # how many of the best screened models get the exact evaluation (at least 4 x --top)
 REFINE_MISSES = 12        # nearest screened misses refined for the "rejected" list and relaxations

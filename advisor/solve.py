@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Optional
 
 from .estimate import HardwareSpec, choose_backend
@@ -150,6 +151,7 @@ def _npu_tops(cat: Catalog, hw: HardwareSpec) -> float:
     return 0.0
 
 
+@lru_cache(maxsize=4096)
 def canonical_benchmark(name: str) -> str:
     """One key per benchmark however cards spell it: 'GPQA Diamond' = 'GPQA-Diamond', 'AIME'24' = 'AIME 2024'."""
     import re
@@ -284,7 +286,11 @@ def quality_base(m: Model, req: Requirements, cat: Catalog) -> tuple[float, str]
 
 def quality_score(m: Model, req: Requirements, cat: Catalog, quant: str) -> tuple[float, str]:
     """Task quality (quality_base) less the quantization's loss."""
-    q, basis = quality_base(m, req, cat)
+    return _with_loss(quality_base(m, req, cat), cat, quant)
+
+
+def _with_loss(base: tuple[float, str], cat: Catalog, quant: str) -> tuple[float, str]:
+    q, basis = base
     loss = quant_loss_pct(cat, quant)
     if loss:
         basis += f", less {loss:.1f}% for {cat.quantizations[quant].name if quant in cat.quantizations else quant}"
@@ -312,8 +318,11 @@ def evaluate(cat: Catalog, hw: HardwareSpec, req: Requirements, profiles=(), *, 
     all_profiles = list(cat.profiles.values()) + list(profiles)
     eff_cache: dict = {}
 
+    from .speed import _runtime_group
+
     def eff_for(rid, backend, q):
-        key = (rid, backend, q)
+        # on CPUs the fit covers every weight type at once; elsewhere it prefers the same quantization
+        key = (_runtime_group(rid), backend) + ((q,) if backend != "cpu" else ())
         if key not in eff_cache:
             eff_cache[key] = efficiency(all_profiles, models, rid, backend, hw.fingerprint, quant=q,
                                         cpu_model=hw.cpu_model)
@@ -337,6 +346,8 @@ def evaluate(cat: Catalog, hw: HardwareSpec, req: Requirements, profiles=(), *, 
     g = stack_graph(cat, hw, req, chosen)
     target_cache: dict = {}
     quality_cache: dict = {}
+    base_cache: dict = {}
+    speed_cache: dict = {}
     out: list[Candidate] = []
     for node in g.nodes:
         if node[0] != "backend":
@@ -352,15 +363,21 @@ def evaluate(cat: Catalog, hw: HardwareSpec, req: Requirements, profiles=(), *, 
             c.memory = estimate_memory(m, q, rid, ctx, rt=rt, target=target, quantization=cat.quantizations[q])
             compute = hw.gpu_tflops if backend != "cpu" else hw.cpu_tflops
             if hw.bandwidth_gbps:
-                c.speed = estimate_speed(m, q, rid, backend, bandwidth_gbps=hw.bandwidth_gbps, compute_tflops=compute,
-                                         prompt_tokens=req.prompt_tokens, eff=eff_for(rid, backend, q),
-                                         q=cat.quantizations[q], bandwidth_source=hw.bandwidth_source)
+                skey = (mid, q, _runtime_group(rid), backend)  # Ollama runs llama.cpp: the same speed
+                if skey not in speed_cache:
+                    speed_cache[skey] = estimate_speed(
+                        m, q, rid, backend, bandwidth_gbps=hw.bandwidth_gbps, compute_tflops=compute,
+                        prompt_tokens=req.prompt_tokens, eff=eff_for(rid, backend, q), q=cat.quantizations[q],
+                        bandwidth_source=hw.bandwidth_source)
+                c.speed = speed_cache[skey]
             ws = quant_weights(m, q, cat.quantizations[q])
             c.download_gb = (ws.bytes / 1e9) if ws else 0.0
         else:
             c.download_gb = 0.0
         if (mid, q) not in quality_cache:
-            quality_cache[(mid, q)] = quality_score(m, req, cat, q)
+            if mid not in base_cache:
+                base_cache[mid] = quality_base(m, req, cat)
+            quality_cache[(mid, q)] = _with_loss(base_cache[mid], cat, q)
         c.quality, c.quality_basis = quality_cache[(mid, q)]
         check(c, req, budget_gb)
         out.append(c)
@@ -368,10 +385,11 @@ def evaluate(cat: Catalog, hw: HardwareSpec, req: Requirements, profiles=(), *, 
     return out
 
 
+SCREEN_THRESHOLD = 4000  # stacks; below this every stack gets the exact evaluation (advisor.screen)
+
+
 def _screen_threshold() -> int:
     import os
-
-    from .screen import SCREEN_THRESHOLD
 
     return int(os.environ.get("ADVISOR_SCREEN_THRESHOLD", SCREEN_THRESHOLD))
 

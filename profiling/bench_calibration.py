@@ -57,7 +57,11 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profiles", nargs="*", default=None,
                     help="folders of stored runs of this machine, instead of the knowledge base's measured runs")
+    ap.add_argument("--calibration", default=":".join(map(str, CALIBRATION)),
+                    help="MODEL:QUANT:CONTEXT of the calibration run on this project's machine")
     a = ap.parse_args(argv)
+    m_, q_, c_ = a.calibration.split(":")
+    calibration = (m_, q_, int(c_))
     cat = load_catalog()
     runs = [p for p in cat.profiles.values() if p.backend == "cpu" and p.bandwidth_gbps
             and profile_arch(p, dict(cat.models)) is not None]
@@ -84,7 +88,7 @@ def main(argv=None) -> None:
                 for p in same])
         if not others:
             continue
-        cal = next((p for p in same if (p.model, p.quantization, p.context) == CALIBRATION), None) or \
+        cal = next((p for p in same if (p.model, p.quantization, p.context) == calibration), None) or \
             min(same, key=lambda p: (profile_arch(p, dict(cat.models)).layers * profile_arch(p, dict(cat.models)).hidden_size))
         rest = [p for p in same if p.model != cal.model]
         _report(f"one calibration run ({cal.model} {cal.quantization} ctx {cal.context}), prior from other machines", [

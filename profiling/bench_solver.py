@@ -66,6 +66,10 @@ def main(argv=None) -> None:
     ap.add_argument("--lang", default="sv")
     a = ap.parse_args(argv)
 
+    import os
+
+    # the generated architectures must not fill the user's layout cache (advisor.gguf)
+    os.environ["ADVISOR_NO_CACHE"] = "1"
     from advisor.estimate import from_profile
     from advisor.kb import load_catalog
     from advisor.requirements import build
