@@ -243,6 +243,21 @@ def estimate(model_id, quant, runtime, context, hardware_id, ram, vram, bandwidt
         click.echo(f"  - {a}")
 
 
+def _profiling(command: str, module: str, file, synthetic):
+    """A profiling module, or a clear error when the optional extra is missing; checks --file/--synthetic."""
+    import importlib
+
+    from .errors import InputError
+
+    if file and synthetic:
+        raise InputError("--file", "give either --file or --synthetic")
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:  # the optional extra is missing
+        raise InputError("advisor[profile]", f"{command} needs the profile extra ({e.name} is missing)",
+                         "pip install 'advisor[profile]'") from None
+
+
 @main.command()
 @click.argument("model_id")
 @click.option("--quant", "quant", default="Q4_K_M", show_default=True)
@@ -263,14 +278,8 @@ def profile(model_id, quant, runtime, file, synthetic, context, prompt_tokens, g
     from .errors import InputError
     from .units import parse_tokens
 
-    if file and synthetic:
-        raise InputError("--file", "give either --file or --synthetic")
-    try:
-        from profiling.measure import RunSettings
-        from profiling.profile import profile_stack
-    except ImportError as e:  # the optional extra is missing
-        raise InputError("advisor[profile]", f"profiling needs the profile extra ({e.name} is missing)",
-                         "pip install 'advisor[profile]'") from None
+    RunSettings = _profiling("profile", "profiling.measure", file, synthetic).RunSettings
+    profile_stack = _profiling("profile", "profiling.profile", file, synthetic).profile_stack
     ctx = parse_tokens(context, "--context")
     s = RunSettings(context=ctx, prompt_tokens=parse_tokens(prompt_tokens, "--prompt-tokens"),
                     gen_tokens=parse_tokens(gen_tokens, "--gen-tokens"), repeats=repeats, threads=threads)
@@ -448,16 +457,9 @@ def why(model_id, fmt, **flags) -> None:
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 def verify(synthetic, file, gen_tokens, repeats, threads, fill, profiles_dir, force, fmt, **flags) -> None:
     """Recommend, run the pick here with llama.cpp, and PASS/FAIL each constraint (exit 4 on any FAIL)."""
-    from .errors import InputError
     from .units import parse_tokens
 
-    if file and synthetic:
-        raise InputError("--file", "give either --file or --synthetic")
-    try:
-        from profiling.verify import verify as run_verify
-    except ImportError as e:  # the optional extra is missing
-        raise InputError("advisor[profile]", f"verify needs the profile extra ({e.name} is missing)",
-                         "pip install 'advisor[profile]'") from None
+    run_verify = _profiling("verify", "profiling.verify", file, synthetic).verify
     cat, req, spec = _requirements(**flags)
     out = run_verify(cat, req, spec, synthetic=synthetic, file=file, gen_tokens=parse_tokens(gen_tokens, "--gen-tokens"),
                      repeats=repeats, threads=threads, fill=fill, force=force, profiles_dir=profiles_dir,
