@@ -40,6 +40,18 @@ class HardwareSpec:
     detected: bool = False
     notes: list[str] = field(default_factory=list)
     cpu_model: str = ""
+    cpu_measured_bandwidth_gbps: Optional[float] = None
+    cpu_measured_bandwidth_source: str = ""
+
+    def bandwidth_for(self, backend: str) -> tuple[float, str]:
+        """The bandwidth a backend's roofline uses: on CPUs a measured read bandwidth where one is known
+        (CPU efficiencies are fitted against measured bandwidth), host memory beside discrete VRAM."""
+        if backend == "cpu":
+            if self.cpu_measured_bandwidth_gbps:
+                return self.cpu_measured_bandwidth_gbps, self.cpu_measured_bandwidth_source
+            if self.memory_kind == "vram" and self.cpu_bandwidth_gbps:
+                return self.cpu_bandwidth_gbps, "host memory"
+        return self.bandwidth_gbps, self.bandwidth_source
 
 
 def from_profile(hw_id: str, h: Hardware) -> HardwareSpec:
@@ -54,6 +66,9 @@ def from_profile(hw_id: str, h: Hardware) -> HardwareSpec:
         backends=tuple(h.backends), platform=h.platform, cpu_arch=h.cpu.arch, simd=tuple(h.cpu.simd),
         gpu_tflops=gpu_tflops, cpu_tflops=cpu_tflops, compute_source=f"knowledge/hardware/{hw_id}.yaml",
         cpu_bandwidth_gbps=h.system_bandwidth_gbps, hardware_id=hw_id, cpu_model=h.cpu.model,
+        cpu_measured_bandwidth_gbps=h.measured_bandwidth_gbps,
+        cpu_measured_bandwidth_source=(f"published measured read bandwidth, knowledge/hardware/{hw_id}.yaml "
+                                       f"({', '.join(_src(h, 'measured_bandwidth_gbps'))})"),
     )
 
 
@@ -179,10 +194,7 @@ def estimate_stack(cat: Catalog, model_id: str, quant: str, runtime_id: str, con
     if m.architecture is not None and spec.bandwidth_gbps:
         profiles = [p for p in cat.profiles.values()
                     if not exclude_fingerprint or p.hardware_fingerprint != exclude_fingerprint] + list(extra_profiles)
-        bw = spec.bandwidth_gbps
-        bw_src = spec.bandwidth_source
-        if backend == "cpu" and spec.memory_kind == "vram" and spec.cpu_bandwidth_gbps:
-            bw, bw_src = spec.cpu_bandwidth_gbps, "host memory"
+        bw, bw_src = spec.bandwidth_for(backend)
         compute = spec.gpu_tflops if backend != "cpu" else spec.cpu_tflops
         eff = efficiency(profiles, dict(cat.models), runtime_id, backend, spec.fingerprint, quant=q_id,
                          cpu_model=spec.cpu_model)

@@ -377,6 +377,9 @@ class Hardware(Sourced):
     bandwidth_gbps: float = Field(gt=0, description="peak bandwidth of that memory, GB/s")
     system_memory_gb: Optional[float] = Field(None, description="host RAM beside discrete VRAM")
     system_bandwidth_gbps: Optional[float] = None
+    measured_bandwidth_gbps: Optional[float] = Field(
+        None, description="a published measured read bandwidth of the CPU (STREAM-like), GB/s; CPU speed "
+        "estimates use it, as they use this machine's own read test")
     cpu: Cpu
     gpu: Optional[Gpu] = None
     compute: Compute

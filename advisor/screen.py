@@ -118,12 +118,13 @@ def screen(cat, hw, req, stacks_by_model: dict[str, list[tuple[str, str, str]]],
     loss = np.empty(k)
     coef = np.empty(k)
     tau = np.empty(k)
-    bw = (hw.bandwidth_gbps or 0.0) * 1e9
+    bw = np.empty(k)
     for j, (q, rid, backend) in enumerate(combos):
         qz = cat.quantizations[q]
         bpw[j] = qz.typical_model_bpw or qz.bits_per_weight
         over[j] = RUNTIME_OVERHEAD_MB.get(rid, 300) * 2**20
         loss[j] = quant_loss_pct(cat, q)
+        bw[j] = (hw.bandwidth_for(backend)[0] or 0.0) * 1e9
         e = eff_for(rid, backend, q)
         coef[j] = 1 / e.decode if e else 1 / 0.55
         tau[j] = e.layer_overhead_s if e else 0.0
@@ -134,8 +135,7 @@ def screen(cat, hw, req, stacks_by_model: dict[str, list[tuple[str, str, str]]],
     read = active[:, None] * bpw[None, :] / 8
     pos = req.prompt_tokens + 64
     kv_read = (kv_tok * pos + kv_swa * np.minimum(pos, np.where(window > 0, window, pos)))[:, None]
-    tps = 1.0 / ((read + kv_read) * coef[None, :] / max(bw, 1.0) + layers[:, None] * tau[None, :]) if bw else \
-        np.full((n, k), np.inf)
+    tps = 1.0 / ((read + kv_read) * coef[None, :] / np.maximum(bw, 1.0)[None, :] + layers[:, None] * tau[None, :])
     quality = qual[:, None] * (1 - loss[None, :] / 100)
     if req.prefer == "quality":
         score = quality + 2 * np.log10(np.maximum(tps, 0.1))

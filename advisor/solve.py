@@ -365,10 +365,11 @@ def evaluate(cat: Catalog, hw: HardwareSpec, req: Requirements, profiles=(), *, 
             if hw.bandwidth_gbps:
                 skey = (mid, q, _runtime_group(rid), backend)  # Ollama runs llama.cpp: the same speed
                 if skey not in speed_cache:
+                    bw, bw_src = hw.bandwidth_for(backend)
                     speed_cache[skey] = estimate_speed(
-                        m, q, rid, backend, bandwidth_gbps=hw.bandwidth_gbps, compute_tflops=compute,
+                        m, q, rid, backend, bandwidth_gbps=bw, compute_tflops=compute,
                         prompt_tokens=req.prompt_tokens, eff=eff_for(rid, backend, q), q=cat.quantizations[q],
-                        bandwidth_source=hw.bandwidth_source)
+                        bandwidth_source=bw_src)
                 c.speed = speed_cache[skey]
             ws = quant_weights(m, q, cat.quantizations[q])
             c.download_gb = (ws.bytes / 1e9) if ws else 0.0

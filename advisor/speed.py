@@ -235,6 +235,39 @@ def _fit_types(points: list[_Point], eff: float, tau: float, *, fit_tau: bool) -
     return dict(zip(names, sol[:len(names)])), (sol[-1] if fit_tau else tau)
 
 
+# Prior spread between machines of the calibration update's two unknowns (relative to the fit over
+# other machines): the bandwidth-time scale (sd 30%) and the per-layer time (sd 0.2 ms per layer), and
+# the run-to-run noise of a measured decode speed (5%).
+CALIBRATION_PRIOR = {"scale_sd": 0.30, "tau_sd_s": 0.2e-3, "noise_sd": 0.05}
+
+
+def _one_run_update(pts: list[_Point], coef: dict[str, float], c0: float, tau0: float) -> tuple[float, float]:
+    """(bandwidth-time scale, per-layer time) after the runs `pts`, from the prior (1, tau0): a two-unknown
+    least squares in relative error with both held to the prior by CALIBRATION_PRIOR (a Gaussian update)."""
+    sd_s, sd_t, sd_o = (CALIBRATION_PRIOR[k] for k in ("scale_sd", "tau_sd_s", "noise_sd"))
+    a11 = 1 / sd_s ** 2
+    a22 = 1 / sd_t ** 2
+    a12 = 0.0
+    b1, b2 = 1 / sd_s ** 2, tau0 / sd_t ** 2
+    for p in pts:
+        bw = _model_seconds(p.terms, 0, coef, c0, 0.0) / p.t   # bandwidth time at the prior, relative
+        lay = p.layers / p.t
+        w = 1 / sd_o ** 2
+        a11 += w * bw * bw
+        a12 += w * bw * lay
+        a22 += w * lay * lay
+        b1 += w * bw
+        b2 += w * lay
+    det = a11 * a22 - a12 * a12
+    sc = (b1 * a22 - a12 * b2) / det
+    tau = (a11 * b2 - a12 * b1) / det
+    if tau < 0:  # the data say the per-layer time is none: scale alone
+        tau = 0.0
+        sc = sum(_model_seconds(p.terms, 0, coef, c0, 0.0) * p.t for p in pts) / sum(
+            _model_seconds(p.terms, 0, coef, c0, 0.0) ** 2 for p in pts)
+    return max(sc, 1e-3), tau
+
+
 def _model_seconds(terms: dict[str, float], layers: int, coef: dict[str, float], c0: float, tau: float) -> float:
     return sum(v * coef.get(k, c0) for k, v in terms.items()) + layers * tau
 
@@ -330,12 +363,14 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
         others = points_of([p for p in rel if p not in same])
         sizes = len({round(p.x / p.layers, 9) for p in pts})
         if same and others and sizes < 2:
-            # too few sizes measured here to fit the per-layer time: keep the shape fitted on other
-            # machines' profiles and scale it by how much faster or slower this machine ran than it predicts
-            e0, t0, c_prior = fit(others)
-            ks = [_model_seconds(p.terms, p.layers, c_prior, 1 / e0, t0) / p.t for p in pts]
-            k = statistics.median(ks)
-            eff, tau, coef = e0 * k, t0 / k, {n: v / k for n, v in c_prior.items()}
+            # too few sizes measured here to fit both terms: start from the fit over other machines'
+            # profiles and update its bandwidth scale and per-layer time together, each held to its prior
+            # by how much it varies between machines (CALIBRATION_PRIOR): a run of a small model mostly
+            # moves the per-layer time, a run of a large one the bandwidth scale
+            e0, t0, _ = fit(others)
+            c_prior = {}  # per-type kernel speeds belong to a CPU (ISA, repacking): only the common one carries
+            sc, tau = _one_run_update(pts, c_prior, 1 / e0, t0)
+            eff, coef = e0 / sc, {n: v * sc for n, v in c_prior.items()}
         else:
             eff, tau, coef = fit(pts)
     c0 = 1 / eff
