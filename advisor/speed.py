@@ -289,6 +289,14 @@ def cpu_key(text: str | None) -> Optional[str]:
     return m.group(1).lower().replace(" ", "") if m else None
 
 
+def _apple_tier(text: str | None) -> Optional[str]:
+    """Apple silicon GPUs in two classes: the two-die Ultra chips reach a clearly lower share of their
+    bandwidth in llama.cpp's published table than the single-die chips."""
+    if not text or "apple" not in text.lower():
+        return None
+    return "apple-ultra" if "ultra" in text.lower() else "apple-single-die"
+
+
 def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], runtime_id: str, backend: str,
                fingerprint: str | None = None, quant: str | None = None, cpu_model: str | None = None
                ) -> Optional[Efficiency]:
@@ -304,8 +312,9 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
     rel = [p for p in profiles if _runtime_group(p.runtime) == _runtime_group(runtime_id) and p.backend == backend]
     same = [p for p in rel if fingerprint and p.hardware_fingerprint == fingerprint]
     use, basis = (same, "calibrated") if same else (rel, "estimated")
-    key = cpu_key(cpu_model) if backend == "cpu" else None
-    similar = [p for p in rel if key and cpu_key(p.hardware) == key] if not same else []
+    kind = cpu_key if backend == "cpu" else _apple_tier if backend == "metal" else None
+    key = kind(cpu_model) if kind else None
+    similar = [p for p in rel if key and kind(p.hardware) == key] if not same else []
     if similar and any(p.bandwidth_gbps for p in similar):
         use = similar  # published runs on the same CPU core: a better prior than other machines
 
@@ -377,7 +386,8 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
     # spread of the fitted model over its own points, as multipliers of the estimated speed
     ratios = [_model_seconds(p.terms, p.layers, coef, c0, tau) / p.t for p in pts]
     where = ("this machine's profiles" if same else
-             f"{len(pts)} published runs on the same CPU core ({key})" if use is similar else
+             f"{len(pts)} published runs on the same {'CPU core' if backend == 'cpu' else 'chip class'} ({key})"
+             if use is similar else
              f"{len(pts)} measured profiles of {runtime_id} on {backend}")
     if tau:
         where += f" (fitted: {tau * 1e3:.2f} ms per layer per token)"

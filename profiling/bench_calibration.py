@@ -1,6 +1,7 @@
 """How well the CPU decode model transfers, from measured CPU runs (no model is run; it takes seconds).
 
-Machines are the groups of CPU runs with a bandwidth: this project's 2-vCPU EPYC (the
+First the published GPU tables (Apple silicon Metal, CUDA; LLaMA-2 7B): each chip predicted from
+the other chips' efficiency. Then CPU machines: the groups of CPU runs with a bandwidth: this project's 2-vCPU EPYC (the
 runs in knowledge/profiles/measured, or --profiles folders) and the published Raspberry Pi 5
 runs (knowledge/profiles/published). Three checks:
 
@@ -36,9 +37,10 @@ def _machine(p) -> str:
     return p.hardware_fingerprint or p.hardware
 
 
-def _predict(cat, p, train, fingerprint) -> float:
-    eff = efficiency(train, dict(cat.models), "llama.cpp", "cpu", fingerprint, quant=p.quantization)
-    return estimate_speed(_model(cat, p), p.quantization, "llama.cpp", "cpu", bandwidth_gbps=p.bandwidth_gbps,
+def _predict(cat, p, train, fingerprint, backend: str = "cpu") -> float:
+    eff = efficiency(train, dict(cat.models), "llama.cpp", backend, fingerprint, quant=p.quantization,
+                     cpu_model=p.hardware if backend != "cpu" else None)
+    return estimate_speed(_model(cat, p), p.quantization, "llama.cpp", backend, bandwidth_gbps=p.bandwidth_gbps,
                           compute_tflops=None, prompt_tokens=p.prompt_tokens, gen_tokens=p.gen_tokens,
                           eff=eff).decode_tps
 
@@ -75,6 +77,7 @@ def main(argv=None) -> None:
     for p in runs:
         machines.setdefault(_machine(p), []).append(p)
     machines = {k: v for k, v in machines.items() if len(v) >= 3}
+    published_gpu(cat)
     for key, ps in machines.items():
         label = ps[0].hardware
         fp = "this-machine"  # every run of the machine counts as the same fingerprint below
@@ -97,6 +100,21 @@ def main(argv=None) -> None:
         _report("no calibration (prior from other machines only)", [
             (f"{p.model} {p.quantization} ctx {p.context}", _predict(cat, p, others, fp),
              p.decode_tokens_per_s.median) for p in rest])
+
+
+def published_gpu(cat) -> None:
+    """Published GPU tables (llama.cpp, LLaMA-2 7B): each chip's decode from the other chips' efficiency."""
+    gpu = [p for p in cat.profiles.values() if p.backend != "cpu" and p.bandwidth_gbps
+           and profile_arch(p, dict(cat.models)) is not None]
+    for backend in sorted({p.backend for p in gpu}):
+        ps = [p for p in gpu if p.backend == backend]
+        rows = []
+        for p in ps:
+            others = [o for o in ps if o.hardware != p.hardware]
+            if others:
+                rows.append((f"{p.hardware} {p.quantization}", _predict(cat, p, others, None, backend),
+                             p.decode_tokens_per_s.median))
+        _report(f"published {backend} runs, leave one chip out (no run of the chip itself)", rows)
 
 
 if __name__ == "__main__":

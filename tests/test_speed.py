@@ -118,3 +118,20 @@ def test_one_calibration_run_updates_the_prior_from_other_machines(cat):
     # the calibration run itself is now predicted within its noise, and a model of the same kind moves with it
     assert abs(tps(cal, "qwen3-4b", "q4_k_m") / mine.decode_tokens_per_s.median - 1) < 0.06
     assert tps(cal, "qwen3-8b", "q4_k_m") / tps(prior, "qwen3-8b", "q4_k_m") > 1.3
+
+
+def test_ultra_chips_are_predicted_from_other_ultra_chips(cat):
+    """The two-die Ultras reach a lower share of their bandwidth: their estimate comes from the other Ultras."""
+    target = cat.profiles["llama2-7b-q4_0-m2-ultra-76gpu"]
+    others = [p for k, p in cat.profiles.items() if p.hardware != target.hardware]
+    m = cat.model("qwen3-0.6b").model_copy(update={"architecture": target.model_architecture})
+    got = {}
+    for cpu_model in (None, target.hardware):
+        eff = efficiency(others, dict(cat.models), "llama.cpp", "metal", cpu_model=cpu_model)
+        got[cpu_model] = estimate_speed(m, "q4_0", "llama.cpp", "metal", bandwidth_gbps=target.bandwidth_gbps,
+                                        compute_tflops=None, prompt_tokens=target.prompt_tokens,
+                                        gen_tokens=target.gen_tokens, eff=eff)
+    measured = target.decode_tokens_per_s.median
+    assert abs(got[target.hardware].decode_tps / measured - 1) < 0.15
+    assert got[None].decode_tps / measured - 1 > 0.3  # pooled with single-die chips it is far too fast
+    assert "apple-ultra" in " ".join(got[target.hardware].assumptions)
