@@ -289,6 +289,18 @@ def cpu_key(text: str | None) -> Optional[str]:
     return m.group(1).lower().replace(" ", "") if m else None
 
 
+def cpu_isa(text: str | None) -> Optional[str]:
+    """x86 or arm, from a CPU or machine description."""
+    if not text:
+        return None
+    t = text.lower()
+    if any(k in t for k in ("cortex", "neoverse", "apple m", "snapdragon", "graviton", "ampere", "arm")):
+        return "arm"
+    if any(k in t for k in ("intel", "amd", "epyc", "xeon", "ryzen", "core i", "core ultra", "x86")):
+        return "x86"
+    return None
+
+
 def _apple_tier(text: str | None) -> Optional[str]:
     """Apple silicon GPUs in two classes: the two-die Ultra chips reach a clearly lower share of their
     bandwidth in llama.cpp's published table than the single-die chips."""
@@ -376,8 +388,14 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
             # profiles and update its bandwidth scale and per-layer time together, each held to its prior
             # by how much it varies between machines (CALIBRATION_PRIOR): a run of a small model mostly
             # moves the per-layer time, a run of a large one the bandwidth scale
-            e0, t0, _ = fit(others)
-            c_prior = {}  # per-type kernel speeds belong to a CPU (ISA, repacking): only the common one carries
+            # per-type kernel speeds belong to an instruction set (x86 or ARM kernels, repacking rules): they
+            # carry from other machines of the same one; otherwise only the common efficiency does
+            isa = cpu_isa(cpu_model)
+            same_isa = [p for p in rel if p not in same and isa and cpu_isa(p.hardware) == isa]
+            prior_pts = points_of(same_isa) if same_isa else others
+            e0, t0, c_prior = fit(prior_pts)
+            if not same_isa:
+                c_prior = {}
             sc, tau = _one_run_update(pts, c_prior, 1 / e0, t0)
             eff, coef = e0 / sc, {n: v * sc for n, v in c_prior.items()}
         else:
