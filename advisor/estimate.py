@@ -166,7 +166,8 @@ def estimate_stack(cat: Catalog, model_id: str, quant: str, runtime_id: str, con
                    prompt_tokens: int = 512, gen_tokens: int = 128, kv: str = "f16",
                    extra_profiles: Iterable[MeasuredProfile] = (), frontend: str | None = None,
                    overrides: dict | None = None, exclude_fingerprint: str | None = None) -> StackEstimate:
-    """`exclude_fingerprint` leaves out profiles of that machine (an estimate 'before calibration')."""
+    """`exclude_fingerprint` leaves out profiles of that machine, in every configuration (an estimate
+    'before calibration')."""
     m = cat.model(model_id)
     q_id = quant.lower()
     q = cat.quant(q_id)
@@ -192,8 +193,10 @@ def estimate_stack(cat: Catalog, model_id: str, quant: str, runtime_id: str, con
     speed = None
     basis = "estimated"
     if m.architecture is not None and spec.bandwidth_gbps:
+        # leave out every configuration of that machine (fingerprints with a suffix, e.g. -threads1)
         profiles = [p for p in cat.profiles.values()
-                    if not exclude_fingerprint or p.hardware_fingerprint != exclude_fingerprint] + list(extra_profiles)
+                    if not exclude_fingerprint or not (p.hardware_fingerprint or "").startswith(exclude_fingerprint)
+                    ] + list(extra_profiles)
         bw, bw_src = spec.bandwidth_for(backend)
         compute = spec.gpu_tflops if backend != "cpu" else spec.cpu_tflops
         eff = efficiency(profiles, dict(cat.models), runtime_id, backend, spec.fingerprint, quant=q_id,

@@ -392,9 +392,9 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
             # carry from other machines of the same one; otherwise only the common efficiency does
             isa = cpu_isa(cpu_model)
             same_isa = [p for p in rel if p not in same and isa and cpu_isa(p.hardware) == isa]
-            prior_pts = points_of(same_isa) if same_isa else others
-            e0, t0, c_prior = fit(prior_pts)
-            if not same_isa:
+            prior_pts = points_of(same_isa)
+            e0, t0, c_prior = fit(prior_pts or others)
+            if not prior_pts:
                 c_prior = {}
             sc, tau = _one_run_update(pts, c_prior, 1 / e0, t0)
             eff, coef = e0 / sc, {n: v * sc for n, v in c_prior.items()}

@@ -1,12 +1,13 @@
 """How well the CPU decode model transfers, from measured CPU runs (no model is run; it takes seconds).
 
 First the published GPU tables (Apple silicon Metal, CUDA; LLaMA-2 7B): each chip predicted from
-the other chips' efficiency. Then CPU machines: the groups of CPU runs with a bandwidth: this project's 2-vCPU EPYC (the
-runs in knowledge/profiles/measured, or --profiles folders) and the published Raspberry Pi 5
-runs (knowledge/profiles/published). Three checks:
+the other chips' efficiency. Then CPU machines: the groups of CPU runs with a bandwidth: this
+project's 2-vCPU EPYC (knowledge/profiles/measured/amd-epyc-zen4-2vcpu, or --profiles folders),
+the same machine limited to one thread (amd-epyc-zen4-1thread, a second x86 configuration) and
+the published Raspberry Pi 5 runs (knowledge/profiles/published). Three checks:
 
 - leave one model out, same machine: fit on the machine's other models, predict the left-out one;
-- one calibration run: the prior is fitted on the *other* machines' runs, then scaled by one
+- one calibration run: the prior is fitted on the *other* machines' runs, then updated by one
   run on the machine (qwen3-0.6b Q4_K_M at 4096 tokens on the EPYC; the smallest model on the
   others), and every other run of the machine is predicted (basis `calibrated`);
 - no calibration: the same prior without the machine's run (basis `estimated`).
