@@ -12,7 +12,6 @@ import tempfile
 from pathlib import Path
 from typing import Optional
 
-import yaml
 
 from advisor.errors import InputError
 from advisor.schemas import MeasuredProfile
@@ -47,6 +46,8 @@ def save_profile(p: MeasuredProfile, directory: str | os.PathLike | None = None)
     fd, tmp = tempfile.mkstemp(dir=base, prefix=".tmp-", suffix=".yaml")
     try:
         with os.fdopen(fd, "w") as fh:
+            import yaml
+
             yaml.safe_dump(data, fh, sort_keys=False, allow_unicode=True)
             fh.flush()
             os.fsync(fh.fileno())
@@ -62,6 +63,8 @@ def load_profiles(directory: str | os.PathLike | None = None, fingerprint: Optio
     base = store_dir(directory)
     if not base.is_dir():
         return []
+    import yaml  # only when there is something to read
+
     out = []
     for path in sorted(base.glob("*/*.yaml")):
         if path.name.startswith(".tmp-"):
@@ -76,6 +79,8 @@ def load_profiles(directory: str | os.PathLike | None = None, fingerprint: Optio
 
 
 def list_profiles(directory=None) -> list[tuple[str, Path, MeasuredProfile]]:
+    import yaml
+
     base = store_dir(directory)
     out = []
     for path in sorted(base.glob("*/*.yaml")) if base.is_dir() else []:

@@ -43,7 +43,9 @@ def test_a_failed_write_loses_no_earlier_profile(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(store.yaml, "safe_dump", boom)
+    import yaml
+
+    monkeypatch.setattr(yaml, "safe_dump", boom)  # the store imports yaml when it writes
     with pytest.raises(RuntimeError):
         store.save_profile(_profile(stamp="2026-11-29T09:00:00", decode=99.0), tmp_path)  # same id: overwrite attempt
     assert first.read_text() == before
