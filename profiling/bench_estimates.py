@@ -11,6 +11,7 @@ its predictions are printed beside ours.
     python -m profiling.bench_estimates --quick             # two stacks, two contexts
     python -m profiling.bench_estimates --json out.json     # also write the rows
     python -m profiling.bench_estimates --replay DIR        # the table again from runs stored in DIR
+    python -m profiling.bench_estimates --replay knowledge/profiles/measured   # from the shipped runs
 
 Run it alone: other work on the machine distorts the timings.
 """
@@ -18,6 +19,7 @@ Run it alone: other work on the machine distorts the timings.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import json
 import shutil
@@ -88,8 +90,9 @@ def main(argv=None) -> None:
 
         measured_profiles = sorted(load_profiles(a.replay), key=lambda p: (
             models.index(p.model) if p.model in models else 99, p.quantization, p.context))
+        threads = os.cpu_count() or 1  # the runs this benchmark makes (all threads), not e.g. 1-thread ones
         measured_profiles = [p for p in measured_profiles if p.model in models and p.quantization in quants
-                             and p.context in contexts]
+                             and p.context in contexts and (p.threads or threads) == threads]
         print(f"replaying {len(measured_profiles)} stored runs from {a.replay} (no model is run)")
     else:
         for mid in models:
