@@ -108,7 +108,8 @@ def why_report(cat: Catalog, req: Requirements, hw: HardwareSpec, model_id: str,
                  "stacks_feasible": sum(c.feasible for c in mine), "feasible_models": len(ranked)}
 
     def stack(c) -> dict:
-        return {"quantization": cat.quantizations[c.quant].name, "runtime": c.runtime, "backend": c.backend,
+        return {"quantization": cat.quantizations[c.quant].name, "quant_id": c.quant, "runtime": c.runtime,
+                "backend": c.backend,
                 "feasible": c.feasible, "score": round(c.score, 2), "quality": round(c.quality, 1),
                 "memory_gb": round(c.memory.required / 1e9, 2) if c.memory is not None else None,
                 "decode_tps": round(c.speed.decode_tps, 1) if c.speed else None,
@@ -146,7 +147,7 @@ def render_why_table(rep: dict) -> str:
         for s in rep["stacks"][:12]:
             mem = f"{s['memory_gb']:.1f} GB" if s["memory_gb"] is not None else "built in"
             state = "fits" if s["feasible"] else "fails " + ", ".join(v["constraint"] for v in s["violations"])
-            lines.append(f"  {s['quantization']:8s} {s['runtime']:14s} {s['backend']:6s} {mem:>9s}  "
+            lines.append(f"  {s['quant_id'].upper():8s} {s['runtime']:17s} {s['backend']:6s} {mem:>9s}  "
                          f"{(str(s['decode_tps']) + ' tok/s') if s['decode_tps'] else '':>12s}  score {s['score']:6.1f}  {state}")
         if len(rep["stacks"]) > 12:
             lines.append(f"  ... {len(rep['stacks']) - 12} more (--format json)")
