@@ -49,10 +49,12 @@ def screen(cat, hw, req, stacks_by_model: dict[str, list[tuple[str, str, str]]],
     """Screen the (quant, runtime, backend) stacks of each open-weights model; returns the ones to refine.
 
     `stacks_by_model` comes from solve.enumerate_stacks (the same edge rules as the graph);
-    `eff_for(runtime, backend)` gives the fitted Efficiency (or None).
+    `eff_for(runtime, backend, quant)` gives the fitted Efficiency (or None).
     """
     from .arch import count_params
+    from .memory import kv_layers
     from .requirements import license_ok
+    from .solve import quality_base, quant_loss_pct, runtime_takes
 
     mids = [mid for mid in stacks_by_model if cat.models[mid].architecture is not None]
     n = len(mids)
@@ -70,13 +72,9 @@ def screen(cat, hw, req, stacks_by_model: dict[str, list[tuple[str, str, str]]],
     window = np.empty(n)
     buf = np.empty(n)
     enc = np.empty(n)
-    ok = np.ones(n, dtype=bool)
     misses = np.zeros(n)
     ctx = np.empty(n)
     qual = np.empty(n)
-    from .memory import kv_layers
-    from .solve import quality_base
-
     for i, mid in enumerate(mids):
         m = cat.models[mid]
         a = m.architecture
@@ -111,8 +109,6 @@ def screen(cat, hw, req, stacks_by_model: dict[str, list[tuple[str, str, str]]],
     for i, mid in enumerate(mids):
         for s in stacks_by_model[mid]:
             has[i, cidx[s]] = True
-    from .solve import quant_loss_pct
-
     bpw = np.empty(k)
     over = np.empty(k)
     loss = np.empty(k)
@@ -148,8 +144,6 @@ def screen(cat, hw, req, stacks_by_model: dict[str, list[tuple[str, str, str]]],
     nontext = [mod for mod in req.modalities if mod != "text"]
     rt_ok = np.ones((n, k), dtype=bool)
     if nontext:
-        from .solve import runtime_takes
-
         for i, mid in enumerate(mids):
             m = cat.models[mid]
             for j, (_, rid, _) in enumerate(combos):

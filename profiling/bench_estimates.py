@@ -66,6 +66,7 @@ def main(argv=None) -> None:
     ap.add_argument("--contexts", nargs="*", type=int, default=None)
     ap.add_argument("--json", dest="json_out", default=None)
     ap.add_argument("--quants", nargs="*", default=None, help=f"quantizations (default {' '.join(QUANTS)})")
+    ap.add_argument("--fill", action="store_true", help="fill every run's context (slow for large contexts)")
     ap.add_argument("--gen-tokens", type=int, default=128)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--save-profiles", default=None, help="also keep the measured profiles in this folder")
@@ -102,7 +103,7 @@ def main(argv=None) -> None:
                 for ctx in contexts:
                     # filling the whole context (for the memory peak) costs minutes on 2 cores:
                     # fill where it takes under about two minutes, otherwise measure after the prompt
-                    fill = ctx * m.params_b <= 4096 * 0.6
+                    fill = a.fill or ctx * m.params_b <= 4096 * 0.6
                     s = RunSettings(context=ctx, fill=fill, **settings_base)
                     raw = run_gguf(str(path), s)
                     measured_profiles.append(to_profile(
