@@ -53,8 +53,7 @@ def screen(cat, hw, req, stacks_by_model: dict[str, list[tuple[str, str, str]]],
     """
     from .arch import count_params
     from .memory import kv_layers
-    from .requirements import license_ok
-    from .solve import quality_base, quant_loss_pct, runtime_takes
+    from .solve import model_violations, quality_base, quant_loss_pct, runtime_takes
 
     mids = [mid for mid in stacks_by_model if cat.models[mid].architecture is not None]
     n = len(mids)
@@ -91,13 +90,7 @@ def screen(cat, hw, req, stacks_by_model: dict[str, list[tuple[str, str, str]]],
         ctx[i] = min(req.context, limit)
         buf[i] = a.vocab_size * 4 * 2 + 512 * 4 * 4 * (a.moe_intermediate_size or a.intermediate_size)
         enc[i] = sum(e.params_b for e in m.encoders) * 2e9 if m.modalities_in != ["text"] else 0.0
-        k = 0
-        k += sum(1 for lang in req.languages if lang not in m.languages and not m.languages_claim)
-        k += sum(1 for mod in req.modalities if mod not in m.modalities_in)
-        k += sum(1 for t in req.tasks if t not in m.tasks and not (t == "chat" and "instruct" in m.tasks))
-        k += 0 if license_ok(req, m.license) else 1
-        k += 1 if req.context > limit else 0
-        misses[i] = k
+        misses[i] = len(model_violations(m, req))
         qual[i] = quality_base(m, req, cat)[0]
     ok = misses == 0
 

@@ -404,31 +404,13 @@ def check(c: Candidate, req: Requirements, budget_gb: Optional[float]) -> None:
         if need > usable:
             v.append(Violation("memory", f"{usable:.1f} GB ({budget_gb:g} GB less {req.headroom:.0%} headroom)",
                                f"{need:.1f} GB", {"need_gb": need, "headroom": req.headroom}))
-    for lang in req.languages:
-        if lang in m.languages:
-            continue
-        if m.languages_claim:
-            c.notes.append(f"{lang}: not listed by the card, covered only by its claim of {m.languages_claim}")
-            continue
-        v.append(Violation("language", lang, ", ".join(m.languages) or "none listed", {"lang": lang}))
+    v += model_violations(m, req, c.notes)
     for mod in req.modalities:
-        if mod not in m.modalities_in:
-            v.append(Violation("modality", mod, ", ".join(m.modalities_in), {"modality": mod}))
-        elif not runtime_takes(m, c.runtime, mod):
+        if mod in m.modalities_in and not runtime_takes(m, c.runtime, mod):
             others = sorted({s.runtime for s in m.modality_support if mod in s.modalities})
             v.append(Violation("modality", f"{mod} input on {c.runtime}",
                                f"{c.runtime} runs {c.model_id} without {mod} input",
                                {"modality": mod, "runtime": c.runtime, "runtimes": others}))
-    for task in req.tasks:
-        if task not in m.tasks and not (task == "chat" and "instruct" in m.tasks):
-            v.append(Violation("task", task, ", ".join(m.tasks), {"task": task}))
-    if m.architecture is not None:
-        limit = m.architecture.extended_context_length or m.architecture.context_length
-        if req.context > limit:
-            v.append(Violation("context", f"{req.context} tokens", f"{limit} tokens", {"limit": limit}))
-        elif req.context > m.architecture.context_length:
-            c.notes.append(f"context {req.context} needs {m.architecture.extended_context_method or 'the documented extension'} "
-                           f"(native {m.architecture.context_length})")
     if req.min_tps is not None:
         if c.speed is None or c.speed.decode_tps < req.min_tps:
             v.append(Violation("decode speed", f"{req.min_tps:g} tokens/s",
@@ -439,11 +421,39 @@ def check(c: Candidate, req: Requirements, budget_gb: Optional[float]) -> None:
             v.append(Violation("time to first token", f"{req.max_ttft_ms:g} ms",
                                f"{c.speed.ttft_ms:.0f} ms" if c.speed and c.speed.ttft_ms else "unknown",
                                {"ttft_ms": c.speed.ttft_ms if c.speed else None}))
-    if not license_ok(req, m.license):
-        v.append(Violation("licence", ", ".join(req.license), m.license, {}))
     if req.max_download_gb is not None and c.download_gb > req.max_download_gb:
         v.append(Violation("download", f"{req.max_download_gb:g} GB", f"{c.download_gb:.1f} GB",
                            {"download_gb": c.download_gb}))
+
+
+def model_violations(m: Model, req: Requirements, notes: Optional[list[str]] = None) -> list[Violation]:
+    """The constraints a model meets or breaks whatever its quantization and runtime (languages, inputs,
+    tasks, context, licence); `notes` collects what passes only by a claim or an extension."""
+    v: list[Violation] = []
+    for lang in req.languages:
+        if lang in m.languages:
+            continue
+        if m.languages_claim:
+            if notes is not None:
+                notes.append(f"{lang}: not listed by the card, covered only by its claim of {m.languages_claim}")
+            continue
+        v.append(Violation("language", lang, ", ".join(m.languages) or "none listed", {"lang": lang}))
+    for mod in req.modalities:
+        if mod not in m.modalities_in:
+            v.append(Violation("modality", mod, ", ".join(m.modalities_in), {"modality": mod}))
+    for task in req.tasks:
+        if task not in m.tasks and not (task == "chat" and "instruct" in m.tasks):
+            v.append(Violation("task", task, ", ".join(m.tasks), {"task": task}))
+    if m.architecture is not None:
+        limit = m.architecture.extended_context_length or m.architecture.context_length
+        if req.context > limit:
+            v.append(Violation("context", f"{req.context} tokens", f"{limit} tokens", {"limit": limit}))
+        elif req.context > m.architecture.context_length and notes is not None:
+            notes.append(f"context {req.context} needs {m.architecture.extended_context_method or 'the documented extension'} "
+                         f"(native {m.architecture.context_length})")
+    if not license_ok(req, m.license):
+        v.append(Violation("licence", ", ".join(req.license), m.license, {}))
+    return v
 
 
 def runtime_takes(m: Model, runtime: str, modality: str) -> bool:

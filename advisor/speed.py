@@ -375,12 +375,13 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
         pts = points_of(use)
         if not pts:
             return None
-        pres = prefills(by_quant(use))
         ppts = prefill_points(use)
         if ppts:
             e_p = statistics.median(p.x / p.t for p in ppts)
             pcoef, _ = _fit_types(ppts, e_p, 0.0, fit_tau=False)
             pres = [e_p]
+        else:
+            pres = prefills(by_quant(use))
         others = points_of([p for p in rel if p not in same])
         sizes = len({round(p.x / p.layers, 9) for p in pts})
         if same and others and sizes < 2:
