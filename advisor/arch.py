@@ -9,6 +9,7 @@ are not (they are computed, not stored).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .schemas import Architecture, Model
 
@@ -37,6 +38,7 @@ class ParamCount:
         return self.total - self.mlp + self.experts_active
 
 
+@lru_cache(maxsize=16384)
 def count_params(a: Architecture, encoders_b: float = 0.0) -> ParamCount:
     h, L = a.hidden_size, a.layers
     q = a.attention_heads * a.head_dim

@@ -398,6 +398,12 @@ def _save_disk() -> None:
         pass
 
 
+@lru_cache(maxsize=4096)
+def _arch_text(a: Architecture) -> str:
+    """The architecture's every field as text (repr: no pydantic serializer to build), once per architecture."""
+    return repr(a)
+
+
 @lru_cache(maxsize=8192)
 def layout_summary(a: Architecture, quant: str) -> dict:
     """Sizes of a GGUF layout (total, by type, read per decoded token, CPU repack copies).
@@ -420,7 +426,7 @@ def layout_summary(a: Architecture, quant: str) -> dict:
         import atexit
 
         atexit.register(_save_disk)
-    key = hashlib.sha256((a.model_dump_json() + "|" + quant).encode()).hexdigest()[:24]
+    key = hashlib.sha256((_arch_text(a) + "|" + quant).encode()).hexdigest()[:24]
     hit = _DISK.get(key)
     if hit is None:
         hit = _summarise(a, quant)

@@ -61,6 +61,7 @@ class Catalog:
     hardware: Mapping[str, Hardware]
     profiles: Mapping[str, MeasuredProfile] = field(default_factory=dict)
     files: Mapping[str, str] = field(default_factory=dict)  # "kind/id" -> path relative to root's parent
+    key: str = ""  # the tree key (files' sizes and mtimes) when loaded from a knowledge folder
 
     def model(self, model_id: str) -> Model:
         return _get(self.models, model_id, "model")
@@ -395,14 +396,20 @@ def _tree_key(root: Path) -> str:
     return h.hexdigest()[:20]
 
 
-def _cache_path(key: str) -> Path | None:
+def cache_dir() -> Path | None:
+    """The user's cache folder for advisor, or None when caching is off (ADVISOR_NO_CACHE)."""
     if os.environ.get("ADVISOR_NO_CACHE"):
         return None
     try:
         from platformdirs import user_cache_dir
     except ImportError:  # pragma: no cover
         return None
-    return Path(user_cache_dir("advisor")) / f"catalog-{key}.pickle"
+    return Path(user_cache_dir("advisor"))
+
+
+def _cache_path(key: str) -> Path | None:
+    d = cache_dir()
+    return d / f"catalog-{key}.pickle" if d is not None else None
 
 
 def load_catalog(root: Path | str | None = None) -> Catalog:
@@ -414,15 +421,23 @@ def load_catalog(root: Path | str | None = None) -> Catalog:
     import pickle
 
     root = Path(root) if root is not None else default_root()
-    cache = _cache_path(_tree_key(root)) if root.is_dir() else None
+    key = _tree_key(root) if root.is_dir() else ""
+    cache = _cache_path(key) if key else None
     if cache is not None and cache.exists():
+        import gc
+
+        enabled = gc.isenabled()
+        gc.disable()  # unpickling allocates ~100k objects and no cycles: collections would only cost time
         try:
             with open(cache, "rb") as f:
                 entities, files = pickle.load(f)
             frozen = {k: MappingProxyType(v) for k, v in entities.items()}
-            return Catalog(root=root, files=MappingProxyType(files), **frozen)
+            return Catalog(root=root, files=MappingProxyType(files), key=key, **frozen)
         except Exception:  # noqa: BLE001 - a stale or foreign cache is rebuilt, never trusted
             pass
+        finally:
+            if enabled:
+                gc.enable()
     entities, problems, files = validate_tree(root)
     if problems:
         raise KnowledgeBaseError(problems)
@@ -440,4 +455,4 @@ def load_catalog(root: Path | str | None = None) -> Catalog:
         except OSError:
             pass
     frozen = {k: MappingProxyType(v) for k, v in entities.items()}
-    return Catalog(root=root, files=MappingProxyType(files), **frozen)
+    return Catalog(root=root, files=MappingProxyType(files), key=key, **frozen)

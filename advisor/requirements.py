@@ -5,10 +5,10 @@ Every value is checked here, so bad input fails with the field's name and the ac
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import InputError
 from .iso639 import CODES
@@ -22,26 +22,31 @@ DEFAULT_CONTEXT = 8192
 DEFAULT_HEADROOM = 0.10  # share of memory kept free for the OS and the app around the model
 
 
-class Requirements(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+@dataclass
+class Requirements:
+    """The normalised requirements. Every value is checked by `build` (the only constructor used),
+    so this is a plain dataclass: no validator to build on the CLI's hot path."""
 
     ram_gb: Optional[float] = None
     vram_gb: Optional[float] = None
     hardware: Optional[str] = None
-    languages: list[str] = Field(default_factory=list)
-    modalities: list[str] = Field(default_factory=list)
-    tasks: list[str] = Field(default_factory=list)
+    languages: list[str] = field(default_factory=list)
+    modalities: list[str] = field(default_factory=list)
+    tasks: list[str] = field(default_factory=list)
     context: int = DEFAULT_CONTEXT
     min_tps: Optional[float] = None
     max_ttft_ms: Optional[float] = None
     prompt_tokens: int = 512
-    license: list[str] = Field(default_factory=lambda: ["any"])
+    license: list[str] = field(default_factory=lambda: ["any"])
     platform: Optional[str] = None
-    runtimes: list[str] = Field(default_factory=list)
+    runtimes: list[str] = field(default_factory=list)
     max_download_gb: Optional[float] = None
     headroom: float = DEFAULT_HEADROOM
     prefer: Literal["quality", "speed", "memory"] = "quality"
     top: int = 3
+
+    def model_dump(self) -> dict[str, Any]:
+        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), list) else v) for f in fields(self)}
 
 
 SPEC_KEYS = {

@@ -145,6 +145,71 @@ def stack_graph(cat: Catalog, hw: HardwareSpec, req: Requirements, stacks=None):
     return g
 
 
+def graph_paths(g) -> list[tuple[str, str, str, str]]:
+    """(model, quantization, runtime, backend) of every model -> ... -> hardware path of a stack graph."""
+    import networkx as nx
+
+    hw_nodes = [n for n in g.nodes if n[0] == "hardware"]
+    out = []
+    for n in g.nodes:
+        if n[0] != "model":
+            continue
+        for hw_node in hw_nodes:
+            for path in nx.all_simple_paths(g, n, hw_node):
+                _, mid, q, rid, backend = path[-2]
+                out.append((mid, q, rid, backend))
+    return out
+
+
+def stack_paths(cat: Catalog, hw: HardwareSpec, req: Requirements) -> list[tuple[str, str, str, str]]:
+    """The paths of stack_graph, cached per knowledge tree and hardware class.
+
+    The graph's paths depend only on the catalog, the platform, the runtimes allowed, the backend
+    each runtime gets on this hardware and the NPU's TOPS, so they are computed once per such class
+    (in the user's cache folder, next to the catalog; ADVISOR_NO_CACHE turns it off) and a later
+    run with the same class reads them instead of rebuilding the graph.
+    """
+    import os
+
+    from .kb import cache_dir
+
+    platform = req.platform or hw.platform
+    backends = tuple((rid, choose_backend(rt.backends, hw)) for rid, rt in cat.runtimes.items())
+    st = os.stat(__file__)  # the edge rules live in this module
+    cls = (platform, backends, _npu_tops(cat, hw), tuple(req.runtimes or ()), st.st_size, st.st_mtime_ns)
+    d = cache_dir() if cat.key else None
+    path = d / f"stacks-{cat.key}.pickle" if d is not None else None
+    table: dict = {}
+    if path is not None and path.exists():
+        import pickle
+
+        try:
+            with open(path, "rb") as f:
+                table = pickle.load(f)
+            hit = table.get(cls)
+            if hit is not None:
+                return hit
+        except Exception:  # noqa: BLE001 - a damaged cache is rebuilt
+            table = {}
+    paths = graph_paths(stack_graph(cat, hw, req))
+    if path is not None:
+        import pickle
+
+        try:
+            table[cls] = paths
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            with open(tmp, "wb") as f:
+                pickle.dump(table, f, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)
+            for old in path.parent.glob("stacks-*.pickle"):
+                if old != path:
+                    old.unlink(missing_ok=True)
+        except OSError:
+            pass
+    return paths
+
+
 def _npu_tops(cat: Catalog, hw: HardwareSpec) -> float:
     if hw.hardware_id and hw.hardware_id in cat.hardware:
         return cat.hardware[hw.hardware_id].npu_tops or 0.0
@@ -331,7 +396,11 @@ def evaluate(cat: Catalog, hw: HardwareSpec, req: Requirements, profiles=(), *, 
     by_model = enumerate_stacks(cat, hw, req)
     n_stacks = sum(len(v) for v in by_model.values())
     chosen = None
-    if n_stacks > _screen_threshold():
+    if n_stacks <= _screen_threshold():
+        chosen = stack_paths(cat, hw, req)
+        if stats is not None:
+            stats.update(screened=0, passed=n_stacks, refined=n_stacks)
+    else:
         from .screen import screen
 
         open_w = {mid: v for mid, v in by_model.items() if cat.models[mid].availability == "open-weights"}
@@ -339,20 +408,14 @@ def evaluate(cat: Catalog, hw: HardwareSpec, req: Requirements, profiles=(), *, 
         chosen = res.keep + [(mid, *s) for mid, v in by_model.items() if mid not in open_w for s in v]
         if stats is not None:
             stats.update(screened=res.stacks, passed=res.passed, refined=len(chosen))
-    elif stats is not None:
-        stats.update(screened=0, passed=n_stacks, refined=n_stacks)
-    if chosen is None:
-        chosen = [(mid, *s) for mid, v in by_model.items() for s in v]
-    g = stack_graph(cat, hw, req, chosen)
+        chosen = graph_paths(stack_graph(cat, hw, req, chosen))
     target_cache: dict = {}
     quality_cache: dict = {}
     base_cache: dict = {}
     speed_cache: dict = {}
+    download_cache: dict = {}
     out: list[Candidate] = []
-    for node in g.nodes:
-        if node[0] != "backend":
-            continue
-        _, mid, q, rid, backend = node
+    for mid, q, rid, backend in chosen:
         m = cat.models[mid]
         c = Candidate(mid, m, q, rid, backend)
         rt = cat.runtimes[rid]
@@ -371,8 +434,10 @@ def evaluate(cat: Catalog, hw: HardwareSpec, req: Requirements, profiles=(), *, 
                         prompt_tokens=req.prompt_tokens, eff=eff_for(rid, backend, q), q=cat.quantizations[q],
                         bandwidth_source=bw_src)
                 c.speed = speed_cache[skey]
-            ws = quant_weights(m, q, cat.quantizations[q])
-            c.download_gb = (ws.bytes / 1e9) if ws else 0.0
+            if (mid, q) not in download_cache:
+                ws = quant_weights(m, q, cat.quantizations[q])
+                download_cache[(mid, q)] = (ws.bytes / 1e9) if ws else 0.0
+            c.download_gb = download_cache[(mid, q)]
         else:
             c.download_gb = 0.0
         if (mid, q) not in quality_cache:

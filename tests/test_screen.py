@@ -50,3 +50,27 @@ def test_screen_matches_exact_on_a_generated_catalog(monkeypatch, cat):
         exact, screened, stats = _both(monkeypatch, big, hw, req)
         assert stats["refined"] < stats["screened"] / 5
         assert _top(screened, 5) == _top(exact, 5), raw
+
+
+@pytest.mark.parametrize("hardware, raw", [
+    ("raspberry-pi-5-8gb", {}),
+    ("copilot-plus-x-elite-16gb", {"platform": "windows"}),
+    ("h100-80gb", {"runtimes": ["vllm", "llama.cpp"]}),
+])
+def test_cached_stack_paths_are_the_graph_paths(cat, hardware, raw):
+    """recommend reads the graph's paths from the cache: they equal the paths of a freshly built graph,
+    and a damaged cache file is rebuilt rather than trusted."""
+    from advisor.kb import cache_dir
+    from advisor.solve import enumerate_stacks, graph_paths, stack_graph, stack_paths
+
+    req = build({"hardware": hardware, **raw})
+    hw = from_profile(hardware, cat.hw(hardware))
+    fresh = graph_paths(stack_graph(cat, hw, req))
+    by_rules = sorted((mid, *s) for mid, ss in enumerate_stacks(cat, hw, req).items() for s in ss)
+    assert sorted(fresh) == by_rules and fresh
+    assert sorted(stack_paths(cat, hw, req)) == by_rules  # builds and stores
+    path = cache_dir() / f"stacks-{cat.key}.pickle"
+    assert path.exists()
+    assert sorted(stack_paths(cat, hw, req)) == by_rules  # read back
+    path.write_bytes(b"not a pickle")
+    assert sorted(stack_paths(cat, hw, req)) == by_rules
