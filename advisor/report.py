@@ -54,7 +54,7 @@ def render_table(rep: dict) -> str:
     if rep["recommendations"]:
         lines.append("")
         for r in rep["recommendations"]:
-            mem = f"{r['memory_gb']:.1f} GB" if r["memory_gb"] is not None else "built in"
+            mem = f"{r['memory_gb']:.2f} GB" if r["memory_gb"] is not None else "built in"
             tps = f"{r['decode_tps']:.1f} tok/s" if r["decode_tps"] else "published figures only"
             lines.append(f"{r['rank']}. {r['model']} {r['quantization']} on {r['runtime']} ({r['backend']}): "
                          f"{mem}, {tps} [{r['basis']}], licence {r['license']}")
@@ -145,7 +145,7 @@ def render_why_table(rep: dict) -> str:
     if rep["stacks"]:
         lines += ["", "stacks:"]
         for s in rep["stacks"][:12]:
-            mem = f"{s['memory_gb']:.1f} GB" if s["memory_gb"] is not None else "built in"
+            mem = f"{s['memory_gb']:.2f} GB" if s["memory_gb"] is not None else "built in"
             state = "fits" if s["feasible"] else "fails " + ", ".join(v["constraint"] for v in s["violations"])
             lines.append(f"  {s['quant_id'].upper():8s} {s['runtime']:17s} {s['backend']:6s} {mem:>9s}  "
                          f"{(str(s['decode_tps']) + ' tok/s') if s['decode_tps'] else '':>12s}  score {s['score']:6.1f}  {state}")
