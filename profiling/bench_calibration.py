@@ -10,6 +10,7 @@ the published Raspberry Pi 5 runs (knowledge/profiles/published). Three checks:
 - one calibration run: the prior is fitted on the *other* machines' runs, then updated by one
   run on the machine (qwen3-0.6b Q4_K_M at 4096 tokens on the EPYC; the smallest model on the
   others), and every other run of the machine is predicted (basis `calibrated`);
+- every run as the calibration run in turn: the spread of the one-run result over the choice of run;
 - no calibration: the same prior without the machine's run (basis `estimated`).
 
     python -m profiling.bench_calibration [--profiles DIR ...]
@@ -98,9 +99,29 @@ def main(argv=None) -> None:
         _report(f"one calibration run ({cal.model} {cal.quantization} ctx {cal.context}), prior from other machines", [
             (f"{p.model} {p.quantization} ctx {p.context}", _predict(cat, p, others + [cal], fp),
              p.decode_tokens_per_s.median) for p in rest])
+        _sweep(cat, same, others, fp)
         _report("no calibration (prior from other machines only)", [
             (f"{p.model} {p.quantization} ctx {p.context}", _predict(cat, p, others, fp),
              p.decode_tokens_per_s.median) for p in rest])
+
+
+def _sweep(cat, same, others, fp) -> None:
+    """Every run of the machine as the one calibration run in turn: how much the result depends on
+    which run (and which run's noise) the calibration happens to use."""
+    meds, pooled = [], []
+    for cal in same:
+        rest = [p for p in same if p.model != cal.model]
+        errs = [abs(_predict(cat, p, others + [cal], fp) / p.decode_tokens_per_s.median - 1) for p in rest]
+        if errs:
+            meds.append(statistics.median(errs))
+            pooled += errs
+    if not meds:
+        return
+    print(f"\nevery run as the calibration run in turn ({len(meds)} choices):")
+    print(f"  median error per choice: median {statistics.median(meds):.0%}, best {min(meds):.0%}, worst {max(meds):.0%}; "
+          f"choices with a median within 10%: {sum(m <= 0.10 for m in meds)} of {len(meds)}")
+    print(f"  all predictions pooled ({len(pooled)}): median {statistics.median(pooled):.0%}, within 10%: "
+          f"{sum(e <= 0.10 for e in pooled) / len(pooled):.0%}, within 25%: {sum(e <= 0.25 for e in pooled) / len(pooled):.0%}")
 
 
 def published_gpu(cat) -> None:
