@@ -42,6 +42,7 @@ class HardwareSpec:
     cpu_model: str = ""
     cpu_measured_bandwidth_gbps: Optional[float] = None
     cpu_measured_bandwidth_source: str = ""
+    threads: Optional[int] = None  # CPU threads llama.cpp runs with (the harness's default: every logical core)
 
     def bandwidth_for(self, backend: str) -> tuple[float, str]:
         """The bandwidth a backend's roofline uses: on CPUs a measured read bandwidth where one is known
@@ -69,6 +70,7 @@ def from_profile(hw_id: str, h: Hardware) -> HardwareSpec:
         cpu_measured_bandwidth_gbps=h.measured_bandwidth_gbps,
         cpu_measured_bandwidth_source=(f"published measured read bandwidth, knowledge/hardware/{hw_id}.yaml "
                                        f"({', '.join(_src(h, 'measured_bandwidth_gbps'))})"),
+        threads=h.cpu.cores,
     )
 
 
@@ -92,7 +94,7 @@ def detected_spec(measure: bool = True) -> HardwareSpec:
         bandwidth_gbps=d.bandwidth_gbps or 0.0, bandwidth_source=d.bandwidth_source or "not measured",
         backends=tuple(backends), platform={"darwin": "macos"}.get(d.os, d.os), cpu_arch=d.arch,
         simd=tuple(d.simd), cpu_tflops=d.cpu_tflops, compute_source=d.cpu_tflops_source or "",
-        fingerprint=d.fingerprint, detected=True, cpu_model=d.cpu_model or "",
+        fingerprint=d.fingerprint, detected=True, cpu_model=d.cpu_model or "", threads=d.cores_logical,
     )
 
 
@@ -200,7 +202,7 @@ def estimate_stack(cat: Catalog, model_id: str, quant: str, runtime_id: str, con
         bw, bw_src = spec.bandwidth_for(backend)
         compute = spec.gpu_tflops if backend != "cpu" else spec.cpu_tflops
         eff = efficiency(profiles, dict(cat.models), runtime_id, backend, spec.fingerprint, quant=q_id,
-                         cpu_model=spec.cpu_model)
+                         cpu_model=spec.cpu_model, threads=spec.threads)
         speed = estimate_speed(m, q_id, runtime_id, backend, bandwidth_gbps=bw, compute_tflops=compute,
                                prompt_tokens=prompt_tokens, gen_tokens=gen_tokens, kv=kv, eff=eff, q=q,
                                bandwidth_source=bw_src, compute_source=spec.compute_source)

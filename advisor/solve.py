@@ -390,7 +390,7 @@ def evaluate(cat: Catalog, hw: HardwareSpec, req: Requirements, profiles=(), *, 
         key = (_runtime_group(rid), backend) + ((q,) if backend != "cpu" else ())
         if key not in eff_cache:
             eff_cache[key] = efficiency(all_profiles, models, rid, backend, hw.fingerprint, quant=q,
-                                        cpu_model=hw.cpu_model)
+                                        cpu_model=hw.cpu_model, threads=hw.threads)
         return eff_cache[key]
 
     by_model = enumerate_stacks(cat, hw, req)

@@ -310,9 +310,14 @@ def _apple_tier(text: str | None) -> Optional[str]:
 
 
 def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], runtime_id: str, backend: str,
-               fingerprint: str | None = None, quant: str | None = None, cpu_model: str | None = None
-               ) -> Optional[Efficiency]:
+               fingerprint: str | None = None, quant: str | None = None, cpu_model: str | None = None,
+               threads: int | None = None) -> Optional[Efficiency]:
     """Efficiency of the runtime x backend from measured profiles (same machine first).
+
+    `threads` is the CPU thread count of the run being predicted: the per-layer time is work that
+    llama.cpp splits across its threads (the same EPYC fits 0.88 ms per layer with one thread, 0.39
+    ms with two), so each CPU run of the same instruction set counts its layers x threads / its own
+    thread count.
 
     On CPUs decode time per token is fitted as the sum over weight types of bytes / (bandwidth x
     that type's efficiency), plus layers x tau (a fixed cost per layer: thread synchronisation and
@@ -333,11 +338,18 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
     def by_quant(ps):
         return [p for p in ps if p.quantization == quant] if quant and any(p.quantization == quant for p in ps) else ps
 
+    target_isa = cpu_isa(cpu_model) if threads else None
+
     def point(p) -> Optional[_Point]:
         a = profile_arch(p, models)
         if a is None or not p.bandwidth_gbps:
             return None
-        return _Point(_terms(_profile_cost(p, a), p.bandwidth_gbps), a.layers, 1 / p.decode_tokens_per_s.median)
+        layers = a.layers
+        if threads and p.threads and backend == "cpu" and target_isa and cpu_isa(p.hardware) == target_isa:
+            # the per-layer time is work split across threads: a run with more threads pays less of it
+            # (within one instruction set; across them per-core speeds differ more than thread counts)
+            layers = a.layers * threads / p.threads
+        return _Point(_terms(_profile_cost(p, a), p.bandwidth_gbps), layers, 1 / p.decode_tokens_per_s.median)
 
     def points_of(ps):
         return [pt for pt in map(point, ps) if pt is not None]
@@ -409,7 +421,7 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
              if use is similar else
              f"{len(pts)} measured profiles of {runtime_id} on {backend}")
     if tau:
-        where += f" (fitted: {tau * 1e3:.2f} ms per layer per token)"
+        where += f" (fitted: {tau * 1e3:.2f} ms per layer per token" + (f" at {threads} threads)" if threads else ")")
     if coef:
         where += "; per weight type " + ", ".join(f"{n} {1 / v:.2f}" for n, v in sorted(coef.items()))
     return Efficiency(

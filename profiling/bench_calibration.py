@@ -41,7 +41,7 @@ def _machine(p) -> str:
 
 def _predict(cat, p, train, fingerprint, backend: str = "cpu") -> float:
     eff = efficiency(train, dict(cat.models), "llama.cpp", backend, fingerprint, quant=p.quantization,
-                     cpu_model=p.hardware)
+                     cpu_model=p.hardware, threads=p.threads)
     return estimate_speed(_model(cat, p), p.quantization, "llama.cpp", backend, bandwidth_gbps=p.bandwidth_gbps,
                           compute_tflops=None, prompt_tokens=p.prompt_tokens, gen_tokens=p.gen_tokens,
                           eff=eff).decode_tps

@@ -76,6 +76,7 @@ def profile_stack(cat: Catalog, model_id: str, quant: str, *, runtime: str = "ll
     if q not in FILE_TYPES:
         raise InputError("--quant", f"llama.cpp runs GGUF quantizations, not {q}", ", ".join(k.upper() for k in FILE_TYPES))
     spec = detected_spec()
+    spec.threads = settings.threads or os.cpu_count() or 1  # the runner's thread count
     overrides = {"flash_attn": settings.flash_attn, "swa_full": settings.swa_full, "n_ubatch": settings.n_ubatch,
                  "n_batch": settings.n_batch}
     est = estimate_stack(cat, model_id, q, runtime, settings.context, spec, prompt_tokens=settings.prompt_tokens,

@@ -58,12 +58,13 @@ def test_hardware_profile_feeds_bandwidth_and_compute(cat):
     assert spec.bandwidth_gbps > 3000 and spec.gpu_tflops and "cuda" in spec.backends
 
 
-def _cpu_profile(cat, model, quant, tps, *, fingerprint="fp-a", bw=30.0, prefill=None, tflops=None):
+def _cpu_profile(cat, model, quant, tps, *, fingerprint="fp-a", bw=30.0, prefill=None, tflops=None,
+                 hardware="test", threads=None):
     from advisor.schemas import MeasuredProfile, Spread
 
     return MeasuredProfile.model_construct(
         model=model, model_architecture=None, quantization=quant, runtime="llama.cpp", backend="cpu",
-        hardware="test", hardware_fingerprint=fingerprint, bandwidth_gbps=bw, compute_tflops=tflops, context=4096,
+        hardware=hardware, hardware_fingerprint=fingerprint, threads=threads, bandwidth_gbps=bw, compute_tflops=tflops, context=4096,
         prompt_tokens=256, gen_tokens=128, decode_tokens_per_s=Spread(n=1, min=tps, median=tps, max=tps),
         prefill_tokens_per_s=Spread(n=1, min=prefill, median=prefill, max=prefill) if prefill else None,
         settings={}, sources={}, provenance={}, notes=[])
@@ -135,3 +136,29 @@ def test_ultra_chips_are_predicted_from_other_ultra_chips(cat):
     assert abs(got[target.hardware].decode_tps / measured - 1) < 0.15
     assert got[None].decode_tps / measured - 1 > 0.3  # pooled with single-die chips it is far too fast
     assert "apple-ultra" in " ".join(got[target.hardware].assumptions)
+
+
+def test_per_layer_time_scales_with_threads_within_an_instruction_set(cat):
+    """Runs made with one thread predict a two-thread run with half the per-layer time; an ARM board's runs
+    (another instruction set, other per-core speeds) are not rescaled for an x86 target."""
+    from advisor.speed import _terms, token_cost
+
+    models = dict(cat.models)
+    tau1, bw, eff = 0.8e-3, 30.0, 0.9
+
+    def tps(mid, q, tau):
+        a = cat.model(mid).architecture
+        c = token_cost(a, q, 256 + 64, 256)
+        return 1 / (sum(_terms(c, bw).values()) / eff + a.layers * tau)
+
+    runs = [("qwen3-0.6b", "q8_0"), ("qwen3-4b", "q8_0"), ("qwen3-1.7b", "q8_0"), ("qwen2.5-7b-instruct", "q8_0")]
+    one = [_cpu_profile(cat, mid, q, tps(mid, q, tau1), fingerprint="fp-x86", bw=bw, hardware="AMD EPYC x86",
+                        threads=1) for mid, q in runs]
+    same_threads = efficiency(one, models, "llama.cpp", "cpu", "fp-new", cpu_model="AMD EPYC", threads=1)
+    two = efficiency(one, models, "llama.cpp", "cpu", "fp-new", cpu_model="AMD EPYC", threads=2)
+    assert abs(same_threads.layer_overhead_s / tau1 - 1) < 0.1
+    assert abs(two.layer_overhead_s / (tau1 / 2) - 1) < 0.1
+    assert "at 2 threads" in two.source
+    arm = [p.model_copy(update={"hardware": "Raspberry Pi 5, Cortex-A76"}) for p in one]
+    assert abs(efficiency(arm, models, "llama.cpp", "cpu", "fp-new", cpu_model="AMD EPYC",
+                          threads=2).layer_overhead_s / tau1 - 1) < 0.1
