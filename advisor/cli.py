@@ -267,7 +267,8 @@ def _profiling(command: str, module: str, file, synthetic):
 @click.argument("model_id")
 @click.option("--quant", "quant", default="Q4_K_M", show_default=True)
 @click.option("--runtime", "runtime", default="llama.cpp", show_default=True)
-@click.option("--file", "file", default=None, help="A local GGUF instead of downloading the listed artifact.")
+@click.option("--file", "file", default=None,
+              help="A local GGUF (llama.cpp) or checkpoint folder (transformers) instead of downloading.")
 @click.option("--synthetic", is_flag=True, help="Random weights with the model's exact shapes (no download).")
 @click.option("--context", "context", default="4096", show_default=True)
 @click.option("--prompt-tokens", "prompt_tokens", default="512", show_default=True)
@@ -279,7 +280,8 @@ def _profiling(command: str, module: str, file, synthetic):
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 def profile(model_id, quant, runtime, file, synthetic, context, prompt_tokens, gen_tokens, repeats, threads,
             profiles_dir, force, fmt) -> None:
-    """Run MODEL on this machine with llama.cpp, store the measurement, compare with the prediction."""
+    """Run MODEL on this machine (llama.cpp, or Transformers with --runtime transformers --quant BF16),
+    store the measurement, compare with the prediction."""
     from .errors import InputError
     from .units import parse_tokens
 
@@ -297,8 +299,8 @@ def profile(model_id, quant, runtime, file, synthetic, context, prompt_tokens, g
         return
     p = out.profile
     if p.synthetic:
-        click.echo("synthetic GGUF: random weights with the model's exact shapes; speed and memory are the real "
-                   "model's, the generated text is meaningless")
+        click.echo(f"synthetic {'model' if p.runtime == 'transformers' else 'GGUF'}: random weights with the model's "
+                   "exact shapes; speed and memory are the real model's, the generated text is meaningless")
     click.echo(f"{model_id} {quant.upper()} with {p.runtime_version}, {p.threads} threads, context {ctx}: "
                f"load {p.load_s:.1f} s")
     rows = []

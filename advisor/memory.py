@@ -286,10 +286,15 @@ def generic_memory(m: Model, quant: str, runtime_id: str, context: int, kv: str,
     if runtime_id == "transformers":
         kv_bytes = _kv_16bit(a, context, elem)
         act = int(min(context, 2048) * (4 * a.intermediate_size + 6 * h) * 2 + a.vocab_size * 4 * 2)
-        overhead = (600 if target.backend == "cuda" else 350) * MiB
+        if target.backend == "cuda":
+            overhead = 600 * MiB
+            what = "CUDA context on the device (estimate)"
+        else:
+            overhead = int(float(_param(rt, "cpu_process_overhead_mib", 900)) * MiB)
+            what = "the process with PyTorch and Transformers imported, before any weight (measured)"
         notes.append("Transformers: dynamic KV cache grows to the context in the model dtype; "
                      "activations of a 2048-token prefill chunk; logits of the last token in float32")
-        notes.append(f"overhead {overhead / MiB:.0f} MiB: PyTorch runtime" + (" + CUDA context" if target.backend == "cuda" else ""))
+        notes.append(f"overhead {overhead / MiB:.0f} MiB: {what}")
         return MemoryEstimate(weight_bytes, kv_bytes, act, overhead, 0, assumptions=notes)
     if runtime_id in ("onnxruntime-genai", "foundry-local"):
         kv_bytes = _kv_16bit(a, context, 2.0)

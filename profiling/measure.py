@@ -43,6 +43,42 @@ def run_gguf(path: str, s: RunSettings, timeout: float = 3600) -> dict:
            "--threads", str(s.threads or os.cpu_count() or 1), "--flash-attn", str(int(s.flash_attn)),
            "--swa-full", str(int(s.swa_full)), "--n-batch", str(s.n_batch), "--n-ubatch", str(s.n_ubatch),
            "--fill", str(int(s.fill)), "--type-k", s.kv, "--type-v", s.kv]
+    return _run(cmd, timeout, "llama.cpp")
+
+
+TORCH_DTYPES = {"bf16": "bfloat16", "f16": "float16", "f32": "float32"}
+
+
+def run_transformers(model_dir: str, quant: str, s: RunSettings, timeout: float = 3600) -> dict:
+    """Raw result dict of profiling.hf_runner for a checkpoint folder."""
+    cmd = [sys.executable, "-m", "profiling.hf_runner", "--dtype", TORCH_DTYPES[quant], "--model", model_dir,
+           "--prompt-tokens", str(s.prompt_tokens), "--gen-tokens", str(s.gen_tokens), "--repeats", str(s.repeats),
+           "--threads", str(s.threads or os.cpu_count() or 1)]
+    return _run(cmd, timeout, "Transformers")
+
+
+def synthetic_checkpoint(arch_json: str, gguf_arch: str, quant: str, timeout: float = 3600) -> str:
+    """A cached checkpoint folder with random weights and the architecture's shapes (built in its own process)."""
+    import hashlib
+
+    from .synth import cache_dir
+
+    key = hashlib.sha256(f"{gguf_arch}|{arch_json}|{quant}".encode()).hexdigest()[:16]
+    out = cache_dir() / f"hf-{gguf_arch}-{key}-{quant}"
+    if not (out / "config.json").exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "profiling.hf_runner", "--build", str(out), "--architecture", arch_json,
+               "--gguf-arch", gguf_arch, "--dtype", TORCH_DTYPES[quant]]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.path.dirname(os.path.dirname(__file__)),
+                                                             os.environ.get("PYTHONPATH", "")])}
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+        if r.returncode != 0 or not (out / "config.json").exists():
+            tail = "\n".join(r.stderr.strip().splitlines()[-8:])
+            raise ProfileRunError(f"building the random-weight Transformers checkpoint failed:\n{tail}")
+    return str(out)
+
+
+def _run(cmd: list[str], timeout: float, what: str) -> dict:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.path.dirname(os.path.dirname(__file__)),
                                                          os.environ.get("PYTHONPATH", "")])}
     try:
@@ -53,7 +89,7 @@ def run_gguf(path: str, s: RunSettings, timeout: float = 3600) -> dict:
         if line.startswith("@@RESULT@@"):
             return json.loads(line[len("@@RESULT@@"):])
     tail = "\n".join(r.stderr.strip().splitlines()[-8:])
-    raise ProfileRunError(f"llama.cpp run failed (exit {r.returncode}):\n{tail}")
+    raise ProfileRunError(f"{what} run failed (exit {r.returncode}):\n{tail}")
 
 
 def _spread(values: list[float]) -> Spread:
@@ -69,9 +105,10 @@ def to_profile(raw: dict, *, model: str, quantization: str, hardware_name: str, 
     settings["artifact"] = os.path.basename(artifact)
     if raw["rss"].get("before_load"):
         settings["rss_before_load"] = raw["rss"]["before_load"]  # the Python interpreter and llama_cpp import
+    hf = raw.get("runtime") == "transformers"
     return MeasuredProfile(
-        model=model, quantization=quantization, runtime="llama.cpp",
-        runtime_version=f"llama-cpp-python {raw['runtime_version']}", backend="cpu",
+        model=model, quantization=quantization, runtime="transformers" if hf else "llama.cpp",
+        runtime_version=f"{'transformers' if hf else 'llama-cpp-python'} {raw['runtime_version']}", backend="cpu",
         hardware=hardware_name, hardware_fingerprint=fingerprint, bandwidth_gbps=bandwidth_gbps,
         bandwidth_basis=bandwidth_basis, compute_tflops=compute_tflops, threads=settings.get("threads"),
         context=s.context, prompt_tokens=s.prompt_tokens, gen_tokens=s.gen_tokens,

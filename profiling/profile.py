@@ -69,10 +69,14 @@ def profile_stack(cat: Catalog, model_id: str, quant: str, *, runtime: str = "ll
     m = cat.model(model_id)
     q = quant.lower()
     cat.quant(q)
-    if runtime != "llama.cpp":
-        raise InputError("--runtime", f"profiling supports llama.cpp only for now, not '{runtime}'", "llama.cpp")
+    if runtime not in PROFILED_RUNTIMES:
+        raise InputError("--runtime", f"profiling supports {' and '.join(PROFILED_RUNTIMES)}, not '{runtime}'",
+                         ", ".join(PROFILED_RUNTIMES))
     if m.availability != "open-weights" or m.architecture is None:
         raise InputError("MODEL", f"{m.name} has no downloadable weights ({m.availability})", "an open-weights model")
+    if runtime == "transformers":
+        return _profile_transformers(cat, model_id, q, file=file, synthetic=synthetic, settings=settings, force=force,
+                                     profiles_dir=profiles_dir)
     if q not in FILE_TYPES:
         raise InputError("--quant", f"llama.cpp runs GGUF quantizations, not {q}", ", ".join(k.upper() for k in FILE_TYPES))
     spec = detected_spec()
@@ -95,6 +99,66 @@ def profile_stack(cat: Catalog, model_id: str, quant: str, *, runtime: str = "ll
                       bandwidth_gbps=spec.bandwidth_gbps, bandwidth_basis=spec.bandwidth_source,
                       compute_tflops=spec.cpu_tflops, synthetic=synth, s=settings, artifact=path)
     stored = save_profile(prof, profiles_dir)
+    return ProfileOutcome(prof, stored, est, path, _comparison(est, prof))
+
+
+PROFILED_RUNTIMES = ("llama.cpp", "transformers")
+HF_SYNTH_ARCHS = ("qwen2", "qwen3", "llama", "phi3", "gemma3")
+
+
+def _profile_transformers(cat: Catalog, model_id: str, q: str, *, file: Optional[str], synthetic: bool,
+                          settings: RunSettings, force: bool, profiles_dir: Optional[str]) -> ProfileOutcome:
+    """Transformers (PyTorch) on the CPU: a 16/32-bit checkpoint, its own memory rules and speed."""
+    from advisor.gguf import gguf_arch
+
+    from .measure import TORCH_DTYPES, run_transformers, synthetic_checkpoint
+
+    m = cat.model(model_id)
+    if q not in TORCH_DTYPES:
+        raise InputError("--quant", f"the Transformers profile runs 16- and 32-bit checkpoints, not {q.upper()}",
+                         ", ".join(k.upper() for k in TORCH_DTYPES))
+    try:
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError:
+        raise InputError("--runtime", "Transformers and PyTorch are not installed",
+                         "pip install 'advisor[transformers]', or --runtime llama.cpp") from None
+    arch = gguf_arch(m.architecture)
+    if synthetic and (arch not in HF_SYNTH_ARCHS or m.architecture.experts):
+        raise InputError("MODEL", f"random-weight Transformers models of '{arch}' are not supported yet",
+                         "a model of " + ", ".join(HF_SYNTH_ARCHS) + " (dense), or --file DIR")
+    spec = detected_spec()
+    spec.threads = settings.threads or os.cpu_count() or 1
+    # DynamicCache grows with the tokens actually held: the prompt, the warm-up steps and the generated ones
+    ctx = settings.prompt_tokens + settings.gen_tokens + 8
+    est = estimate_stack(cat, model_id, q, "transformers", min(ctx, settings.context), spec,
+                         prompt_tokens=settings.prompt_tokens, gen_tokens=settings.gen_tokens)
+    from advisor.hardware import detect
+
+    avail = detect(measure=False).ram_available_gb * 1e9
+    if est.memory.required > avail and not force:
+        raise NotEnoughMemory(
+            f"{model_id} {q.upper()} on Transformers is predicted to need {est.memory.required / 1e9:.2f} GB, "
+            f"more than the {avail / 1e9:.2f} GB available now; use --force to run anyway")
+    if file:
+        if not os.path.isdir(file) or not os.path.isfile(os.path.join(file, "config.json")):
+            raise InputError("--file", f"no checkpoint folder at {file}", "a folder with config.json and safetensors files")
+        path, synth = file, False
+    elif synthetic:
+        path, synth = synthetic_checkpoint(m.architecture.model_dump_json(), arch, q), True
+    else:
+        from .download import fetch_checkpoint
+
+        path, synth = str(fetch_checkpoint(m.hf_repo)), False
+    raw = run_transformers(path, q, settings)
+    prof = to_profile(raw, model=model_id, quantization=q, hardware_name=spec.name, fingerprint=spec.fingerprint,
+                      bandwidth_gbps=spec.bandwidth_gbps, bandwidth_basis=spec.bandwidth_source,
+                      compute_tflops=spec.cpu_tflops, synthetic=synth, s=settings, artifact=path)
+    stored = save_profile(prof, profiles_dir)
+    return ProfileOutcome(prof, stored, est, path, _comparison(est, prof))
+
+
+def _comparison(est: StackEstimate, prof: MeasuredProfile) -> list:
     s = est.speed
     comparison = [
         ("memory_gb", est.memory.total / 1e9, prof.peak_rss_bytes / 1e9 if prof.peak_rss_bytes else None, "GB"),
@@ -103,4 +167,4 @@ def profile_stack(cat: Catalog, model_id: str, quant: str, *, runtime: str = "ll
          prof.prefill_tokens_per_s.median if prof.prefill_tokens_per_s else None, "tokens/s"),
         ("ttft_ms", s.ttft_ms if s else None, prof.ttft_ms.median if prof.ttft_ms else None, "ms"),
     ]
-    return ProfileOutcome(prof, stored, est, path, comparison)
+    return comparison

@@ -86,3 +86,23 @@ def test_download_uses_the_real_client_and_its_cache_offline(tmp_path):
                   "try:\n fetch_artifact('Qwen/Qwen3-0.6B-GGUF', 'Qwen3-0.6B-Q4_K_M.gguf')\n"
                   "except Exception as e: print(type(e).__name__, e)", tmp_path)
     assert "DownloadError" in missing.stdout and "HF_HUB_OFFLINE" in missing.stdout and "--synthetic" in missing.stdout
+
+
+def test_checkpoint_download_uses_the_real_client_offline(tmp_path):
+    """The Transformers runtime's checkpoint folder comes through snapshot_download and its cache."""
+    commit = "89abcdef0123456789abcdef0123456789abcdef"
+    repo_dir = tmp_path / "hub" / "models--Qwen--Qwen2.5-0.5B-Instruct"
+    snap = repo_dir / "snapshots" / commit
+    snap.mkdir(parents=True)
+    (repo_dir / "refs").mkdir()
+    (repo_dir / "refs" / "main").write_text(commit)
+    (snap / "config.json").write_text("{}")
+    (snap / "model.safetensors").write_bytes(b"\0" * 16)
+    ok = _hf("from profiling.download import fetch_checkpoint; print(fetch_checkpoint('Qwen/Qwen2.5-0.5B-Instruct'))",
+             tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.strip().endswith(commit)
+    missing = _hf("from profiling.download import fetch_checkpoint\n"
+                  "try:\n fetch_checkpoint('Qwen/Qwen3-1.7B')\n"
+                  "except Exception as e: print(type(e).__name__, e)", tmp_path)
+    assert "DownloadError" in missing.stdout and "HF_HUB_OFFLINE" in missing.stdout and "--file DIR" in missing.stdout

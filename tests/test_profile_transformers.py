@@ -1,0 +1,44 @@
+"""`advisor profile --runtime transformers`: the second runtime, end to end with the real Transformers and
+PyTorch on a random-weight checkpoint with a real model's shapes (built and loaded as a download would be)."""
+
+import json
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+
+def test_transformers_profile_round_trip(cli, tmp_path):
+    store, cache = tmp_path / "profiles", tmp_path / "synth"
+    env = {"ADVISOR_SYNTH_CACHE": str(cache)}
+    r = cli("profile", "qwen2.5-0.5b-instruct", "--runtime", "transformers", "--quant", "BF16", "--synthetic",
+            "--context", "1024", "--prompt-tokens", "64", "--gen-tokens", "8", "--repeats", "2",
+            "--profiles-dir", str(store), "--format", "json", env=env)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    prof = out["profile"]
+    assert prof["runtime"] == "transformers" and prof["runtime_version"].startswith("transformers ")
+    assert prof["quantization"] == "bf16" and prof["synthetic"] is True and prof["decode_tokens_per_s"]["n"] == 2
+    # the checkpoint was written once (config.json + safetensors) and loaded with from_pretrained
+    built = list(cache.glob("hf-qwen2-*-bf16"))
+    assert len(built) == 1 and (built[0] / "config.json").exists() and list(built[0].glob("*.safetensors"))
+    # memory: weights in BF16 + the dynamic KV cache + activations + the PyTorch process, against the peak RSS
+    mem = next(c for c in out["comparison"] if c["metric"] == "memory_gb")
+    assert abs(mem["error"]) < 0.15, mem
+    # the same stack on this machine is now `measured`, from the stored run
+    est = cli("estimate", "qwen2.5-0.5b-instruct", "--quant", "BF16", "--runtime", "transformers", "--context", "1024",
+              "--format", "json", env={"ADVISOR_PROFILES_DIR": str(store)})
+    assert est.returncode == 0, est.stderr
+    e = json.loads(est.stdout)
+    assert e["basis"] == "measured" and e["decode_tps"] == pytest.approx(prof["decode_tokens_per_s"]["median"], rel=1e-3)
+
+
+@pytest.mark.parametrize("args, field", [
+    (["--runtime", "transformers", "--quant", "Q4_K_M", "--synthetic"], "--quant"),
+    (["--runtime", "vllm", "--quant", "BF16", "--synthetic"], "--runtime"),
+    (["--runtime", "transformers", "--quant", "BF16", "--file", "/nonexistent/checkpoint"], "--file"),
+])
+def test_transformers_profile_bad_input_exits_2(cli, args, field):
+    r = cli("profile", "qwen2.5-0.5b-instruct", *args)
+    assert r.returncode == 2 and field in r.stderr and "Traceback" not in r.stderr, r.stderr
