@@ -72,7 +72,11 @@ def build(arch: dict, gguf_arch: str, dtype: str, out: str) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def run(model: str, dtype: str, prompt_tokens: int, gen_tokens: int, repeats: int, threads: int) -> dict:
+FILL_CHUNK = 2048  # tokens per forward pass when filling the context (the prefill chunk advisor.memory assumes)
+
+
+def run(model: str, dtype: str, prompt_tokens: int, gen_tokens: int, repeats: int, threads: int,
+        fill_to: int = 0) -> dict:
     import torch
     import transformers
 
@@ -123,13 +127,24 @@ def run(model: str, dtype: str, prompt_tokens: int, gen_tokens: int, repeats: in
                 "ttft_ms": (t_prompt + (t_first or 0.0)) * 1000, "decode_s": t_gen,
                 "decode_tps": gen_tokens / t_gen if t_gen else None,
             })
+        if fill_to > prompt_tokens + gen_tokens:
+            # hold fill_to tokens in the cache, as a conversation at the full context would (the memory peak)
+            cache = transformers.DynamicCache(config=lm.config)
+            pos = 0
+            while pos < fill_to:
+                n = min(FILL_CHUNK, fill_to - pos)
+                ids = torch.tensor([[(i * 104729) % (n_vocab - 300) + 259 for i in range(pos, pos + n)]])
+                lm(input_ids=ids, use_cache=True, logits_to_keep=1, cache_position=torch.arange(pos, pos + n),
+                   **{cache_arg: cache})
+                pos += n
     end = _status()
     return {
         "model_path": model,
         "runtime": "transformers",
         "runtime_version": f"{transformers.__version__} (torch {torch.__version__})",
         "settings": {"dtype": dtype, "threads": threads, "prompt_tokens": prompt_tokens, "gen_tokens": gen_tokens,
-                     "repeats": repeats, "cache": "DynamicCache"},
+                     "repeats": repeats, "cache": "DynamicCache", "filled": fill_to > prompt_tokens + gen_tokens,
+                     "fill_tokens": fill_to},
         "load_s": load_s,
         "runs": runs,
         "buffers_mib": {},
@@ -157,6 +172,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--gen-tokens", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--fill-to", type=int, default=0, help="finally fill the cache to this many tokens (memory peak)")
     ap.add_argument("--build", help="write a random-weight checkpoint of --architecture to this folder and exit")
     a = ap.parse_args(argv)
     arch = json.loads(a.architecture) if a.architecture else None
@@ -165,7 +181,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     if not a.model:
         ap.error("--model DIR (or --build DIR --architecture JSON)")
-    res = run(a.model, a.dtype, a.prompt_tokens, a.gen_tokens, a.repeats, a.threads)
+    res = run(a.model, a.dtype, a.prompt_tokens, a.gen_tokens, a.repeats, a.threads, a.fill_to)
     sys.stdout.write("@@RESULT@@" + json.dumps(res) + "\n")
 
 

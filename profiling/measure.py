@@ -54,6 +54,8 @@ def run_transformers(model_dir: str, quant: str, s: RunSettings, timeout: float 
     cmd = [sys.executable, "-m", "profiling.hf_runner", "--dtype", TORCH_DTYPES[quant], "--model", model_dir,
            "--prompt-tokens", str(s.prompt_tokens), "--gen-tokens", str(s.gen_tokens), "--repeats", str(s.repeats),
            "--threads", str(s.threads or os.cpu_count() or 1)]
+    if s.fill:
+        cmd += ["--fill-to", str(s.context - 8)]
     return _run(cmd, timeout, "Transformers")
 
 

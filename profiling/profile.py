@@ -129,8 +129,9 @@ def _profile_transformers(cat: Catalog, model_id: str, q: str, *, file: Optional
                          "a model of " + ", ".join(HF_SYNTH_ARCHS) + " (dense), or --file DIR")
     spec = detected_spec()
     spec.threads = settings.threads or os.cpu_count() or 1
-    # DynamicCache grows with the tokens actually held: the prompt, the warm-up steps and the generated ones
-    ctx = settings.prompt_tokens + settings.gen_tokens + 8
+    # DynamicCache grows with the tokens actually held: the prompt, the warm-up steps and the generated ones,
+    # or the whole context when the run fills it
+    ctx = settings.context if settings.fill else settings.prompt_tokens + settings.gen_tokens + 8
     est = estimate_stack(cat, model_id, q, "transformers", min(ctx, settings.context), spec,
                          prompt_tokens=settings.prompt_tokens, gen_tokens=settings.gen_tokens)
     from advisor.hardware import detect

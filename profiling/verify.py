@@ -1,8 +1,9 @@
 """`advisor verify`: recommend, run the pick on this machine, and check each constraint.
 
-The pick is the best recommendation this machine can run with llama.cpp (llama-cpp-python):
-an open-weights model with a GGUF quantization on llama.cpp or Ollama (same engine), and with
---synthetic an architecture the synthetic builder supports. When that is not the top
+The pick is the best recommendation this machine can run: an open-weights model with a GGUF
+quantization on llama.cpp or Ollama (same engine, through llama-cpp-python), or a 16/32-bit
+checkpoint on Transformers (PyTorch on the CPU, the transformers extra); with --synthetic an
+architecture the synthetic builders support. When that is not the top
 recommendation the report says which stacks were passed over and why. When nothing is
 predicted to meet every requirement but some stacks miss only the predicted speed or TTFT,
 the best of those is run: measuring is how to settle a predicted miss.
@@ -77,8 +78,10 @@ def runnable_reason(c, synthetic: bool) -> Optional[str]:
     m = c.model
     if m.availability != "open-weights" or m.architecture is None:
         return f"{c.model_id} has no downloadable weights ({m.availability})"
+    if c.runtime == "transformers":
+        return _transformers_reason(c, synthetic)
     if c.runtime not in LLAMA_ENGINE:
-        return f"{c.runtime} is not profiled yet (llama.cpp only)"
+        return f"{c.runtime} is not profiled yet (llama.cpp and Transformers only)"
     if c.quant not in FILE_TYPES:
         return f"{c.quant.upper()} is not a GGUF type llama.cpp's quantizer makes"
     if c.backend != "cpu":
@@ -91,6 +94,27 @@ def runnable_reason(c, synthetic: bool) -> Optional[str]:
         arch = gguf_arch(m.architecture)
         if arch not in SUPPORTED_ARCHS:
             return f"the synthetic builder does not support {arch} yet"
+    return None
+
+
+def _transformers_reason(c, synthetic: bool) -> Optional[str]:
+    import importlib.util
+
+    from advisor.gguf import gguf_arch
+
+    from .measure import TORCH_DTYPES
+    from .profile import HF_SYNTH_ARCHS
+
+    if c.quant not in TORCH_DTYPES:
+        return f"{c.quant.upper()} on Transformers: the harness runs 16- and 32-bit checkpoints"
+    if c.backend != "cpu":
+        return f"backend {c.backend}: the harness runs Transformers on the CPU"
+    if not (importlib.util.find_spec("torch") and importlib.util.find_spec("transformers")):
+        return "Transformers and PyTorch are not installed (pip install 'advisor[transformers]')"
+    a = c.model.architecture
+    if synthetic and (gguf_arch(a) not in HF_SYNTH_ARCHS or a.experts or c.model.encoders):
+        return f"random-weight Transformers models of {gguf_arch(a)}{' with encoders' if c.model.encoders else ''} " \
+               "are not supported yet"
     return None
 
 
@@ -129,7 +153,7 @@ def verify(cat, req, spec, *, synthetic: bool, file: Optional[str], gen_tokens: 
             break
         passed_over.append({"model": c.model_id, "quantization": c.quant.upper(), "runtime": c.runtime, "reason": why_not})
     if pick is None:
-        raise NothingToVerify("no feasible stack can be run here with llama.cpp"
+        raise NothingToVerify("no feasible stack can be run here with llama.cpp or Transformers"
                               + (": " + "; ".join(p["reason"] for p in passed_over) if passed_over else
                                  " (nothing fits the requirements; see `advisor recommend`)"))
     a = pick.model.architecture
@@ -139,8 +163,9 @@ def verify(cat, req, spec, *, synthetic: bool, file: Optional[str], gen_tokens: 
     # caches trimmed, n_batch 2048, n_ubatch 512)
     s = RunSettings(context=ctx, prompt_tokens=prompt, gen_tokens=gen_tokens, repeats=repeats, threads=threads,
                     fill=fill, flash_attn=True, swa_full=False, n_batch=2048, n_ubatch=512)
-    out = profile_stack(cat, pick.model_id, pick.quant, file=file, synthetic=synthetic, settings=s, force=force,
-                        profiles_dir=profiles_dir)
+    hf = pick.runtime == "transformers"
+    out = profile_stack(cat, pick.model_id, pick.quant, runtime="transformers" if hf else "llama.cpp", file=file,
+                        synthetic=synthetic, settings=s, force=force, profiles_dir=profiles_dir)
     est, prof = out.estimate, out.profile
     budget = req.vram_gb or req.ram_gb or spec.memory_gb
     usable = budget * (1 - req.headroom) if budget else None
@@ -150,7 +175,9 @@ def verify(cat, req, spec, *, synthetic: bool, file: Optional[str], gen_tokens: 
     from advisor.memory import LlamaCppSettings
 
     mem_meas = interp = drop = None
-    if prof.peak_rss_bytes:
+    if prof.peak_rss_bytes and hf:
+        mem_meas = prof.peak_rss_bytes / 1e9  # the whole process: PyTorch is part of what the estimate counts
+    elif prof.peak_rss_bytes:
         drop = min(est.memory.reclaimable, prof.rss_file_bytes or 0)
         interp = int(prof.settings.get("rss_before_load") or 0)
         mem_meas = (prof.peak_rss_bytes - drop - interp + LlamaCppSettings(ctx).base_overhead) / 1e9
@@ -168,19 +195,24 @@ def verify(cat, req, spec, *, synthetic: bool, file: Optional[str], gen_tokens: 
                         sp.ttft_ms if sp else None, ttft, "ms",
                         "info" if req.max_ttft_ms is None or ttft is None else
                         ("PASS" if ttft <= req.max_ttft_ms else "FAIL")))
-    notes = [f"memory: measured peak RSS {prof.peak_rss_bytes / 1e9:.2f} GB, less {drop / 1e9:.2f} GB of reclaimable "
-             f"file cache (mapped originals of repacked tensors) and the {interp / 1e9:.2f} GB Python interpreter, "
-             f"plus llama-server's {LlamaCppSettings(ctx).base_overhead / 2**20:.0f} MiB process; predicted: what "
-             "`recommend` computed for this stack" if mem_meas is not None else "memory: no RSS reading"]
+    if hf:
+        notes = [f"memory: measured peak RSS of the Transformers process {mem_meas:.2f} GB (PyTorch included, as the "
+                 "estimate counts it); predicted: what `recommend` computed for this stack" if mem_meas is not None
+                 else "memory: no RSS reading"]
+    else:
+        notes = [f"memory: measured peak RSS {prof.peak_rss_bytes / 1e9:.2f} GB, less {drop / 1e9:.2f} GB of reclaimable "
+                 f"file cache (mapped originals of repacked tensors) and the {interp / 1e9:.2f} GB Python interpreter, "
+                 f"plus llama-server's {LlamaCppSettings(ctx).base_overhead / 2**20:.0f} MiB process; predicted: what "
+                 "`recommend` computed for this stack" if mem_meas is not None else "memory: no RSS reading"]
     notes += [f"run: {prof.runtime_version or 'llama-cpp-python'}, context {ctx}, prompt {prompt} tokens, "
              f"{gen_tokens} generated x {repeats} repeats" + (", context filled for the memory peak" if fill else
                                                                ", context not filled (memory peak after the prompt)")]
-    if pick.runtime != "llama.cpp":
+    if pick.runtime not in ("llama.cpp", "transformers"):
         notes.append(f"the pick runs on {pick.runtime}; verified with the same engine (llama.cpp) "
                      "through llama-cpp-python")
     if out.profile.synthetic:
-        notes.append("synthetic GGUF: random weights with the model's exact shapes; speed and memory are the real "
-                     "model's, the text is meaningless")
+        notes.append(f"synthetic {'checkpoint' if hf else 'GGUF'}: random weights with the model's exact shapes; speed "
+                     "and memory are the real model's, the text is meaningless")
     if not pick.feasible:
         notes.append("nothing is predicted to meet every requirement; the best stack that misses only the "
                      "predicted speed or TTFT was run to measure it: " + "; ".join(

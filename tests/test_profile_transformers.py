@@ -42,3 +42,20 @@ def test_transformers_profile_round_trip(cli, tmp_path):
 def test_transformers_profile_bad_input_exits_2(cli, args, field):
     r = cli("profile", "qwen2.5-0.5b-instruct", *args)
     assert r.returncode == 2 and field in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_verify_runs_a_transformers_pick(cli, tmp_path):
+    """With --runtime transformers the pick is a 16-bit checkpoint; verify runs it with Transformers, fills the
+    context for the memory peak and checks it against the budget."""
+    env = {"ADVISOR_SYNTH_CACHE": str(tmp_path / "synth")}
+    r = cli("verify", "--ram", "4GB", "--runtime", "transformers", "--context", "512", "--prompt-tokens", "32",
+            "--synthetic", "--gen-tokens", "4", "--repeats", "1", "--profiles-dir", str(tmp_path / "profiles"),
+            "--format", "json", env=env)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["result"] == "PASS" and out["pick"]["runtime"] == "transformers"
+    assert out["pick"]["quantization"] in ("BF16", "F16", "F32")
+    mem = next(c for c in out["checks"] if c["check"] == "memory")
+    assert mem["status"] == "PASS" and abs(mem["error"]) < 0.15, mem
+    # stacks the harness cannot run (FP8, AWQ checkpoints) are passed over with the reason
+    assert all(p["reason"] for p in out["passed_over"])
