@@ -39,6 +39,11 @@ def _machine(p) -> str:
     return p.hardware_fingerprint or p.hardware
 
 
+def _physical(p) -> str:
+    """The machine without its configuration suffix (-threads1, -interleaved)."""
+    return _machine(p).split("-")[0]
+
+
 def _predict(cat, p, train, fingerprint, backend: str = "cpu") -> float:
     eff = efficiency(train, dict(cat.models), "llama.cpp", backend, fingerprint, quant=p.quantization,
                      cpu_model=p.hardware, threads=p.threads)
@@ -67,7 +72,7 @@ def main(argv=None) -> None:
     m_, q_, c_ = a.calibration.split(":")
     calibration = (m_, q_, int(c_))
     cat = load_catalog()
-    runs = [p for p in cat.profiles.values() if p.backend == "cpu" and p.bandwidth_gbps
+    runs = [p for p in cat.profiles.values() if p.backend == "cpu" and p.bandwidth_gbps and p.runtime == "llama.cpp"
             and profile_arch(p, dict(cat.models)) is not None]
     if a.profiles:
         from profiling.store import load_profiles
@@ -84,7 +89,9 @@ def main(argv=None) -> None:
         label = ps[0].hardware
         fp = "this-machine"  # every run of the machine counts as the same fingerprint below
         same = [p.model_copy(update={"hardware_fingerprint": fp}) for p in ps]
-        others = [p.model_copy(update={"hardware_fingerprint": _machine(p)}) for p in runs if _machine(p) != key]
+        # other machines, and this machine's runs in another configuration (thread count), never the same one
+        others = [p.model_copy(update={"hardware_fingerprint": _machine(p)}) for p in runs if _machine(p) != key
+                  and not (_physical(p) == _physical(ps[0]) and p.threads == ps[0].threads)]
         print(f"\n=== {label} ({len(ps)} runs; other machines: {len(others)} runs)")
         if len({p.model for p in ps}) >= 3:
             _report("leave one model out (same machine)", [

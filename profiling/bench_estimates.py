@@ -93,7 +93,8 @@ def main(argv=None) -> None:
             models.index(p.model) if p.model in models else 99, p.quantization, p.context))
         threads = os.cpu_count() or 1  # the runs this benchmark makes (all threads), not e.g. 1-thread ones
         measured_profiles = [p for p in measured_profiles if p.model in models and p.quantization in quants
-                             and p.context in contexts and (p.threads or threads) == threads]
+                             and p.context in contexts and (p.threads or threads) == threads
+                             and p.runtime == "llama.cpp" and not p.settings.get("rounds")]  # not bench_interleaved's
         print(f"replaying {len(measured_profiles)} stored runs from {a.replay} (no model is run)")
     else:
         for mid in models:
