@@ -407,6 +407,24 @@ def cache_dir() -> Path | None:
     return Path(user_cache_dir("advisor"))
 
 
+def write_cache(path: Path, obj, stale: str) -> None:
+    """Pickle `obj` to `path` atomically (a temporary file, then a rename) and remove the other files
+    matching `stale` (caches of earlier knowledge trees). A cache that cannot be written is skipped."""
+    import pickle
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+        for old in path.parent.glob(stale):
+            if old != path:
+                old.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
 def _cache_path(key: str) -> Path | None:
     d = cache_dir()
     return d / f"catalog-{key}.pickle" if d is not None else None
@@ -443,16 +461,6 @@ def load_catalog(root: Path | str | None = None) -> Catalog:
         raise KnowledgeBaseError(problems)
     entities = {k: dict(sorted(v.items())) for k, v in entities.items()}
     if cache is not None:
-        try:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_suffix(f".{os.getpid()}.tmp")
-            with open(tmp, "wb") as f:
-                pickle.dump((entities, files), f, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, cache)
-            for old in cache.parent.glob("catalog-*"):
-                if old != cache and not old.name.endswith(".tmp"):
-                    old.unlink(missing_ok=True)
-        except OSError:
-            pass
+        write_cache(cache, (entities, files), "catalog-*.pickle")
     frozen = {k: MappingProxyType(v) for k, v in entities.items()}
     return Catalog(root=root, files=MappingProxyType(files), key=key, **frozen)

@@ -161,8 +161,10 @@ def graph_paths(g) -> list[tuple[str, str, str, str]]:
     return out
 
 
-def stack_paths(cat: Catalog, hw: HardwareSpec, req: Requirements) -> list[tuple[str, str, str, str]]:
-    """The paths of stack_graph, cached per knowledge tree and hardware class.
+def stack_paths(cat: Catalog, hw: HardwareSpec, req: Requirements,
+                by_model: Optional[dict[str, list[tuple[str, str, str]]]] = None) -> list[tuple[str, str, str, str]]:
+    """The paths of stack_graph (of `by_model`, enumerate_stacks' result, when given), cached per knowledge
+    tree and hardware class.
 
     The graph's paths depend only on the catalog, the platform, the runtimes allowed, the backend
     each runtime gets on this hardware and the NPU's TOPS, so they are computed once per such class
@@ -170,8 +172,9 @@ def stack_paths(cat: Catalog, hw: HardwareSpec, req: Requirements) -> list[tuple
     run with the same class reads them instead of rebuilding the graph.
     """
     import os
+    import pickle
 
-    from .kb import cache_dir
+    from .kb import cache_dir, write_cache
 
     platform = req.platform or hw.platform
     backends = tuple((rid, choose_backend(rt.backends, hw)) for rid, rt in cat.runtimes.items())
@@ -181,8 +184,6 @@ def stack_paths(cat: Catalog, hw: HardwareSpec, req: Requirements) -> list[tuple
     path = d / f"stacks-{cat.key}.pickle" if d is not None else None
     table: dict = {}
     if path is not None and path.exists():
-        import pickle
-
         try:
             with open(path, "rb") as f:
                 table = pickle.load(f)
@@ -191,22 +192,11 @@ def stack_paths(cat: Catalog, hw: HardwareSpec, req: Requirements) -> list[tuple
                 return hit
         except Exception:  # noqa: BLE001 - a damaged cache is rebuilt
             table = {}
-    paths = graph_paths(stack_graph(cat, hw, req))
+    stacks = None if by_model is None else [(mid, *rest) for mid, v in by_model.items() for rest in v]
+    paths = graph_paths(stack_graph(cat, hw, req, stacks))
     if path is not None:
-        import pickle
-
-        try:
-            table[cls] = paths
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            with open(tmp, "wb") as f:
-                pickle.dump(table, f, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, path)
-            for old in path.parent.glob("stacks-*.pickle"):
-                if old != path:
-                    old.unlink(missing_ok=True)
-        except OSError:
-            pass
+        table[cls] = paths
+        write_cache(path, table, "stacks-*.pickle")
     return paths
 
 
@@ -397,7 +387,7 @@ def evaluate(cat: Catalog, hw: HardwareSpec, req: Requirements, profiles=(), *, 
     n_stacks = sum(len(v) for v in by_model.values())
     chosen = None
     if n_stacks <= _screen_threshold():
-        chosen = stack_paths(cat, hw, req)
+        chosen = stack_paths(cat, hw, req, by_model)
         if stats is not None:
             stats.update(screened=0, passed=n_stacks, refined=n_stacks)
     else:

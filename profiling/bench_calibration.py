@@ -89,9 +89,7 @@ def main(argv=None) -> None:
         label = ps[0].hardware
         fp = "this-machine"  # every run of the machine counts as the same fingerprint below
         same = [p.model_copy(update={"hardware_fingerprint": fp}) for p in ps]
-        # other machines, and this machine's runs in another configuration (thread count), never the same one
-        others = [p.model_copy(update={"hardware_fingerprint": _machine(p)}) for p in runs if _machine(p) != key
-                  and not (_physical(p) == _physical(ps[0]) and p.threads == ps[0].threads)]
+        others = [p.model_copy(update={"hardware_fingerprint": _machine(p)}) for p in prior_runs(runs, ps[0])]
         print(f"\n=== {label} ({len(ps)} runs; other machines: {len(others)} runs)")
         if len({p.model for p in ps}) >= 3:
             _report("leave one model out (same machine)", [
@@ -106,25 +104,37 @@ def main(argv=None) -> None:
         _report(f"one calibration run ({cal.model} {cal.quantization} ctx {cal.context}), prior from other machines", [
             (f"{p.model} {p.quantization} ctx {p.context}", _predict(cat, p, others + [cal], fp),
              p.decode_tokens_per_s.median) for p in rest])
-        _sweep(cat, same, others, fp)
+        print(f"\nevery run as the calibration run in turn ({len(same)} choices):")
+        print_sweep(sweep(cat, same, others, fp))
         _report("no calibration (prior from other machines only)", [
             (f"{p.model} {p.quantization} ctx {p.context}", _predict(cat, p, others, fp),
              p.decode_tokens_per_s.median) for p in rest])
 
 
-def _sweep(cat, same, others, fp) -> None:
-    """Every run of the machine as the one calibration run in turn: how much the result depends on
-    which run (and which run's noise) the calibration happens to use."""
-    meds, pooled = [], []
+def prior_runs(runs, like) -> list:
+    """The runs a machine's prior may use: other machines, and this machine's runs in another configuration
+    (thread count), never its runs in the same one."""
+    return [p for p in runs if _machine(p) != _machine(like)
+            and not (_physical(p) == _physical(like) and p.threads == like.threads)]
+
+
+def sweep(cat, same, others, fp) -> list[tuple]:
+    """Every run of the machine as the one calibration run in turn: (run, signed errors of the other models'
+    predictions). How much the result depends on which run (and which run's noise) calibrates."""
+    out = []
     for cal in same:
         rest = [p for p in same if p.model != cal.model]
-        errs = [abs(_predict(cat, p, others + [cal], fp) / p.decode_tokens_per_s.median - 1) for p in rest]
+        errs = [_predict(cat, p, others + [cal], fp) / p.decode_tokens_per_s.median - 1 for p in rest]
         if errs:
-            meds.append(statistics.median(errs))
-            pooled += errs
-    if not meds:
+            out.append((cal, errs))
+    return out
+
+
+def print_sweep(results: list[tuple]) -> None:
+    if not results:
         return
-    print(f"\nevery run as the calibration run in turn ({len(meds)} choices):")
+    meds = [statistics.median(abs(e) for e in errs) for _, errs in results]
+    pooled = [abs(e) for _, errs in results for e in errs]
     print(f"  median error per choice: median {statistics.median(meds):.0%}, best {min(meds):.0%}, worst {max(meds):.0%}; "
           f"choices with a median within 10%: {sum(m <= 0.10 for m in meds)} of {len(meds)}")
     print(f"  all predictions pooled ({len(pooled)}): median {statistics.median(pooled):.0%}, within 10%: "

@@ -60,7 +60,7 @@ def main(argv=None) -> None:
     ap.add_argument("--replay", default=None, help="a folder of stored interleaved runs instead of running")
     a = ap.parse_args(argv)
     from advisor.kb import load_catalog
-    from profiling.bench_calibration import _predict
+    from profiling.bench_calibration import print_sweep, prior_runs, sweep
 
     cat = load_catalog()
     if a.replay:
@@ -78,29 +78,19 @@ def main(argv=None) -> None:
         print("no interleaved runs")
         return
     fp = runs[0].hardware_fingerprint
-    physical = fp[: -len(SUFFIX)]
-    threads = runs[0].threads
     print(f"{len(runs)} stacks, {runs[0].settings.get('rounds')} interleaved rounds each, on {runs[0].hardware}")
     for p in runs:
         d = p.decode_tokens_per_s
         print(f"  {p.model:24s} {p.quantization:7s} decode median over rounds {d.median:6.2f} "
               f"(rounds {d.min:.2f}-{d.max:.2f}, spread {d.max / d.min - 1:.0%})")
-    # the prior: other machines, and this machine's runs with another thread count, never the same configuration
-    others = [p for p in cat.profiles.values() if p.backend == "cpu" and p.runtime == "llama.cpp"
-              and p.hardware_fingerprint != fp
-              and not ((p.hardware_fingerprint or "").startswith(physical) and p.threads == threads)]
-    meds, pooled = [], []
+    others = prior_runs([p for p in cat.profiles.values() if p.backend == "cpu" and p.runtime == "llama.cpp"], runs[0])
+    results = sweep(cat, runs, others, fp)
     print("\none calibration run (each stack in turn), the other models predicted:")
-    for cal in runs:
-        rest = [p for p in runs if p.model != cal.model]
-        errs = [_predict(cat, p, others + [cal], fp) / p.decode_tokens_per_s.median - 1 for p in rest]
-        meds.append(statistics.median(abs(e) for e in errs))
-        pooled += [abs(e) for e in errs]
-        print(f"  {cal.model:24s} {cal.quantization:7s} median {meds[-1]:.0%}, largest {max(abs(e) for e in errs):.0%}")
-    print(f"\nmedian error per choice: median {statistics.median(meds):.0%}, best {min(meds):.0%}, worst {max(meds):.0%}; "
-          f"choices with a median within 10%: {sum(m <= 0.10 for m in meds)} of {len(meds)}")
-    print(f"all predictions pooled ({len(pooled)}): median {statistics.median(pooled):.0%}, within 10%: "
-          f"{sum(e <= 0.10 for e in pooled) / len(pooled):.0%}, within 25%: {sum(e <= 0.25 for e in pooled) / len(pooled):.0%}")
+    for cal, errs in results:
+        print(f"  {cal.model:24s} {cal.quantization:7s} median {statistics.median(abs(e) for e in errs):.0%}, "
+              f"largest {max(abs(e) for e in errs):.0%}")
+    print()
+    print_sweep(results)
 
 
 if __name__ == "__main__":

@@ -74,27 +74,42 @@ def profile_stack(cat: Catalog, model_id: str, quant: str, *, runtime: str = "ll
                          ", ".join(PROFILED_RUNTIMES))
     if m.availability != "open-weights" or m.architecture is None:
         raise InputError("MODEL", f"{m.name} has no downloadable weights ({m.availability})", "an open-weights model")
-    if runtime == "transformers":
-        return _profile_transformers(cat, model_id, q, file=file, synthetic=synthetic, settings=settings, force=force,
-                                     profiles_dir=profiles_dir)
-    if q not in FILE_TYPES:
+    hf = runtime == "transformers"
+    if hf:
+        check_transformers(m, q, synthetic)
+    elif q not in FILE_TYPES:
         raise InputError("--quant", f"llama.cpp runs GGUF quantizations, not {q}", ", ".join(k.upper() for k in FILE_TYPES))
     spec = detected_spec()
     spec.threads = settings.threads or os.cpu_count() or 1  # the runner's thread count
-    overrides = {"flash_attn": settings.flash_attn, "swa_full": settings.swa_full, "n_ubatch": settings.n_ubatch,
-                 "n_batch": settings.n_batch}
-    est = estimate_stack(cat, model_id, q, runtime, settings.context, spec, prompt_tokens=settings.prompt_tokens,
-                         gen_tokens=settings.gen_tokens, kv=settings.kv, frontend="llama-cpp-python",
-                         overrides=overrides)
+    if hf:
+        # DynamicCache grows with the tokens actually held: the prompt, the warm-up steps and the generated
+        # ones, or the whole context when the run fills it
+        ctx = settings.context if settings.fill else min(settings.prompt_tokens + settings.gen_tokens + 8,
+                                                         settings.context)
+        est = estimate_stack(cat, model_id, q, runtime, ctx, spec, prompt_tokens=settings.prompt_tokens,
+                             gen_tokens=settings.gen_tokens)
+    else:
+        overrides = {"flash_attn": settings.flash_attn, "swa_full": settings.swa_full,
+                     "n_ubatch": settings.n_ubatch, "n_batch": settings.n_batch}
+        est = estimate_stack(cat, model_id, q, runtime, settings.context, spec, prompt_tokens=settings.prompt_tokens,
+                             gen_tokens=settings.gen_tokens, kv=settings.kv, frontend="llama-cpp-python",
+                             overrides=overrides)
     from advisor.hardware import detect
 
     avail = detect(measure=False).ram_available_gb * 1e9
     if est.memory.required > avail and not force:
         raise NotEnoughMemory(
-            f"{model_id} {q.upper()} at {settings.context} tokens is predicted to need {est.memory.required / 1e9:.2f} GB, "
-            f"more than the {avail / 1e9:.2f} GB available now; use --context to ask for less, or --force")
-    path, synth = _artifact(cat, model_id, q, file, synthetic)
-    raw = run_gguf(path, settings)
+            f"{model_id} {q.upper()} on {runtime} at {settings.context} tokens is predicted to need "
+            f"{est.memory.required / 1e9:.2f} GB, more than the {avail / 1e9:.2f} GB available now; "
+            "use --context to ask for less, or --force")
+    if hf:
+        from .measure import run_transformers
+
+        path, synth = _checkpoint(m, q, file, synthetic)
+        raw = run_transformers(path, q, settings)
+    else:
+        path, synth = _artifact(cat, model_id, q, file, synthetic)
+        raw = run_gguf(path, settings)
     prof = to_profile(raw, model=model_id, quantization=q, hardware_name=spec.name, fingerprint=spec.fingerprint,
                       bandwidth_gbps=spec.bandwidth_gbps, bandwidth_basis=spec.bandwidth_source,
                       compute_tflops=spec.cpu_tflops, synthetic=synth, s=settings, artifact=path)
@@ -106,57 +121,43 @@ PROFILED_RUNTIMES = ("llama.cpp", "transformers")
 HF_SYNTH_ARCHS = ("qwen2", "qwen3", "llama", "phi3", "gemma3")
 
 
-def _profile_transformers(cat: Catalog, model_id: str, q: str, *, file: Optional[str], synthetic: bool,
-                          settings: RunSettings, force: bool, profiles_dir: Optional[str]) -> ProfileOutcome:
-    """Transformers (PyTorch) on the CPU: a 16/32-bit checkpoint, its own memory rules and speed."""
+def check_transformers(m, q: str, synthetic: bool) -> None:
+    """Transformers (PyTorch) on the CPU runs 16/32-bit checkpoints; random weights for the dense text-only
+    families only (the runner imports PyTorch in its own process: here only whether it is installed)."""
+    import importlib.util
+
     from advisor.gguf import gguf_arch
 
-    from .measure import TORCH_DTYPES, run_transformers, synthetic_checkpoint
+    from .measure import TORCH_DTYPES
 
-    m = cat.model(model_id)
     if q not in TORCH_DTYPES:
         raise InputError("--quant", f"the Transformers profile runs 16- and 32-bit checkpoints, not {q.upper()}",
                          ", ".join(k.upper() for k in TORCH_DTYPES))
-    try:
-        import torch  # noqa: F401
-        import transformers  # noqa: F401
-    except ImportError:
+    if not (importlib.util.find_spec("torch") and importlib.util.find_spec("transformers")):
         raise InputError("--runtime", "Transformers and PyTorch are not installed",
-                         "pip install 'advisor[transformers]', or --runtime llama.cpp") from None
+                         "pip install 'advisor[transformers]', or --runtime llama.cpp")
     arch = gguf_arch(m.architecture)
-    if synthetic and (arch not in HF_SYNTH_ARCHS or m.architecture.experts):
-        raise InputError("MODEL", f"random-weight Transformers models of '{arch}' are not supported yet",
-                         "a model of " + ", ".join(HF_SYNTH_ARCHS) + " (dense), or --file DIR")
-    spec = detected_spec()
-    spec.threads = settings.threads or os.cpu_count() or 1
-    # DynamicCache grows with the tokens actually held: the prompt, the warm-up steps and the generated ones,
-    # or the whole context when the run fills it
-    ctx = settings.context if settings.fill else settings.prompt_tokens + settings.gen_tokens + 8
-    est = estimate_stack(cat, model_id, q, "transformers", min(ctx, settings.context), spec,
-                         prompt_tokens=settings.prompt_tokens, gen_tokens=settings.gen_tokens)
-    from advisor.hardware import detect
+    if synthetic and (arch not in HF_SYNTH_ARCHS or m.architecture.experts or m.encoders):
+        raise InputError("MODEL", f"random-weight Transformers models of '{arch}'"
+                         + (" with image/audio encoders" if m.encoders else "") + " are not supported yet",
+                         "a text-only model of " + ", ".join(HF_SYNTH_ARCHS) + " (dense), or --file DIR")
 
-    avail = detect(measure=False).ram_available_gb * 1e9
-    if est.memory.required > avail and not force:
-        raise NotEnoughMemory(
-            f"{model_id} {q.upper()} on Transformers is predicted to need {est.memory.required / 1e9:.2f} GB, "
-            f"more than the {avail / 1e9:.2f} GB available now; use --force to run anyway")
+
+def _checkpoint(m, q: str, file: Optional[str], synthetic: bool) -> tuple[str, bool]:
+    """The Transformers checkpoint folder: a local one, a random-weight one, or the listed repository's."""
     if file:
         if not os.path.isdir(file) or not os.path.isfile(os.path.join(file, "config.json")):
             raise InputError("--file", f"no checkpoint folder at {file}", "a folder with config.json and safetensors files")
-        path, synth = file, False
-    elif synthetic:
-        path, synth = synthetic_checkpoint(m.architecture.model_dump_json(), arch, q), True
-    else:
-        from .download import fetch_checkpoint
+        return file, False
+    if synthetic:
+        from advisor.gguf import gguf_arch
 
-        path, synth = str(fetch_checkpoint(m.hf_repo)), False
-    raw = run_transformers(path, q, settings)
-    prof = to_profile(raw, model=model_id, quantization=q, hardware_name=spec.name, fingerprint=spec.fingerprint,
-                      bandwidth_gbps=spec.bandwidth_gbps, bandwidth_basis=spec.bandwidth_source,
-                      compute_tflops=spec.cpu_tflops, synthetic=synth, s=settings, artifact=path)
-    stored = save_profile(prof, profiles_dir)
-    return ProfileOutcome(prof, stored, est, path, _comparison(est, prof))
+        from .measure import synthetic_checkpoint
+
+        return synthetic_checkpoint(m.architecture.model_dump_json(), gguf_arch(m.architecture), q), True
+    from .download import fetch_checkpoint
+
+    return str(fetch_checkpoint(m.hf_repo)), False
 
 
 def _comparison(est: StackEstimate, prof: MeasuredProfile) -> list:

@@ -98,23 +98,14 @@ def runnable_reason(c, synthetic: bool) -> Optional[str]:
 
 
 def _transformers_reason(c, synthetic: bool) -> Optional[str]:
-    import importlib.util
+    from .profile import check_transformers
 
-    from advisor.gguf import gguf_arch
-
-    from .measure import TORCH_DTYPES
-    from .profile import HF_SYNTH_ARCHS
-
-    if c.quant not in TORCH_DTYPES:
-        return f"{c.quant.upper()} on Transformers: the harness runs 16- and 32-bit checkpoints"
     if c.backend != "cpu":
         return f"backend {c.backend}: the harness runs Transformers on the CPU"
-    if not (importlib.util.find_spec("torch") and importlib.util.find_spec("transformers")):
-        return "Transformers and PyTorch are not installed (pip install 'advisor[transformers]')"
-    a = c.model.architecture
-    if synthetic and (gguf_arch(a) not in HF_SYNTH_ARCHS or a.experts or c.model.encoders):
-        return f"random-weight Transformers models of {gguf_arch(a)}{' with encoders' if c.model.encoders else ''} " \
-               "are not supported yet"
+    try:
+        check_transformers(c.model, c.quant, synthetic)
+    except InputError as e:
+        return e.problem
     return None
 
 

@@ -65,15 +65,20 @@ def _hf(code: str, hf_home, offline=True):
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
 
 
-def test_download_uses_the_real_client_and_its_cache_offline(tmp_path):
-    # lay out a Hugging Face cache entry the way huggingface_hub writes one
-    commit = "0123456789abcdef0123456789abcdef01234567"
-    repo_dir = tmp_path / "hub" / "models--Qwen--Qwen3-0.6B-GGUF"
+def _hub_entry(hf_home, repo: str, commit: str, files: dict[str, bytes]) -> None:
+    """A Hugging Face cache entry laid out the way huggingface_hub writes one."""
+    repo_dir = hf_home / "hub" / ("models--" + repo.replace("/", "--"))
     snap = repo_dir / "snapshots" / commit
     snap.mkdir(parents=True)
     (repo_dir / "refs").mkdir()
     (repo_dir / "refs" / "main").write_text(commit)
-    (snap / "Qwen3-0.6B-Q8_0.gguf").write_bytes(b"GGUF" + b"\0" * 60)
+    for name, data in files.items():
+        (snap / name).write_bytes(data)
+
+
+def test_download_uses_the_real_client_and_its_cache_offline(tmp_path):
+    _hub_entry(tmp_path, "Qwen/Qwen3-0.6B-GGUF", "0123456789abcdef0123456789abcdef01234567",
+               {"Qwen3-0.6B-Q8_0.gguf": b"GGUF" + b"\0" * 60})
     ok = _hf("from profiling.download import fetch_artifact; "
              "print(fetch_artifact('Qwen/Qwen3-0.6B-GGUF', 'Qwen3-0.6B-Q8_0.gguf', 64))", tmp_path)
     assert ok.returncode == 0, ok.stderr
@@ -91,13 +96,7 @@ def test_download_uses_the_real_client_and_its_cache_offline(tmp_path):
 def test_checkpoint_download_uses_the_real_client_offline(tmp_path):
     """The Transformers runtime's checkpoint folder comes through snapshot_download and its cache."""
     commit = "89abcdef0123456789abcdef0123456789abcdef"
-    repo_dir = tmp_path / "hub" / "models--Qwen--Qwen2.5-0.5B-Instruct"
-    snap = repo_dir / "snapshots" / commit
-    snap.mkdir(parents=True)
-    (repo_dir / "refs").mkdir()
-    (repo_dir / "refs" / "main").write_text(commit)
-    (snap / "config.json").write_text("{}")
-    (snap / "model.safetensors").write_bytes(b"\0" * 16)
+    _hub_entry(tmp_path, "Qwen/Qwen2.5-0.5B-Instruct", commit, {"config.json": b"{}", "model.safetensors": b"\0" * 16})
     ok = _hf("from profiling.download import fetch_checkpoint; print(fetch_checkpoint('Qwen/Qwen2.5-0.5B-Instruct'))",
              tmp_path)
     assert ok.returncode == 0, ok.stderr
