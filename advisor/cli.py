@@ -158,6 +158,22 @@ def hardware_list(fmt: str) -> None:
     click.echo(_table(["id", "name", "memory_gb", "kind", "bandwidth_gbps", "platform", "backends", "npu_tops"], rows))
 
 
+@hardware.command("gpus")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+def hardware_gpus(fmt: str) -> None:
+    """List the GPU and accelerator catalog (ids for --gpu), with each figure's source."""
+    from .views import accelerator_record
+
+    cat = _catalog()
+    recs = [accelerator_record(i, a) for i, a in cat.accelerators.items()]
+    if fmt == "json":
+        click.echo(_dump(recs))
+        return
+    rows = [[r["id"], r["name"], r["kind"], f"{r['memory_gb']:g}", r["memory_type"], f"{r['bandwidth_gbps']:g}",
+             f"{r['fp16_tflops']:g}" if r["fp16_tflops"] else "", ",".join(r["backends"])] for r in recs]
+    click.echo(_table(["id", "name", "kind", "memory_gb", "memory", "bandwidth_gbps", "fp16_tflops", "backends"], rows))
+
+
 @hardware.command("detect")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @click.option("--refresh", is_flag=True, help="Measure bandwidth and FLOP/s again instead of using the cache.")
@@ -178,26 +194,27 @@ def hardware_detect(fmt: str, refresh: bool) -> None:
 # --------------------------------------------------------------------------- estimate
 
 
-def resolve_hardware(cat, hardware_id: str | None, ram: str | None, vram: str | None, bandwidth: float | None):
-    """--hardware, or --ram/--vram/--bandwidth, or this machine (detected and measured)."""
+def resolve_hardware(cat, hardware_id: str | None, ram: str | None, vram: str | None, bandwidth: float | None,
+                     gpu: str | None = None, tflops: float | None = None):
+    """--hardware, or --gpu/--ram/--vram/--bandwidth/--tflops, or this machine (detected and measured)."""
+    from .errors import InputError
     from .estimate import custom_spec, detected_spec, from_profile
     from .units import parse_size_gb
 
     if hardware_id:
-        if ram or vram or bandwidth:
-            from .errors import InputError
-
-            raise InputError("--hardware", "give either --hardware or --ram/--vram/--bandwidth, not both")
+        if ram or vram or bandwidth or gpu or tflops:
+            raise InputError("--hardware", "give either --hardware or --gpu/--ram/--vram/--bandwidth/--tflops, not both")
         return from_profile(hardware_id, cat.hw(hardware_id))
     ram_gb = parse_size_gb(ram, "--ram") if ram else None
     vram_gb = parse_size_gb(vram, "--vram") if vram else None
-    if bandwidth is not None and bandwidth <= 0:
-        from .errors import InputError
-
-        raise InputError("--bandwidth", "must be positive", "GB/s, e.g. --bandwidth 50")
-    base = detected_spec(measure=bandwidth is None)
-    if ram_gb or vram_gb or bandwidth:
-        return custom_spec(ram_gb, vram_gb, bandwidth, base)
+    for flag, v in (("--bandwidth", bandwidth), ("--tflops", tflops)):
+        if v is not None and v <= 0:
+            raise InputError(flag, "must be positive", "a number, e.g. --bandwidth 50 (GB/s), --tflops 165")
+    base = detected_spec(measure=bandwidth is None or bool(vram_gb or gpu), cat=cat)
+    if ram_gb or vram_gb or bandwidth or gpu or tflops:
+        if base.memory_kind == "vram" and not (vram_gb or gpu):
+            base = detected_spec(measure=bandwidth is None, cat=None)  # --ram: this machine's CPU side
+        return custom_spec(ram_gb, vram_gb, bandwidth, base, tflops=tflops, cat=cat, gpu=gpu)
     return base
 
 
@@ -210,10 +227,13 @@ def resolve_hardware(cat, hardware_id: str | None, ram: str | None, vram: str | 
 @click.option("--ram", default=None, help="Memory budget, e.g. 8GB (with this machine's CPU).")
 @click.option("--vram", default=None, help="GPU memory budget, e.g. 24GB.")
 @click.option("--bandwidth", type=float, default=None, help="Memory bandwidth in GB/s.")
+@click.option("--gpu", default=None, help="A GPU: catalog id (`advisor hardware gpus`) or its name as nvidia-smi prints it.")
+@click.option("--tflops", type=float, default=None, help="Dense FP16 TFLOP/s of the GPU (CPU: FP32) for prefill.")
 @click.option("--prompt-tokens", "prompt_tokens", default="512", show_default=True)
 @click.option("--kv-cache", "kv", type=click.Choice(["f16", "q8_0", "q4_0"]), default="f16", show_default=True)
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
-def estimate(model_id, quant, runtime, context, hardware_id, ram, vram, bandwidth, prompt_tokens, kv, fmt) -> None:
+def estimate(model_id, quant, runtime, context, hardware_id, ram, vram, bandwidth, gpu, tflops, prompt_tokens, kv,
+             fmt) -> None:
     """Memory and speed of one model + quantization + runtime, with the basis of every figure."""
     from .estimate import estimate_stack
     from .units import parse_tokens
@@ -221,31 +241,29 @@ def estimate(model_id, quant, runtime, context, hardware_id, ram, vram, bandwidt
     cat = _catalog()
     ctx = parse_tokens(context, "--context")
     pt = parse_tokens(prompt_tokens, "--prompt-tokens")
-    spec = resolve_hardware(cat, hardware_id, ram, vram, bandwidth)
+    spec = resolve_hardware(cat, hardware_id, ram, vram, bandwidth, gpu, tflops)
     est = estimate_stack(cat, model_id, quant, runtime, ctx, spec, prompt_tokens=pt, kv=kv,
                          extra_profiles=_user_profiles())
     rec = est.as_dict()
     if fmt == "json":
         click.echo(_dump(rec))
         return
-    b = rec["memory_breakdown_gb"]
-    click.echo(f"{rec['model']} {rec['quantization']} on {rec['runtime']} ({rec['backend']}), context {ctx}: "
-               f"{spec.name}")
-    click.echo(f"memory   {rec['memory_gb']:.2f} GB  (weights {b['weights']:.2f} + KV {b['kv_cache']:.2f} + "
-               f"buffers {b['buffers']:.2f} + overhead {b['overhead']:.2f}"
-               + (f" + encoders {b['encoders']:.2f}" if b["encoders"] else "") + ")")
-    if rec["decode_tps"] is not None:
-        lo, hi = rec["decode_tps_range"]
-        click.echo(f"decode   {rec['decode_tps']:.1f} tokens/s  (range {lo:.1f}-{hi:.1f})")
-    if rec["prefill_tps"] is not None:
-        click.echo(f"prefill  {rec['prefill_tps']:.0f} tokens/s;  time to first token {rec['ttft_ms']:.0f} ms "
-                   f"for {pt} prompt tokens")
-    click.echo(f"basis    {rec['basis']}")
-    if spec.memory_gb and est.memory.total > spec.memory_gb * 1e9:
-        click.echo(f"warning  needs {rec['memory_gb']:.2f} GB, more than the {spec.memory_gb:g} GB available")
+    from .explain import estimate_lines
+
+    for line in estimate_lines(rec, ctx, pt, spec.name):
+        click.echo(line)
     click.echo("assumptions:")
     for a in rec["assumptions"]:
         click.echo(f"  - {a}")
+
+
+def _announce(text: str) -> None:
+    """What a run is about to do, on stderr (stdout stays the result, JSON included); the runner's progress
+    lines follow it there."""
+    import os
+
+    os.environ.setdefault("ADVISOR_PROGRESS", "1")
+    click.echo(text, err=True)
 
 
 def _profiling(command: str, module: str, file, synthetic):
@@ -293,7 +311,7 @@ def profile(model_id, quant, runtime, file, synthetic, context, prompt_tokens, g
     if s.prompt_tokens + s.gen_tokens + 8 > ctx:
         raise InputError("--prompt-tokens", f"prompt + generated tokens must fit in the context ({ctx})")
     out = profile_stack(_catalog(), model_id, quant, runtime=runtime, file=file, synthetic=synthetic, settings=s,
-                        force=force, profiles_dir=profiles_dir)
+                        force=force, profiles_dir=profiles_dir, announce=_announce)
     if fmt == "json":
         click.echo(_dump(out.as_dict()))
         return
@@ -359,6 +377,32 @@ def profiles_rm(profile_id, profiles_dir) -> None:
     click.echo(f"removed {path}")
 
 
+@main.group()
+def cache() -> None:
+    """The advisor's cache folder (catalog, stack paths, hardware measurements, synthetic models)."""
+
+
+@cache.command("clean")
+def cache_clean() -> None:
+    """Remove the cached synthetic models and the catalog and stack-path caches."""
+    from .kb import cache_dir
+
+    n = freed = 0
+    base = cache_dir()
+    try:
+        from profiling.synth import cache_dir as synth_dir, clean
+    except ImportError:  # the profiling package is part of the install; be safe anyway
+        synth_dir = clean = None
+    if clean is not None:
+        n, freed = clean(synth_dir())
+    if base is not None and base.is_dir():
+        for p in base.glob("*.pickle"):
+            freed += p.stat().st_size
+            p.unlink(missing_ok=True)
+            n += 1
+    click.echo(f"removed {n} cached files, {freed / 1e9:.2f} GB freed")
+
+
 # --------------------------------------------------------------------------- recommend
 
 REC_FORMATS = click.Choice(["table", "json", "markdown"], case_sensitive=False)
@@ -369,6 +413,9 @@ _REQUIREMENT_OPTIONS = [
     click.option("--ram", default=None, help="Memory budget, e.g. 4GB, 512MB."),
     click.option("--vram", default=None, help="GPU memory budget, e.g. 24GB."),
     click.option("--hardware", "hardware_id", default=None, help="A hardware profile id (`advisor hardware list`)."),
+    click.option("--gpu", default=None, help="A GPU: catalog id (`advisor hardware gpus`) or its nvidia-smi name."),
+    click.option("--bandwidth", default=None, help="Memory bandwidth in GB/s of the device the model runs on."),
+    click.option("--tflops", default=None, help="Dense FP16 TFLOP/s of the GPU (CPU: FP32), for prefill and TTFT."),
     click.option("--lang", multiple=True, help="ISO 639-1 code; repeat or comma-separate."),
     click.option("--modality", multiple=True, help="text, image, audio, video."),
     click.option("--task", multiple=True, help="chat, code, math, reasoning, function-calling, ..."),
@@ -393,13 +440,14 @@ def requirement_options(f):
     return f
 
 
-def _requirements(spec_file, ram, vram, hardware_id, lang, modality, task, context, min_tps, max_ttft_ms,
+def _requirements(spec_file, ram, vram, hardware_id, gpu, bandwidth, tflops, lang, modality, task, context, min_tps, max_ttft_ms,
                   prompt_tokens, license_, platform, runtimes, max_download_gb, headroom, prefer, top):
     """(catalog, Requirements, HardwareSpec) from a spec file and the flags (flags win)."""
     from .requirements import build, load_spec
 
     raw = load_spec(spec_file) if spec_file else {}
-    flags = {"ram_gb": ram, "vram_gb": vram, "hardware": hardware_id, "languages": list(lang) or None,
+    flags = {"ram_gb": ram, "vram_gb": vram, "hardware": hardware_id, "gpu": gpu, "bandwidth_gbps": bandwidth,
+             "tflops": tflops, "languages": list(lang) or None,
              "modalities": list(modality) or None, "tasks": list(task) or None, "context": context,
              "min_tps": min_tps, "max_ttft_ms": max_ttft_ms, "prompt_tokens": prompt_tokens,
              "license": list(license_) or None, "platform": platform, "runtimes": list(runtimes) or None,
@@ -408,7 +456,13 @@ def _requirements(spec_file, ram, vram, hardware_id, lang, modality, task, conte
     req = build(raw)
     cat = _catalog()
     spec = resolve_hardware(cat, req.hardware, str(req.ram_gb) + "GB" if req.ram_gb else None,
-                            str(req.vram_gb) + "GB" if req.vram_gb else None, None)
+                            str(req.vram_gb) + "GB" if req.vram_gb else None, req.bandwidth_gbps, req.gpu, req.tflops)
+    if spec.memory_kind == "vram" and not spec.bandwidth_gbps and (req.min_tps is not None or req.max_ttft_ms is not None):
+        from .errors import InputError
+
+        flag = "--min-tps" if req.min_tps is not None else "--max-ttft-ms"
+        raise InputError(flag, f"the speed of {spec.name} is unknown, so a speed limit cannot be checked",
+                         "--gpu NAME (see `advisor hardware gpus`) or --bandwidth GB/s [--tflops N]")
     return cat, req, spec
 
 
@@ -470,7 +524,7 @@ def verify(synthetic, file, gen_tokens, repeats, threads, fill, profiles_dir, fo
     cat, req, spec = _requirements(**flags)
     out = run_verify(cat, req, spec, synthetic=synthetic, file=file, gen_tokens=parse_tokens(gen_tokens, "--gen-tokens"),
                      repeats=repeats, threads=threads, fill=fill, force=force, profiles_dir=profiles_dir,
-                     user_profiles=_user_profiles())
+                     user_profiles=_user_profiles(), announce=_announce)
     if fmt == "json":
         click.echo(_dump(out.as_dict()))
     else:

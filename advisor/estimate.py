@@ -9,12 +9,13 @@ advisor.speed into one record whose every figure names its basis.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import re
 from typing import Iterable, Optional
 
 from .errors import InputError
 from .kb import Catalog
 from .memory import MemoryEstimate, Target, estimate_memory
-from .schemas import Hardware, MeasuredProfile
+from .schemas import Accelerator, Hardware, MeasuredProfile
 from .speed import SpeedEstimate, efficiency, estimate_speed
 
 BACKEND_PREFERENCE = ("cuda", "rocm", "metal", "vulkan", "directml", "qnn", "npu", "openvino", "cpu")
@@ -43,6 +44,8 @@ class HardwareSpec:
     cpu_measured_bandwidth_gbps: Optional[float] = None
     cpu_measured_bandwidth_source: str = ""
     threads: Optional[int] = None  # CPU threads llama.cpp runs with (the harness's default: every logical core)
+    accelerator: Optional[str] = None  # knowledge/hardware/accelerators id of the GPU
+    system_memory_gb: Optional[float] = None  # host RAM beside discrete VRAM (partial offload)
 
     def bandwidth_for(self, backend: str) -> tuple[float, str]:
         """The bandwidth a backend's roofline uses: on CPUs a measured read bandwidth where one is known
@@ -70,7 +73,7 @@ def from_profile(hw_id: str, h: Hardware) -> HardwareSpec:
         cpu_measured_bandwidth_gbps=h.measured_bandwidth_gbps,
         cpu_measured_bandwidth_source=(f"published measured read bandwidth, knowledge/hardware/{hw_id}.yaml "
                                        f"({', '.join(_src(h, 'measured_bandwidth_gbps'))})"),
-        threads=h.cpu.cores,
+        threads=h.cpu.cores, system_memory_gb=h.system_memory_gb,
     )
 
 
@@ -79,16 +82,17 @@ def _src(h: Hardware, fld: str) -> list[str]:
     return [v] if isinstance(v, str) else list(v)
 
 
-def detected_spec(measure: bool = True) -> HardwareSpec:
+def detected_spec(measure: bool = True, cat: Catalog | None = None) -> HardwareSpec:
+    """This machine. With an NVIDIA GPU (found through NVML) and the catalog, the GPU's VRAM is the budget
+    and its bandwidth and compute come from the catalog by device name; a card the catalog lacks keeps its
+    VRAM budget but no GPU speed (the note says so)."""
     from .hardware import detect
 
     d = detect(measure=measure)
     backends = ["cpu"]
-    if d.gpus:
-        backends.insert(0, "cuda")
     if d.apple_silicon:
         backends.insert(0, "metal")
-    return HardwareSpec(
+    spec = HardwareSpec(
         name=f"this machine ({d.cpu_model}, {d.cores_logical} threads, {d.ram_gb:.1f} GB RAM)",
         memory_gb=d.ram_gb, memory_kind="unified" if d.apple_silicon else "system",
         bandwidth_gbps=d.bandwidth_gbps or 0.0, bandwidth_source=d.bandwidth_source or "not measured",
@@ -96,23 +100,148 @@ def detected_spec(measure: bool = True) -> HardwareSpec:
         simd=tuple(d.simd), cpu_tflops=d.cpu_tflops, compute_source=d.cpu_tflops_source or "",
         fingerprint=d.fingerprint, detected=True, cpu_model=d.cpu_model or "", threads=d.cores_logical,
     )
+    if not d.gpus:
+        return spec
+    g = d.gpus[0]
+    count = sum(1 for x in d.gpus if x.name == g.name)
+    try:
+        acc_id, acc = find_accelerator(cat, g.name)
+    except InputError:
+        acc_id = None
+    if acc_id is not None:
+        gspec = accelerator_spec(acc_id, acc, spec)
+        gspec.detected = True
+        gspec.name = f"this machine's {g.name} ({g.memory_gb:.1f} GB, NVML)" + (f" x{count}" if count > 1 else "")
+    else:
+        gspec = HardwareSpec(**{**spec.__dict__})
+        gspec.name = f"this machine's {g.name} ({g.memory_gb:.1f} GB, NVML)"
+        gspec.memory_kind, gspec.backends = "vram", ("cuda", "cpu")
+        gspec.bandwidth_gbps, gspec.bandwidth_source, gspec.gpu_tflops = 0.0, "unknown", None
+        gspec.cpu_bandwidth_gbps = gspec.cpu_measured_bandwidth_gbps = spec.bandwidth_gbps or None
+        gspec.cpu_measured_bandwidth_source = spec.bandwidth_source
+        gspec.notes = [f"{g.name} is not in knowledge/hardware/accelerators: GPU speed not estimated; give "
+                       "--gpu ID or --bandwidth GB/s"]
+    gspec.memory_gb = round(g.memory_gb, 2)  # one GPU's VRAM: what a single-GPU stack must fit
+    gspec.system_memory_gb = d.ram_gb
+    return gspec
 
 
 def custom_spec(ram_gb: float | None, vram_gb: float | None, bandwidth_gbps: float | None,
-                base: HardwareSpec | None) -> HardwareSpec:
-    """--ram/--vram/--bandwidth: the given budget on this machine's CPU unless told otherwise."""
+                base: HardwareSpec | None, *, tflops: float | None = None, cat: Catalog | None = None,
+                gpu: str | None = None) -> HardwareSpec:
+    """--ram/--vram/--bandwidth/--tflops/--gpu on this machine.
+
+    --ram alone keeps this machine's CPU (its measured bandwidth and FLOP/s). A GPU budget never borrows
+    the CPU's figures: --gpu names a catalog card (or a name as nvidia-smi prints it); --vram alone takes
+    the catalog's typical card of that size and says so; with neither a card nor --bandwidth the GPU's
+    speed is unknown and left out (speed constraints are refused with a hint)."""
     base = base or HardwareSpec("custom", None, "system", 0.0, "", ("cpu",))
+    if gpu or (vram_gb and not bandwidth_gbps):
+        acc = find_accelerator(cat, gpu) if gpu else typical_accelerator(cat, vram_gb) if cat else None
+        if acc is not None:
+            spec = accelerator_spec(*acc, base)
+            if gpu is None:
+                spec.notes.append(f"--vram {vram_gb:g}GB alone: planned on the catalog's typical {vram_gb:g} GB card, "
+                                  f"{acc[1].name} ({acc[1].bandwidth_gbps:g} GB/s); give --gpu or --bandwidth for yours")
+            if vram_gb:
+                spec.memory_gb = vram_gb
+        else:
+            spec = HardwareSpec(**{**base.__dict__})
+            spec.notes = list(base.notes) + [f"no catalog card has {vram_gb:g} GB: GPU speed not estimated; give "
+                                             "--gpu NAME or --bandwidth GB/s (and --tflops) for speed figures"]
+            spec.name = f"a {vram_gb:g} GB GPU"
+            spec.memory_gb, spec.memory_kind, spec.backends = vram_gb, "vram", ("cuda", "cpu")
+            spec.bandwidth_gbps, spec.bandwidth_source, spec.gpu_tflops = 0.0, "unknown (no card named)", None
+            spec.cpu_bandwidth_gbps = base.bandwidth_gbps or None
+            spec.cpu_measured_bandwidth_gbps = base.bandwidth_gbps or None
+            spec.cpu_measured_bandwidth_source = base.bandwidth_source
+            spec.system_memory_gb = base.memory_gb
+        if bandwidth_gbps:
+            spec.bandwidth_gbps, spec.bandwidth_source = bandwidth_gbps, "given with --bandwidth"
+        if tflops:
+            spec.gpu_tflops, spec.compute_source = tflops, "given with --tflops"
+        spec.hardware_id = None
+        return spec
     spec = HardwareSpec(**{**base.__dict__})
     spec.notes = list(base.notes)
     spec.name = "custom budget" + (f" on {base.name}" if base.detected else "")
-    if vram_gb:
+    if vram_gb:  # with --bandwidth: a GPU described by its figures
         spec.memory_gb, spec.memory_kind = vram_gb, "vram"
         spec.backends = ("cuda", "cpu")
+        spec.cpu_bandwidth_gbps = base.bandwidth_gbps or None
+        spec.cpu_measured_bandwidth_gbps = base.bandwidth_gbps or None
+        spec.cpu_measured_bandwidth_source = base.bandwidth_source
+        spec.system_memory_gb = base.memory_gb
+        spec.gpu_tflops = tflops
+        spec.compute_source = "given with --tflops" if tflops else ""
+        spec.name = f"a {vram_gb:g} GB GPU at {bandwidth_gbps:g} GB/s"
     elif ram_gb:
         spec.memory_gb = ram_gb
     if bandwidth_gbps:
         spec.bandwidth_gbps, spec.bandwidth_source = bandwidth_gbps, "given with --bandwidth"
+        if not vram_gb:
+            # a CPU bandwidth the user gives replaces the measured one the CPU roofline would use
+            spec.cpu_measured_bandwidth_gbps = bandwidth_gbps
+            spec.cpu_measured_bandwidth_source = "given with --bandwidth"
+    if tflops and not vram_gb:
+        if spec.memory_kind == "system" or "cpu" == spec.backends[0]:
+            spec.cpu_tflops, spec.compute_source = tflops, "given with --tflops"
+        else:
+            spec.gpu_tflops, spec.compute_source = tflops, "given with --tflops"
     spec.hardware_id = None
+    return spec
+
+
+def _norm_name(s: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "", s.lower().replace("geforce", "").replace("nvidia", ""))
+
+
+def find_accelerator(cat: Catalog | None, name: str) -> tuple[str, Accelerator]:
+    """A catalog accelerator by id or by a device name as NVML / nvidia-smi prints it."""
+    table = dict(cat.accelerators) if cat is not None else {}
+    key = name.strip().lower()
+    if key in table:
+        return key, table[key]
+    want = _norm_name(name)
+    for aid, a in sorted(table.items()):
+        if want and (want == _norm_name(aid) or want in {_norm_name(n) for n in a.device_names + [a.name]}):
+            return aid, a
+    raise InputError("--gpu", f"unknown GPU '{name}'", ", ".join(sorted(table)) or "none in the catalog")
+
+
+def typical_accelerator(cat: Catalog, vram_gb: float) -> Optional[tuple[str, Accelerator]]:
+    """The catalog's discrete card of exactly that memory size marked `typical_for_size` (the common card of
+    that size in published llama.cpp runs); without a mark, the slowest of that size (the conservative reading)."""
+    cards = [(not a.typical_for_size, a.bandwidth_gbps, aid, a) for aid, a in cat.accelerators.items()
+             if a.kind == "discrete" and abs(a.memory_gb - vram_gb) < 0.5]
+    if not cards:
+        return None
+    *_, aid, a = min(cards)
+    return aid, a
+
+
+def accelerator_spec(acc_id: str, a: Accelerator, base: HardwareSpec) -> HardwareSpec:
+    """A GPU from the catalog on the host `base` (this machine, or a bare custom host): the GPU's memory is
+    the budget and its bandwidth and compute the roofline; the host's RAM and bandwidth stay for the CPU side."""
+    where = f"knowledge/hardware/accelerators/{acc_id}.yaml"
+    comp = a.compute
+    tflops = comp.fp16_tflops or comp.bf16_tflops or comp.fp32_tflops
+    comp_key = "fp16" if comp.fp16_tflops else "bf16" if comp.bf16_tflops else "fp32"
+    unified = a.kind in ("unified", "module")
+    backends = tuple(b for b in BACKEND_PREFERENCE if b in a.backends) + ("cpu",)
+    spec = HardwareSpec(
+        name=a.name + (f" on {base.name}" if base.detected and not unified else ""),
+        memory_gb=a.memory_gb, memory_kind="unified" if unified else "vram",
+        bandwidth_gbps=a.bandwidth_gbps, bandwidth_source=f"{where} ({', '.join(_src(a, 'bandwidth_gbps'))})",
+        backends=backends, platform=base.platform, cpu_arch=base.cpu_arch, simd=base.simd,
+        gpu_tflops=tflops, cpu_tflops=None if unified else base.cpu_tflops,
+        compute_source=f"{where} ({comp_key} dense, {', '.join(_src(a, 'compute'))})" if tflops else "",
+        cpu_bandwidth_gbps=None if unified else (base.bandwidth_gbps or None),
+        fingerprint=base.fingerprint, hardware_id=acc_id, cpu_model="" if unified else base.cpu_model,
+        cpu_measured_bandwidth_gbps=None if unified else (base.bandwidth_gbps or None),
+        cpu_measured_bandwidth_source="" if unified else base.bandwidth_source,
+        threads=base.threads, accelerator=acc_id, system_memory_gb=None if unified else base.memory_gb,
+    )
     return spec
 
 
@@ -143,6 +272,15 @@ class StackEstimate:
     basis: str
     assumptions: list[str]
 
+    def fits(self, headroom: float | None = None) -> Optional[bool]:
+        """The one fit rule of every command: what must fit within the budget less the headroom."""
+        from .requirements import DEFAULT_HEADROOM
+
+        if not self.hardware.memory_gb:
+            return None
+        h = DEFAULT_HEADROOM if headroom is None else headroom
+        return self.memory.required <= self.hardware.memory_gb * (1 - h) * 1e9
+
     def as_dict(self) -> dict:
         s = self.speed
         return {
@@ -152,9 +290,12 @@ class StackEstimate:
             "backend": self.backend,
             "context": self.context,
             "hardware": self.hardware.hardware_id or self.hardware.name,
-            "memory_gb": round(self.memory.total / 1e9, 3),
             "memory_required_gb": round(self.memory.required / 1e9, 3),
-            "memory_breakdown_gb": self.memory.breakdown_gb(),
+            "memory_peak_gb": round(self.memory.total / 1e9, 3),
+            "memory_budget_gb": self.hardware.memory_gb,
+            "fits": self.fits(),
+            "memory_breakdown_gb": self.memory.breakdown_gb(required=True),
+            "memory_reclaimable_gb": round(self.memory.reclaimable / 1e9, 3),
             "decode_tps": round(s.decode_tps, 2) if s else None,
             "decode_tps_range": [round(s.decode_tps_range[0], 2), round(s.decode_tps_range[1], 2)] if s else None,
             "prefill_tps": round(s.prefill_tps, 1) if s and s.prefill_tps else None,
@@ -184,17 +325,15 @@ def estimate_stack(cat: Catalog, model_id: str, quant: str, runtime_id: str, con
     if backend is None:
         raise InputError("--runtime", f"{rt.name} has no backend for {spec.name} (it has {', '.join(spec.backends)})",
                          ", ".join(rt.backends))
-    listed = None
-    for art in m.artifacts:
-        if art.quantization == q_id and art.size_bytes and not art.size_estimated and art.format in rt.formats:
-            listed = art.size_bytes
-    target = Target(cpu_arch=spec.cpu_arch, simd=spec.simd, backend=backend, memory_gb=spec.memory_gb)
+    listed = listed_bytes(m, q_id, rt)
+    target = Target(cpu_arch=spec.cpu_arch, simd=spec.simd, backend=backend, memory_gb=spec.memory_gb,
+                    os=spec.platform)
     mem = estimate_memory(m, q_id, runtime_id, context, kv=kv, rt=rt, target=target, frontend=frontend,
                           listed_bytes=listed, quantization=q, overrides=overrides)
     notes = [f"hardware: {spec.name}; backend {backend}"] + list(spec.notes) + mem.assumptions
     speed = None
     basis = "estimated"
-    if m.architecture is not None and spec.bandwidth_gbps:
+    if m.architecture is not None and spec.bandwidth_for(backend)[0]:
         # leave out every configuration of that machine (fingerprints with a suffix, e.g. -threads1)
         profiles = [p for p in cat.profiles.values()
                     if not exclude_fingerprint or not (p.hardware_fingerprint or "").startswith(exclude_fingerprint)
@@ -202,34 +341,99 @@ def estimate_stack(cat: Catalog, model_id: str, quant: str, runtime_id: str, con
         bw, bw_src = spec.bandwidth_for(backend)
         compute = spec.gpu_tflops if backend != "cpu" else spec.cpu_tflops
         eff = efficiency(profiles, dict(cat.models), runtime_id, backend, spec.fingerprint, quant=q_id,
-                         cpu_model=spec.cpu_model, threads=spec.threads)
+                         cpu_model=spec.cpu_model, threads=spec.threads, cpu_tflops=spec.cpu_tflops)
         speed = estimate_speed(m, q_id, runtime_id, backend, bandwidth_gbps=bw, compute_tflops=compute,
                                prompt_tokens=prompt_tokens, gen_tokens=gen_tokens, kv=kv, eff=eff, q=q,
-                               bandwidth_source=bw_src, compute_source=spec.compute_source)
+                               bandwidth_source=bw_src, compute_source=spec.compute_source, simd=spec.simd)
         basis = speed.basis
-        measured = _same_stack(profiles, model_id, q_id, runtime_id, backend, spec.fingerprint, context)
-        if measured is not None:
-            speed.decode_tps = measured.decode_tokens_per_s.median
-            speed.decode_tps_range = (measured.decode_tokens_per_s.min, measured.decode_tokens_per_s.max)
-            if measured.prefill_tokens_per_s:
-                speed.prefill_tps = measured.prefill_tokens_per_s.median
-            if measured.ttft_ms:
-                speed.ttft_ms = measured.ttft_ms.median
-            basis = "measured"
-            speed.assumptions.append(f"speed measured on this machine ({measured.measured_at}, n={measured.decode_tokens_per_s.n})")
+        basis = apply_measured(speed, profiles, model_id, q_id, runtime_id, backend, spec, context, prompt_tokens)
         notes += speed.assumptions
     elif m.availability != "open-weights":
         notes.append("speed: see the vendor's published figures (`advisor show`)")
     return StackEstimate(model_id, q.name, runtime_id, backend, context, mem, speed, spec, basis, notes)
 
 
-def _same_stack(profiles, model_id, q_id, runtime_id, backend, fingerprint, context) -> Optional[MeasuredProfile]:
+def listed_bytes(m, q_id: str, rt) -> Optional[int]:
+    """The size of the published artifact of this quantization in a format the runtime loads, if listed."""
+    listed = None
+    for art in m.artifacts:
+        if art.quantization == q_id and art.size_bytes and not art.size_estimated and art.format in rt.formats:
+            listed = art.size_bytes
+    return listed
+
+
+def _group(r: str) -> str:
+    return "llama.cpp" if r in ("llama.cpp", "ollama", "llama-cpp-python") else r
+
+
+def same_stack_runs(profiles, model_id, q_id, runtime_id, backend, fingerprint) -> list[MeasuredProfile]:
+    """Runs of this stack on this machine (exact fingerprint: another configuration is another machine)."""
     if not fingerprint:
-        return None
-    best = None
-    for p in profiles:
-        if (p.model == model_id and p.quantization == q_id and p.backend == backend and p.hardware_fingerprint == fingerprint
-                and p.runtime in (runtime_id, "llama-cpp-python" if runtime_id == "llama.cpp" else runtime_id)):
-            if best is None or (p.measured_at or "") > (best.measured_at or ""):
-                best = p
-    return best
+        return []
+    return [p for p in profiles if p.model == model_id and p.quantization == q_id and p.backend == backend
+            and p.hardware_fingerprint == fingerprint and _group(p.runtime) == _group(runtime_id)]
+
+
+def apply_measured(speed: SpeedEstimate, profiles, model_id, q_id, runtime_id, backend, spec: HardwareSpec,
+                   context: int, prompt_tokens: int) -> str:
+    """The basis of a speed estimate, after this machine's runs of the same stack.
+
+    `measured` only for the measured conditions: the same model, quantization, runtime, backend, machine
+    and thread count, with the context and the prompt inside the range of this stack's runs; the figures
+    are then the nearest run's. Anything else stays the model's estimate, `calibrated` from those runs
+    (and the assumptions say from which)."""
+    runs = same_stack_runs(profiles, model_id, q_id, runtime_id, backend, spec.fingerprint)
+    if not runs:
+        return speed.basis
+    same_threads = [p for p in runs if spec.threads is None or p.threads in (None, spec.threads)]
+    inside = []
+    if same_threads:
+        cmin, cmax = min(p.context for p in same_threads), max(p.context for p in same_threads)
+        pmin, pmax = min(p.prompt_tokens for p in same_threads), max(p.prompt_tokens for p in same_threads)
+        if cmin <= context <= cmax and pmin <= prompt_tokens <= pmax:
+            inside = same_threads
+    if not inside:
+        latest = max(runs, key=lambda p: p.measured_at or "")
+        why = ("another thread count" if not same_threads else
+               f"context {context} and prompt {prompt_tokens} outside the measured range "
+               f"(context {min(p.context for p in same_threads)}-{max(p.context for p in same_threads)}, prompt "
+               f"{min(p.prompt_tokens for p in same_threads)}-{max(p.prompt_tokens for p in same_threads)})")
+        speed.assumptions.append(f"this stack was measured on this machine ({latest.measured_at}, "
+                                 f"{latest.decode_tokens_per_s.median:.1f} tokens/s at context {latest.context}, "
+                                 f"{latest.threads} threads) under other conditions ({why}): the estimate is "
+                                 "calibrated from that run, not measured")
+        speed.basis = "calibrated"
+        return "calibrated"
+    best = min(inside, key=lambda p: (abs(p.context - context) + abs(p.prompt_tokens - prompt_tokens),
+                                      -(1 if p.measured_at else 0), (p.measured_at or "")[::-1]))
+    speed.decode_tps = best.decode_tokens_per_s.median
+    speed.decode_tps_range = (best.decode_tokens_per_s.min, best.decode_tokens_per_s.max)
+    if best.prefill_tokens_per_s:
+        speed.prefill_tps = best.prefill_tokens_per_s.median
+    if best.ttft_ms and best.prompt_tokens == prompt_tokens:
+        speed.ttft_ms = best.ttft_ms.median
+    elif speed.prefill_tps:
+        speed.ttft_ms = (prompt_tokens / speed.prefill_tps + 1 / speed.decode_tps) * 1000
+    speed.assumptions.append(f"speed measured on this machine ({best.measured_at}, n={best.decode_tokens_per_s.n}, "
+                             f"context {best.context}, prompt {best.prompt_tokens}, {best.threads} threads)")
+    speed.basis = "measured"
+    return "measured"
+
+
+def spec_of_run(p: MeasuredProfile) -> HardwareSpec:
+    """The machine a stored run was measured on, as the estimate of that run needs it: its own bandwidth,
+    compute, thread count, SIMD flags and fingerprint (so a replay gives the same table on any machine)."""
+    from .speed import cpu_isa, profile_simd
+
+    simd = profile_simd(p)
+    arch = "arm64" if cpu_isa(p.hardware) == "arm" or {"asimd", "asimddp"} & set(simd) else "x86_64"
+    return HardwareSpec(
+        name=p.hardware, memory_gb=None, memory_kind="system", bandwidth_gbps=p.bandwidth_gbps or 0.0,
+        bandwidth_source=f"the run's own bandwidth ({p.bandwidth_basis or 'as recorded'})", backends=(p.backend,),
+        platform=str(p.machine_identity.get("os", "linux")) if p.machine_identity else "linux", cpu_arch=arch,
+        simd=simd, cpu_tflops=p.compute_tflops if p.backend == "cpu" else None,
+        gpu_tflops=p.compute_tflops if p.backend != "cpu" else None, compute_source="the run's own compute figure",
+        fingerprint=p.hardware_fingerprint, cpu_model=p.hardware, threads=p.threads,
+        cpu_measured_bandwidth_gbps=p.bandwidth_gbps if p.backend == "cpu" else None,
+        cpu_measured_bandwidth_source="the run's own read test",
+    )

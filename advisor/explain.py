@@ -111,3 +111,37 @@ def why_model_sentences(rep: dict) -> list[str]:
     if rep["needs"]:
         out.append(f"It would fit with: {' and '.join(rep['needs'])}.")
     return out
+
+
+def estimate_lines(rec: dict, ctx: int, prompt_tokens: int, hardware_name: str) -> list[str]:
+    """The `estimate` command's table: the same two memory figures and fit rule as `recommend`."""
+    b = rec["memory_breakdown_gb"]
+    out = [f"{rec['model']} {rec['quantization']} on {rec['runtime']} ({rec['backend']}), context {ctx}: {hardware_name}",
+           f"memory   must fit {rec['memory_required_gb']:.2f} GB; resident peak {rec['memory_peak_gb']:.2f} GB  "
+           f"(weights {b['weights']:.2f} + KV {b['kv_cache']:.2f} + buffers {b['buffers']:.2f} + overhead "
+           f"{b['overhead']:.2f}" + (f" + encoders {b['encoders']:.2f}" if b["encoders"] else "") + ")"]
+    if rec["decode_tps"] is not None:
+        lo, hi = rec["decode_tps_range"]
+        out.append(f"decode   {rec['decode_tps']:.1f} tokens/s  (range {lo:.1f}-{hi:.1f})")
+    else:
+        out.append("decode   not estimated: no bandwidth for this device (give --gpu or --bandwidth)")
+    if rec["prefill_tps"] is not None:
+        out.append(f"prefill  {rec['prefill_tps']:.0f} tokens/s;  time to first token {rec['ttft_ms']:.0f} ms "
+                   f"for {prompt_tokens} prompt tokens")
+    out.append(f"basis    {rec['basis']}")
+    if rec.get("fits") is False:
+        out.append(f"warning  must fit {rec['memory_required_gb']:.2f} GB, more than the {rec['memory_budget_gb']:g} GB "
+                   "budget less 10% headroom")
+    return out
+
+
+def run_plan(model_id: str, quant: str, runtime: str, s, synthetic: bool, file, seconds) -> str:
+    """What `profile` / `verify` are about to run, and how long it should take."""
+    what = ("a random-weight copy with the real shapes" if synthetic else f"the file {file}" if file
+            else "the published weights (downloaded first if not cached)")
+    out = (f"running {model_id} {quant.upper()} on {runtime} with {what}: context {s.context}, a {s.prompt_tokens}-token "
+           f"prompt and {s.gen_tokens} generated tokens x {s.repeats} repeats"
+           + (", then the whole context filled" if s.fill else ""))
+    if seconds:
+        out += f"; expected about {seconds:.0f} s after loading (from the estimate)"
+    return out + " (Ctrl-C stops it and the runner)"

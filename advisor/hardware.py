@@ -12,7 +12,6 @@ import json
 import os
 import platform as _platform
 import re
-import shutil
 import subprocess
 import time
 from dataclasses import asdict, dataclass, field
@@ -20,10 +19,14 @@ from pathlib import Path
 from typing import Optional
 
 SIMD_FLAGS = (
-    "sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
+    "sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512vbmi",
     "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16",
     "neon", "asimd", "asimddp", "dotprod", "i8mm", "sve", "sve2", "bf16", "fphp", "asimdhp",
 )
+# The flags that choose a llama.cpp CPU kernel (ggml-cpu's feature checks: AVX2/FMA/F16C, the AVX-512
+# families and VNNI, AVX-VNNI, AMX; on ARM dot product, int8 matrix multiply, SVE, fp16 arithmetic).
+# The same CPU name with another set runs other kernels: another machine.
+KERNEL_FLAGS = frozenset(SIMD_FLAGS) - {"sse4_2"}
 
 
 @dataclass
@@ -31,6 +34,17 @@ class GpuInfo:
     name: str
     memory_gb: float
     driver: Optional[str] = None
+
+
+@dataclass
+class CpuId:
+    """What the CPU reports of itself: x86 vendor / family / model / stepping (cpuid), or the ARM
+    implementer / part / variant / revision (MIDR)."""
+
+    vendor: str = ""
+    family: str = ""
+    model: str = ""
+    stepping: str = ""
 
 
 @dataclass
@@ -45,24 +59,40 @@ class DetectedHardware:
     simd: list[str] = field(default_factory=list)
     gpus: list[GpuInfo] = field(default_factory=list)
     apple_silicon: bool = False
+    cpuid: CpuId = field(default_factory=CpuId)
     bandwidth_gbps: Optional[float] = None
     bandwidth_source: Optional[str] = None
     cpu_tflops: Optional[float] = None
     cpu_tflops_source: Optional[str] = None
 
+    def identity(self) -> dict:
+        """Everything that changes llama.cpp's speed on this machine: the CPU (cpuid, name, the kernel-choosing
+        SIMD flags), the core count and the GPUs. RAM size is not part of it (it does not change speed)."""
+        return identity_of(self.os, self.arch, self.cpuid, self.cpu_model, self.simd, self.cores_logical,
+                           [g.name for g in self.gpus])
+
     @property
     def fingerprint(self) -> str:
-        """Stable id of the machine for matching stored profiles."""
-        gpu = "+".join(g.name for g in self.gpus) or "nogpu"
-        raw = f"{self.os}|{self.arch}|{self.cpu_model}|{self.cores_logical}|{round(self.ram_gb)}|{gpu}"
-        import hashlib
-
-        return hashlib.sha256(raw.encode()).hexdigest()[:16]
+        """Stable id of the machine for matching stored profiles (a hash of `identity()`)."""
+        return fingerprint_of(self.identity())
 
     def as_dict(self) -> dict:
         d = asdict(self)
+        d["identity"] = self.identity()
         d["fingerprint"] = self.fingerprint
         return d
+
+
+def identity_of(os_name: str, arch: str, cpuid: CpuId, cpu_model: str, simd, cores: int, gpus) -> dict:
+    return {"os": os_name, "arch": arch, "cpu_vendor": cpuid.vendor, "cpu_family": cpuid.family,
+            "cpu_model_id": cpuid.model, "cpu_stepping": cpuid.stepping, "cpu_model": cpu_model,
+            "simd": sorted(set(simd) & KERNEL_FLAGS), "cores": cores, "gpus": sorted(gpus)}
+
+
+def fingerprint_of(identity: dict) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _read(path: str) -> str:
@@ -107,25 +137,57 @@ def _cpu() -> tuple[str, list[str], int]:
     return model or _platform.processor() or "unknown", simd, physical
 
 
+def _cpuid(text: str | None = None) -> CpuId:
+    """cpuid fields from /proc/cpuinfo (x86: vendor_id, cpu family, model, stepping; ARM: CPU implementer,
+    part, variant, revision); on macOS the sysctl brand and family."""
+    text = _read("/proc/cpuinfo") if text is None else text
+
+    def field_(name: str) -> str:
+        m = re.search(rf"^{name}\s*:\s*(.+)$", text, re.M)
+        return m.group(1).strip() if m else ""
+
+    if field_("vendor_id") or field_("cpu family"):
+        return CpuId(field_("vendor_id"), field_("cpu family"), field_("model"), field_("stepping"))
+    if field_("CPU implementer"):
+        return CpuId(field_("CPU implementer"), field_("CPU architecture"), field_("CPU part"),
+                     f"{field_('CPU variant')}/{field_('CPU revision')}")
+    if _platform.system() == "Darwin":
+        try:
+            fam = subprocess.run(["sysctl", "-n", "hw.cpufamily"], capture_output=True, text=True, timeout=5).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            fam = ""
+        return CpuId("apple" if _platform.machine() == "arm64" else "intel", fam)
+    return CpuId()
+
+
 def _nvidia() -> list[GpuInfo]:
-    exe = shutil.which("nvidia-smi")
-    if not exe:
+    """NVIDIA GPUs through NVML (the nvidia-ml-py package: the driver's own library, no tool output parsed).
+    No package, no driver library or no GPU: none."""
+    try:
+        import pynvml
+    except ImportError:
         return []
     try:
-        out = subprocess.run(
-            [exe, "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader,nounits"],
-            capture_output=True, text=True, timeout=10,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
+        pynvml.nvmlInit()
+    except Exception:  # noqa: BLE001 - NVMLError_LibraryNotFound, DriverNotLoaded, ...: no usable GPU
         return []
     gpus = []
-    for line in out.strip().splitlines():
-        parts = [p.strip() for p in line.split(",")]
-        if len(parts) >= 2:
-            try:
-                gpus.append(GpuInfo(parts[0], float(parts[1]) / 1024, parts[2] if len(parts) > 2 else None))
-            except ValueError:
-                continue
+    try:
+        driver = pynvml.nvmlSystemGetDriverVersion()
+        driver = driver.decode() if isinstance(driver, bytes) else driver
+        for i in range(pynvml.nvmlDeviceGetCount()):
+            h = pynvml.nvmlDeviceGetHandleByIndex(i)
+            name = pynvml.nvmlDeviceGetName(h)
+            name = name.decode() if isinstance(name, bytes) else name
+            total = pynvml.nvmlDeviceGetMemoryInfo(h).total
+            gpus.append(GpuInfo(name, total / 1e9, driver))  # GB (1e9 bytes), as every budget here
+    except Exception:  # noqa: BLE001 - a device that does not answer is left out
+        pass
+    finally:
+        try:
+            pynvml.nvmlShutdown()
+        except Exception:  # noqa: BLE001
+            pass
     return gpus
 
 
@@ -164,6 +226,39 @@ def measure_flops(n: int = 2048, repeats: int = 3) -> float:
     return best
 
 
+# A bandwidth test during which other processes used this share of the CPU is disturbed: it is kept, marked,
+# and measured again by a later command that finds the machine quieter.
+DISTURBED_SHARE = 0.15
+
+
+def _cpu_times() -> tuple[float, float, float]:
+    """(busy seconds of the whole machine, this process's CPU seconds, wall clock) from /proc/stat."""
+    busy = 0.0
+    try:
+        vals = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        busy = (sum(vals) - vals[3] - (vals[4] if len(vals) > 4 else 0)) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        pass
+    t = os.times()
+    return busy, t.user + t.system, time.monotonic()
+
+
+def _others_share(before: tuple[float, float, float], after: tuple[float, float, float]) -> float:
+    """Share of the machine's CPU time that other processes used between the two readings."""
+    wall = after[2] - before[2]
+    cores = os.cpu_count() or 1
+    if wall <= 0 or not after[0]:
+        return 0.0
+    others = (after[0] - before[0]) - (after[1] - before[1])
+    return max(0.0, min(1.0, others / (wall * cores)))
+
+
+def others_busy_now(seconds: float = 0.3) -> float:
+    before = _cpu_times()
+    time.sleep(seconds)
+    return _others_share(before, _cpu_times())
+
+
 def _cache_file() -> Path:
     from platformdirs import user_cache_dir
 
@@ -185,6 +280,7 @@ def detect(measure: bool = True, refresh: bool = False) -> DetectedHardware:
         simd=simd,
         gpus=_nvidia(),
         apple_silicon=_platform.system() == "Darwin" and _platform.machine() == "arm64",
+        cpuid=_cpuid(),
     )
     if not measure:
         return hw
@@ -196,19 +292,31 @@ def detect(measure: bool = True, refresh: bool = False) -> DetectedHardware:
         except (OSError, ValueError):
             cached = {}
     entry = cached.get(hw.fingerprint)
-    if entry and "cpu_tflops" in entry:
+    if entry and "cpu_tflops" in entry and not (entry.get("disturbed") and others_busy_now() < DISTURBED_SHARE):
         hw.bandwidth_gbps = entry["bandwidth_gbps"]
-        hw.bandwidth_source = f"measured {entry['measured_at']} (read test, cached in {cache})"
+        hw.bandwidth_source = (f"measured {entry['measured_at']} (read test, cached in {cache}"
+                               + (f"; other processes used {entry['others_cpu_share']:.0%} of the CPU during it"
+                                  if entry.get("disturbed") else "") + ")")
         hw.cpu_tflops = entry["cpu_tflops"]
         hw.cpu_tflops_source = f"measured {entry['measured_at']} (float32 matmul, cached)"
         return hw
+    before = _cpu_times()
     bw = measure_bandwidth()
+    flops = measure_flops()
+    share = _others_share(before, _cpu_times())
+    if entry and entry.get("disturbed") and not refresh:  # a re-measurement of a disturbed one: keep the best
+        bw, flops = max(bw, entry["bandwidth_gbps"]), max(flops, entry["cpu_tflops"])
     hw.bandwidth_gbps = round(bw, 1)
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
-    hw.bandwidth_source = f"measured {stamp} (multi-threaded read of 512 MiB)"
-    hw.cpu_tflops = round(measure_flops(), 4)
+    disturbed = share >= DISTURBED_SHARE
+    hw.bandwidth_source = (f"measured {stamp} (multi-threaded read of 512 MiB"
+                           + (f"; other processes used {share:.0%} of the CPU during it: re-measured when idle"
+                              if disturbed else "") + ")")
+    hw.cpu_tflops = round(flops, 4)
     hw.cpu_tflops_source = f"measured {stamp} (float32 2048x2048 matmul)"
-    cached[hw.fingerprint] = {"bandwidth_gbps": hw.bandwidth_gbps, "cpu_tflops": hw.cpu_tflops, "measured_at": stamp}
+    cached[hw.fingerprint] = {"bandwidth_gbps": hw.bandwidth_gbps, "cpu_tflops": hw.cpu_tflops, "measured_at": stamp,
+                              "others_cpu_share": round(share, 3), "disturbed": disturbed,
+                              "identity": hw.identity()}
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(".tmp")

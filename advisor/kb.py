@@ -26,7 +26,7 @@ from pydantic import BaseModel, ValidationError
 
 from .arch import count_params
 from .errors import KnowledgeBaseError, NotFoundError
-from .schemas import LABEL_FIELDS, Family, Hardware, MeasuredProfile, Model, Quantization, Runtime, Sourced
+from .schemas import LABEL_FIELDS, Accelerator, Family, Hardware, MeasuredProfile, Model, Quantization, Runtime, Sourced
 
 PARAMS_TOLERANCE = 0.05  # stated vs implied parameter count
 _ID = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
@@ -37,8 +37,11 @@ KINDS: dict[str, type[Sourced]] = {
     "quantizations": Quantization,
     "runtimes": Runtime,
     "hardware": Hardware,
+    "accelerators": Accelerator,
     "profiles": MeasuredProfile,
 }
+# where each kind's files live under the knowledge root (default: a folder named after the kind)
+FOLDERS = {"accelerators": "hardware/accelerators"}
 
 
 @dataclass(frozen=True, order=True)
@@ -60,6 +63,7 @@ class Catalog:
     runtimes: Mapping[str, Runtime]
     hardware: Mapping[str, Hardware]
     profiles: Mapping[str, MeasuredProfile] = field(default_factory=dict)
+    accelerators: Mapping[str, Accelerator] = field(default_factory=dict)
     files: Mapping[str, str] = field(default_factory=dict)  # "kind/id" -> path relative to root's parent
     key: str = ""  # the tree key (files' sizes and mtimes) when loaded from a knowledge folder
 
@@ -68,6 +72,9 @@ class Catalog:
 
     def hw(self, hardware_id: str) -> Hardware:
         return _get(self.hardware, hardware_id, "hardware")
+
+    def accelerator(self, accel_id: str) -> Accelerator:
+        return _get(self.accelerators, accel_id, "accelerator")
 
     def quant(self, quant_id: str) -> Quantization:
         return _get(self.quantizations, quant_id.lower(), "quantization")
@@ -109,13 +116,15 @@ def _rel(path: Path, root: Path) -> str:
 
 def _files(root: Path):
     for kind in KINDS:
-        base = root / kind
+        base = root / FOLDERS.get(kind, kind)
         if not base.is_dir():
             continue
         pattern = {"models": "*/*.yaml", "profiles": "**/*.yaml"}.get(kind, "*.yaml")
         for path in sorted(base.glob(pattern)):
             yield kind, path
         for path in sorted(base.rglob("*")):
+            if kind == "hardware" and "accelerators" in path.relative_to(base).parts:
+                continue
             if path.is_file() and path.suffix in (".yml", ".json"):
                 yield kind, path  # reported as misnamed below
 

@@ -19,7 +19,7 @@ def recommend_report(cat: Catalog, req: Requirements, hw: HardwareSpec, profiles
             "rank": i, "model": c.model_id, "hf_repo": c.model.hf_repo, "family": c.model.family,
             "quantization": cat.quantizations[c.quant].name, "runtime": c.runtime, "backend": c.backend,
             "context": req.context,
-            "memory_gb": round(c.memory.required / 1e9, 2) if c.memory is not None else None,
+            "memory_required_gb": round(c.memory.required / 1e9, 2) if c.memory is not None else None,
             "memory_breakdown_gb": c.memory.breakdown_gb(required=True) if c.memory is not None else None,
             "memory_peak_gb": round(c.memory.total / 1e9, 2) if c.memory is not None else None,
             "decode_tps": round(s.decode_tps, 1) if s else None,
@@ -35,7 +35,9 @@ def recommend_report(cat: Catalog, req: Requirements, hw: HardwareSpec, profiles
         "why": [violation_sentence(c, v) for v in c.violations],
     } for c in nearest_misses(cands)]
     hw_rec = {"id": hw.hardware_id, "name": hw.name, "memory_gb": budget, "memory_kind": hw.memory_kind,
-              "bandwidth_gbps": hw.bandwidth_gbps, "backends": list(hw.backends), "detected": hw.detected}
+              "bandwidth_gbps": hw.bandwidth_gbps, "bandwidth_source": hw.bandwidth_source,
+              "compute_tflops": hw.gpu_tflops if hw.memory_kind == "vram" else hw.cpu_tflops,
+              "accelerator": hw.accelerator, "backends": list(hw.backends), "detected": hw.detected}
     return {
         "requirements": req.model_dump(),
         "hardware": hw_rec,
@@ -43,7 +45,7 @@ def recommend_report(cat: Catalog, req: Requirements, hw: HardwareSpec, profiles
         "rejected": rejected,
         "relaxations": relaxations(cands, req, budget),
         "notes": (["no --ram, --vram or --hardware: the detected machine was used"] if hw.detected and not req.ram_gb
-                  and not req.vram_gb else []),
+                  and not req.vram_gb and not req.gpu else []) + [n for n in hw.notes if "--gpu" in n],
     }
 
 
@@ -54,7 +56,7 @@ def render_table(rep: dict) -> str:
     if rep["recommendations"]:
         lines.append("")
         for r in rep["recommendations"]:
-            mem = f"{r['memory_gb']:.2f} GB" if r["memory_gb"] is not None else "built in"
+            mem = f"{r['memory_required_gb']:.2f} GB" if r["memory_required_gb"] is not None else "built in"
             tps = f"{r['decode_tps']:.1f} tok/s" if r["decode_tps"] else "published figures only"
             lines.append(f"{r['rank']}. {r['model']} {r['quantization']} on {r['runtime']} ({r['backend']}): "
                          f"{mem}, {tps} [{r['basis']}], licence {r['license']}")
@@ -79,7 +81,7 @@ def render_markdown(rep: dict) -> str:
         out += ["| rank | model | quantization | runtime | memory GB | decode tok/s | basis | licence |",
                 "|---|---|---|---|---|---|---|---|"]
         for r in rep["recommendations"]:
-            out.append(f"| {r['rank']} | {r['model']} | {r['quantization']} | {r['runtime']} | {r['memory_gb']} | "
+            out.append(f"| {r['rank']} | {r['model']} | {r['quantization']} | {r['runtime']} | {r['memory_required_gb']} | "
                        f"{r['decode_tps']} | {r['basis']} | {r['license']} |")
         for r in rep["recommendations"]:
             out += ["", f"## {r['rank']}. {r['model']} {r['quantization']}"] + [f"- {w}" for w in r["why"]]
@@ -111,8 +113,10 @@ def why_report(cat: Catalog, req: Requirements, hw: HardwareSpec, model_id: str,
         return {"quantization": cat.quantizations[c.quant].name, "quant_id": c.quant, "runtime": c.runtime,
                 "backend": c.backend,
                 "feasible": c.feasible, "score": round(c.score, 2), "quality": round(c.quality, 1),
-                "memory_gb": round(c.memory.required / 1e9, 2) if c.memory is not None else None,
+                "memory_required_gb": round(c.memory.required / 1e9, 2) if c.memory is not None else None,
+                "memory_peak_gb": round(c.memory.total / 1e9, 2) if c.memory is not None else None,
                 "decode_tps": round(c.speed.decode_tps, 1) if c.speed else None,
+                "basis": c.speed.basis if c.speed else None,
                 "violations": [{"constraint": v.constraint, "required": v.required, "actual": v.actual}
                                for v in c.violations],
                 "why": why(c) if c.feasible else [violation_sentence(c, v) for v in c.violations]}
@@ -145,7 +149,7 @@ def render_why_table(rep: dict) -> str:
     if rep["stacks"]:
         lines += ["", "stacks:"]
         for s in rep["stacks"][:12]:
-            mem = f"{s['memory_gb']:.2f} GB" if s["memory_gb"] is not None else "built in"
+            mem = f"{s['memory_required_gb']:.2f} GB" if s["memory_required_gb"] is not None else "built in"
             state = "fits" if s["feasible"] else "fails " + ", ".join(v["constraint"] for v in s["violations"])
             lines.append(f"  {s['quant_id'].upper():8s} {s['runtime']:17s} {s['backend']:6s} {mem:>9s}  "
                          f"{(str(s['decode_tps']) + ' tok/s') if s['decode_tps'] else '':>12s}  score {s['score']:6.1f}  {state}")
@@ -162,6 +166,6 @@ def render_why_markdown(rep: dict) -> str:
                 "|---|---|---|---|---|---|---|"]
         for s in rep["stacks"]:
             state = "fits" if s["feasible"] else "fails " + ", ".join(v["constraint"] for v in s["violations"])
-            out.append(f"| {s['quantization']} | {s['runtime']} | {s['backend']} | {s['memory_gb']} | "
+            out.append(f"| {s['quantization']} | {s['runtime']} | {s['backend']} | {s['memory_required_gb']} | "
                        f"{s['decode_tps']} | {s['score']} | {state} |")
     return "\n".join(out)

@@ -30,6 +30,9 @@ class Requirements:
     ram_gb: Optional[float] = None
     vram_gb: Optional[float] = None
     hardware: Optional[str] = None
+    gpu: Optional[str] = None
+    bandwidth_gbps: Optional[float] = None
+    tflops: Optional[float] = None
     languages: list[str] = field(default_factory=list)
     modalities: list[str] = field(default_factory=list)
     tasks: list[str] = field(default_factory=list)
@@ -50,7 +53,8 @@ class Requirements:
 
 
 SPEC_KEYS = {
-    "ram": "ram_gb", "vram": "vram_gb", "hardware": "hardware", "lang": "languages", "languages": "languages",
+    "ram": "ram_gb", "vram": "vram_gb", "hardware": "hardware", "gpu": "gpu", "bandwidth": "bandwidth_gbps",
+    "bandwidth_gbps": "bandwidth_gbps", "tflops": "tflops", "lang": "languages", "languages": "languages",
     "modality": "modalities", "modalities": "modalities", "task": "tasks", "tasks": "tasks", "context": "context",
     "min_tps": "min_tps", "min-tps": "min_tps", "max_ttft_ms": "max_ttft_ms", "max-ttft-ms": "max_ttft_ms",
     "prompt_tokens": "prompt_tokens", "prompt-tokens": "prompt_tokens", "license": "license", "platform": "platform",
@@ -103,6 +107,18 @@ def build(raw: dict[str, Any]) -> Requirements:
         r["vram_gb"] = parse_size_gb(raw["vram_gb"], "--vram")
     if raw.get("hardware"):
         r["hardware"] = str(raw["hardware"]).lower()
+    if raw.get("gpu"):
+        r["gpu"] = str(raw["gpu"]).strip()
+    for key, flag, form in (("bandwidth_gbps", "--bandwidth", "GB/s, e.g. --bandwidth 1008"),
+                            ("tflops", "--tflops", "dense FP16 TFLOP/s, e.g. --tflops 165")):
+        if raw.get(key) is not None:
+            try:
+                v = float(raw[key])
+            except (TypeError, ValueError):
+                raise InputError(flag, f"cannot read '{raw[key]}' as a number", form) from None
+            if not v > 0:
+                raise InputError(flag, "must be positive", form)
+            r[key] = v
     langs = _list(raw.get("languages"))
     bad = [x for x in langs if x not in CODES]
     if bad:

@@ -46,6 +46,7 @@ Task = Literal[TASKS]  # type: ignore[valid-type]
 # Fields that are labels or containers, not facts needing a provenance entry.
 LABEL_FIELDS = frozenset({
     "schema_version", "sources", "provenance", "notes", "name", "family", "series", "hf_repo", "kind", "format",
+    "typical_for_size",
 })
 
 _ISO639_1 = re.compile(r"^[a-z]{2}$")
@@ -392,6 +393,31 @@ class Hardware(Sourced):
     interconnect: Optional[str] = None
 
 
+class Accelerator(Sourced):
+    """A GPU or accelerator chip as its vendor's spec sheet gives it (knowledge/hardware/accelerators/<id>.yaml).
+
+    `--gpu ID` (or a name as NVML / nvidia-smi prints it, listed in `device_names`) plans on it: its memory
+    is the budget, its bandwidth and compute the roofline. Unified-memory chips (Apple M, Strix Halo, GB10,
+    Jetson) share that memory with the CPU: `memory_gb` is the configuration the id names and
+    `memory_options_gb` the others the chip ships with.
+    """
+
+    name: str
+    vendor: Literal["nvidia", "amd", "apple", "intel", "qualcomm"]
+    kind: Literal["discrete", "unified", "module"]
+    device_names: list[str] = Field(default_factory=list, description="names as NVML / nvidia-smi / rocm-smi print them")
+    memory_gb: float = Field(gt=0, description="memory of one device, GB as the vendor states it")
+    memory_options_gb: list[float] = Field(default_factory=list)
+    memory_type: str = Field(description="GDDR6X, HBM3, LPDDR5X, ...")
+    bandwidth_gbps: float = Field(gt=0, description="peak memory bandwidth, GB/s")
+    compute: Compute = Field(description="dense peaks (no sparsity): fp16/bf16 tensor, fp8, int8, fp32")
+    backends: list[Backend]
+    tdp_w: Optional[float] = None
+    release_year: Optional[int] = None
+    typical_for_size: bool = Field(False, description="the card `--vram` of this memory size alone plans on "
+                                   "(a choice of this project, not a vendor fact)")
+
+
 # --------------------------------------------------------------------------- measured profiles
 
 
@@ -427,11 +453,19 @@ class MeasuredProfile(Sourced):
     hardware_fingerprint: Optional[str] = None
     bandwidth_gbps: Optional[float] = Field(None, description="memory bandwidth of the machine as used")
     bandwidth_basis: Optional[str] = None
-    compute_tflops: Optional[float] = None
+    compute_tflops: Optional[float] = Field(None, description="float32 FLOP/s of the threads the run used "
+                                            "(CPU) or the device's dense FP16 peak (GPU), TFLOP/s")
     threads: Optional[int] = None
+    cpu_simd: list[str] = Field(default_factory=list, description="the kernel-choosing SIMD flags of the CPU "
+                                "(advisor.hardware.KERNEL_FLAGS), as the run's machine reported them")
+    machine_identity: dict[str, Union[str, int, list[str]]] = Field(
+        default_factory=dict, description="advisor.hardware identity of the machine (cpuid, SIMD flags, cores, GPUs)")
     context: int
     prompt_tokens: int
     gen_tokens: int
+    depth_tokens: Optional[int] = Field(
+        None, ge=0, description="llama-bench -d: tokens already in the KV cache when each timed test starts; "
+        "when set, decode is timed from this depth and prefill processes the prompt after it (separate tests)")
     decode_tokens_per_s: Spread
     prefill_tokens_per_s: Optional[Spread] = None
     ttft_ms: Optional[Spread] = None

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Optional
 
-from .estimate import HardwareSpec, choose_backend
+from .estimate import HardwareSpec, apply_measured, choose_backend, listed_bytes
 from .kb import Catalog
 from .memory import Target, estimate_memory
 from .requirements import Requirements, license_ok
@@ -380,7 +380,7 @@ def evaluate(cat: Catalog, hw: HardwareSpec, req: Requirements, profiles=(), *, 
         key = (_runtime_group(rid), backend) + ((q,) if backend != "cpu" else ())
         if key not in eff_cache:
             eff_cache[key] = efficiency(all_profiles, models, rid, backend, hw.fingerprint, quant=q,
-                                        cpu_model=hw.cpu_model, threads=hw.threads)
+                                        cpu_model=hw.cpu_model, threads=hw.threads, cpu_tflops=hw.cpu_tflops)
         return eff_cache[key]
 
     by_model = enumerate_stacks(cat, hw, req)
@@ -410,19 +410,22 @@ def evaluate(cat: Catalog, hw: HardwareSpec, req: Requirements, profiles=(), *, 
         c = Candidate(mid, m, q, rid, backend)
         rt = cat.runtimes[rid]
         if m.availability == "open-weights":
-            target = target_cache.setdefault(backend, Target(cpu_arch=hw.cpu_arch, simd=hw.simd, backend=backend,
+            target = target_cache.setdefault(backend, Target(cpu_arch=hw.cpu_arch, simd=hw.simd, backend=backend, os=hw.platform,
                                                              memory_gb=budget_gb))
             ctx = min(req.context, m.architecture.extended_context_length or m.architecture.context_length)
-            c.memory = estimate_memory(m, q, rid, ctx, rt=rt, target=target, quantization=cat.quantizations[q])
+            c.memory = estimate_memory(m, q, rid, ctx, rt=rt, target=target, quantization=cat.quantizations[q],
+                                       listed_bytes=listed_bytes(m, q, rt))
             compute = hw.gpu_tflops if backend != "cpu" else hw.cpu_tflops
-            if hw.bandwidth_gbps:
+            if hw.bandwidth_for(backend)[0]:
                 skey = (mid, q, _runtime_group(rid), backend)  # Ollama runs llama.cpp: the same speed
                 if skey not in speed_cache:
                     bw, bw_src = hw.bandwidth_for(backend)
                     speed_cache[skey] = estimate_speed(
                         m, q, rid, backend, bandwidth_gbps=bw, compute_tflops=compute,
                         prompt_tokens=req.prompt_tokens, eff=eff_for(rid, backend, q), q=cat.quantizations[q],
-                        bandwidth_source=bw_src)
+                        bandwidth_source=bw_src, compute_source=hw.compute_source, simd=hw.simd)
+                    # the same basis rule as `estimate`: measured only within this machine's runs of the stack
+                    apply_measured(speed_cache[skey], all_profiles, mid, q, rid, backend, hw, ctx, req.prompt_tokens)
                 c.speed = speed_cache[skey]
             if (mid, q) not in download_cache:
                 ws = quant_weights(m, q, cat.quantizations[q])

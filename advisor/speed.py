@@ -50,7 +50,10 @@ def _kv_row(a: Architecture, kv: str) -> int:
 
 
 def token_cost(a: Architecture, quant: str, position: int, prompt_tokens: int, *, kv: str = "f16",
-               runtime_id: str = "llama.cpp", m: Model | None = None, q: Quantization | None = None) -> TokenCost:
+               runtime_id: str = "llama.cpp", m: Model | None = None, q: Quantization | None = None,
+               prefill_offset: int = 0) -> TokenCost:
+    """`position`: tokens in the KV cache at a decoded token; `prefill_offset`: tokens already in the cache
+    when the prompt is processed (llama-bench -d)."""
     arch = gguf_arch(a)
     body_by: dict = {}
     if quant in FILE_TYPES:
@@ -71,7 +74,9 @@ def token_cost(a: Architecture, quant: str, position: int, prompt_tokens: int, *
     p = count_params(a)
     body = p.active - p.embedding - p.output - p.norms - p.per_layer_embeddings - p.encoders
     q_dim = a.attention_heads * a.head_dim
-    attn_prefill = 4 * (full + swa) * q_dim * (prompt_tokens / 2)
+    win_p = a.sliding_window or 10**12
+    attn_prefill = 4 * q_dim * (full * (prefill_offset + prompt_tokens / 2)
+                                + swa * min(prefill_offset + prompt_tokens / 2, win_p))
     attn_decode = 4 * (full + swa) * q_dim * position
     head = a.vocab_size * a.hidden_size  # the output projection (tied or not)
     # prefill computes logits only for the last prompt token
@@ -98,6 +103,10 @@ class Efficiency:
     type_coef: tuple[tuple[str, float], ...] = ()
     # the same for prefill: seconds x FLOP/s per FLOP of each type's matrices ("other": attention, head)
     prefill_type_coef: tuple[tuple[str, float], ...] = ()
+    # CPU compute part of a decoded token: compute_coef x matrix FLOPs / (F32 x int8 ratio of the instruction
+    # set) + layers x layer_flops / F32, where F32 is the CPU's float32 FLOP/s (all its threads)
+    compute_coef: float = 0.0
+    layer_flops: float = 0.0
 
     def coef(self, typ: str) -> float:
         for k, v in self.type_coef:
@@ -110,6 +119,44 @@ class Efficiency:
             if k == typ:
                 return v
         return 1 / (self.prefill or default)
+
+
+# Peak int8 operations per cycle of llama.cpp's quantized CPU dot products (weights x 8-bit activations)
+# over float32 FLOP per cycle, by instruction set. 256-bit AVX2 FMA: 32 FLOP per cycle (two pipes); int8 on
+# plain AVX2 is vpmaddubsw + vpmaddwd (ggml-cpu's mul_sum_us8_pairs_float), 32 products per pair on the
+# integer-multiply pipes: 64 ops per cycle where two pipes take them (Zen 3 per LLVM's X86ScheduleZnver3.td,
+# Alder Lake-P per X86SchedAlderlakeP.td), so 2; AVX-512 VNNI / AVX-VNNI vpdpbusd does the 32 products in one
+# instruction, two per cycle: 128 ops per cycle, 4 (Zen 4 double-pumps 512-bit: the same 128; cpufp measured
+# 127 on a Ryzen 7 8845HS); ARM sdot (dotprod) at two per cycle: 64 ops against 16 FLOP on a Cortex-A76
+# (cpufp measured 614.0 GOPS vs 153.5 GFLOP/s on a BCM2712), 4; i8mm's smmla is not faster than sdot in
+# cpufp's runs (Snapdragon X Elite, Apple M2 Max), 4. Float weights (F16/F32) run at the float32 rate.
+# Sources: https://github.com/llvm/llvm-project/blob/main/llvm/lib/Target/X86/X86ScheduleZnver3.td,
+# https://github.com/pigirons/cpufp/tree/master/benchmark_result, ggml/src/ggml-cpu/arch/x86/quants.c.
+# The ratio scales the measured FP32 rate; the fitted coefficients absorb what the kernels reach of it.
+INT8_RATIO = (("avx512_vnni", 4.0), ("avx_vnni", 4.0), ("i8mm", 4.0), ("asimddp", 4.0), ("dotprod", 4.0),
+              ("avx2", 2.0), ("asimd", 1.0), ("neon", 1.0))
+FLOAT_TYPES = frozenset({"F16", "F32", "BF16"})
+
+
+def int8_ratio(simd: Iterable[str]) -> float:
+    flags = set(simd or ())
+    for flag, r in INT8_RATIO:
+        if flag in flags:
+            return r
+    return 1.0
+
+
+def type_ratio(typ: str, simd: Iterable[str]) -> float:
+    """Dot-product throughput of a weight type relative to fp32 FMA on this instruction set."""
+    if typ in FLOAT_TYPES:
+        return 2.0 if (typ == "BF16" and "avx512_bf16" in set(simd or ())) else 1.0
+    return int8_ratio(simd)
+
+
+def compute_terms(c: "TokenCost", tflops: float, simd: Iterable[str]) -> dict[str, float]:
+    """Seconds per decoded token at the CPU's float32 rate: matrix FLOPs by type over F32 x the type's ratio."""
+    return {typ: f / (tflops * 1e12 * type_ratio(typ, simd)) for typ, f in c.prefill_by_type
+            if typ != "other" and f}
 
 
 @dataclass
@@ -132,6 +179,9 @@ def profile_arch(p: MeasuredProfile, models: dict[str, Model]) -> Optional[Archi
 
 def _profile_cost(p: MeasuredProfile, a: Architecture) -> TokenCost:
     kv = str(p.settings.get("type_k", "f16")) if p.settings else "f16"
+    if p.depth_tokens is not None:  # llama-bench: decode timed from the depth, the prompt processed after it
+        return token_cost(a, p.quantization, p.depth_tokens + p.gen_tokens // 2, p.prompt_tokens, kv=kv,
+                          runtime_id=p.runtime, prefill_offset=p.depth_tokens)
     return token_cost(a, p.quantization, p.prompt_tokens + p.gen_tokens // 2, p.prompt_tokens, kv=kv,
                       runtime_id=p.runtime)
 
@@ -168,6 +218,10 @@ class _Point:
     terms: dict          # roofline seconds by weight type
     layers: int
     t: float             # measured seconds per token
+    compute: float = 0.0  # matrix FLOPs over F32 x int8 ratio, seconds (CPU runs with a compute figure)
+    layer_s: float = 0.0  # layers over F32, seconds per FLOP-equivalent of per-layer work (x layer_flops)
+    machine: str = ""
+    isa: str = ""        # x86 | arm: per-type kernel speeds carry only within one
 
     @property
     def x(self) -> float:
@@ -272,6 +326,106 @@ def _model_seconds(terms: dict[str, float], layers: int, coef: dict[str, float],
     return sum(v * coef.get(k, c0) for k, v in terms.items()) + layers * tau
 
 
+# ---------------------------------------------------------------------------- CPU decode model
+#
+# seconds per token = sum over weight types of bytes / read bandwidth x a_type        (memory)
+#                   + d x matrix FLOPs / (F32 x int8 ratio of the type)                 (dot products)
+#                   + w x layers / F32                                                 (per-layer work)
+# F32 is the machine's float32 FLOP/s (numpy matmul for a detected machine, cores x clock x SIMD for a
+# catalog CPU), the int8 ratio comes from the instruction set (INT8_RATIO). a, d and w are fitted on the
+# runs of other machines (relative least squares); a run of the machine itself then updates them as a
+# Gaussian prior (CPU_PRIOR_SD between machines, CPU_NOISE_SD run to run).
+CPU_PRIOR_SD = {"bw": 0.30, "compute": 0.40, "layer": 0.50}
+# The per-layer work (norms, rope, softmax, thread barriers) is held near zero in the prior fit: on the runs
+# at hand it is not separable from the dot products (both scale as 1 / F32), and only the dot products change
+# with the instruction set. A machine's own runs can still move it (CPU_PRIOR_SD["layer"] of w's scale).
+LAYER_PREC = 0.0
+CPU_NOISE_SD = 0.05
+
+
+def _cpu_rows(pts: list[_Point], names: list[str]) -> list[list[float]]:
+    return [[p.terms.get(n, 0.0) / p.t for n in names] + [p.compute / p.t, p.layer_s / p.t] for p in pts]
+
+
+def _ridge_ls(rows: list[list[float]], w_obs: float, prior: list[float], prec: list[float],
+              weights: Optional[list[float]] = None) -> Optional[list[float]]:
+    """argmin sum_i weight_i (row_i.theta - 1)^2 w_obs + sum_j prec_j (theta_j - prior_j)^2 with theta >= 0
+    (an active set: a coefficient that comes out negative is fixed at 0 and the rest solved again)."""
+    k = len(prior)
+    wts = weights or [1.0] * len(rows)
+    free = list(range(k))
+    theta = list(prior)
+    for _ in range(k + 1):
+        ata = [[w_obs * sum(wt * r[i] * r[j] for r, wt in zip(rows, wts)) + (prec[i] if i == j else 0.0) for j in free]
+               for i in free]
+        atb = [w_obs * sum(wt * r[i] for r, wt in zip(rows, wts)) + prec[i] * prior[i] for i in free]
+        sol = _solve(ata, atb)
+        if sol is None:
+            return None
+        neg = [free[i] for i, v in enumerate(sol) if v < 0]
+        for i, v in zip(free, sol):
+            theta[i] = v
+        if not neg:
+            return theta
+        for j in neg:
+            theta[j] = 0.0
+            free.remove(j)
+        if not free:
+            return theta
+    return theta
+
+
+def _machine_weights(pts: list[_Point]) -> list[float]:
+    """Each machine configuration counts once, however many runs it has."""
+    n: dict[str, int] = {}
+    for p in pts:
+        n[p.machine] = n.get(p.machine, 0) + 1
+    return [len(pts) / len(n) / n[p.machine] for p in pts]
+
+
+def _fit_cpu(pts: list[_Point], isa: str | None = None) -> tuple[dict[str, float], float, float]:
+    """Over other machines' runs: one memory coefficient, the dot-product and the per-layer coefficient,
+    then a coefficient per weight type held toward the common one (TYPE_RIDGE), from the runs of the
+    target's instruction set only (x86 and ARM kernels, and their repacking rules, differ); with no run of
+    that instruction set every type takes the common coefficient."""
+    names = sorted({k for p in pts for k in p.terms})
+    merged = [_Point({"all": sum(p.terms.values())}, p.layers, p.t, p.compute, p.layer_s) for p in pts]
+    wts = _machine_weights(pts)
+    rows = _cpu_rows(merged, ["all"])
+    first = _ridge_ls(rows, 1.0, [1.0, 1.0, 0.0], [1e-9, 1e-9, LAYER_PREC], wts) or [1.0, 0.0, 0.0]
+    a, d, w = first
+    a = a or 1.0
+    if isa:
+        own = [p for p in pts if p.isa == isa]
+        if not own:
+            return {n: a for n in names}, d, w
+        pts, wts = own, _machine_weights(own)
+    rows = _cpu_rows(pts, names)
+    prior = [a] * len(names) + [d, w]
+    # d and w stay at the fit over every machine; the same-ISA runs set the per-type memory coefficients
+    prec = [TYPE_RIDGE / a ** 2] * len(names) + [1e6 / max(d, 1e-3) ** 2, 1e6 / max(w, 1.0) ** 2]
+    theta = _ridge_ls(rows, 1.0, prior, prec, wts) or prior
+    coef = {n: (v if v > 0 else a) for n, v in zip(names, theta)}
+    return coef, theta[-2], theta[-1]
+
+
+def _update_cpu(pts: list[_Point], coef: dict[str, float], d: float, w: float) -> tuple[dict[str, float], float, float]:
+    """The prior (coef, d, w) after this machine's runs: each coefficient held to its prior by how much it
+    varies between machines, the runs weighted by their run-to-run noise (a Gaussian update)."""
+    names = sorted(set(coef) | {k for p in pts for k in p.terms})
+    c0 = statistics.median(coef.values()) if coef else 1.0
+    prior = [coef.get(n, c0) for n in names] + [d, w]
+    sds = [CPU_PRIOR_SD["bw"]] * len(names) + [CPU_PRIOR_SD["compute"], CPU_PRIOR_SD["layer"]]
+    prec = [1 / (sd * max(v, 1e-12)) ** 2 if v > 0 else 1e-9 for sd, v in zip(sds, prior)]
+    theta = _ridge_ls(_cpu_rows(pts, names), 1 / CPU_NOISE_SD ** 2, prior, prec) or prior
+    return dict(zip(names, theta[:len(names)])), theta[-2], theta[-1]
+
+
+def _cpu_seconds(p: _Point, coef: dict[str, float], d: float, w: float) -> float:
+    c0 = statistics.median(coef.values()) if coef else 1.0
+    return sum(v * coef.get(k, c0) for k, v in p.terms.items()) + d * p.compute + w * p.layer_s
+
+
 _CPU_CORE = None
 
 
@@ -309,9 +463,54 @@ def _apple_tier(text: str | None) -> Optional[str]:
     return "apple-ultra" if "ultra" in text.lower() else "apple-single-die"
 
 
+def _isa_of(hardware: str, simd) -> str:
+    isa = cpu_isa(hardware)
+    if isa:
+        return isa
+    flags = set(simd or ())
+    return "arm" if flags & {"asimd", "asimddp", "neon", "dotprod", "i8mm"} else "x86" if flags else ""
+
+
+def machine_of(p: MeasuredProfile) -> str:
+    """Which machine a run belongs to: its fingerprint less the configuration suffix (-threads1,
+    -interleaved), or its hardware description."""
+    fp = p.hardware_fingerprint or ""
+    return fp.split("-")[0] if fp else p.hardware
+
+
+def profile_simd(p: MeasuredProfile) -> tuple[str, ...]:
+    """The run's kernel-choosing SIMD flags: recorded, else read from llama.cpp's system-info line in its
+    source note ('AVX512_VNNI = 1'), else the published CPU core (Cortex-A76: dotprod)."""
+    if p.cpu_simd:
+        return tuple(p.cpu_simd)
+    import re
+
+    text = " ".join((src.note or "") for src in p.sources.values())
+    flags = {k.lower() for k, v in re.findall(r"\b([A-Z0-9_]+) = (\d)", text) if v == "1"}
+    out = set()
+    for k in ("avx", "avx2", "fma", "f16c", "avx512_vnni", "avx512_bf16", "avx_vnni"):
+        if k in flags or k.replace("_", "") in flags:
+            out.add(k)
+    if "avx512" in flags:
+        out.add("avx512f")
+    if "neon" in flags:
+        out.add("asimd")
+    if "dotprod" in flags or "arm_fma" in flags and "dotprod" in flags:
+        out.add("asimddp")
+    if "matmul_int8" in flags:
+        out.add("i8mm")
+    if not out:
+        core = cpu_key(p.hardware) or ""
+        if core.startswith("cortex-a7") or core.startswith("cortex-x") or "apple" in core:
+            out = {"asimd", "asimddp"}
+        elif cpu_isa(p.hardware) == "x86":
+            out = {"avx2", "fma", "f16c"}
+    return tuple(sorted(out))
+
+
 def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], runtime_id: str, backend: str,
                fingerprint: str | None = None, quant: str | None = None, cpu_model: str | None = None,
-               threads: int | None = None) -> Optional[Efficiency]:
+               threads: int | None = None, cpu_tflops: float | None = None) -> Optional[Efficiency]:
     """Efficiency of the runtime x backend from measured profiles (same machine first).
 
     `threads` is the CPU thread count of the run being predicted: the per-layer time is work that
@@ -326,7 +525,13 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
     runs of some models predict others with a different mix of types. Elsewhere (GPUs) the
     efficiency is the median over the profiles, preferring the same quantization.
     """
+    profiles = list(profiles)
     rel = [p for p in profiles if _runtime_group(p.runtime) == _runtime_group(runtime_id) and p.backend == backend]
+    pooled = False
+    if backend != "cpu" and not rel:
+        # no run of this GPU backend: the runtime's runs on every other GPU backend, as a wider prior
+        rel = [p for p in profiles if _runtime_group(p.runtime) == _runtime_group(runtime_id) and p.backend != "cpu"]
+        pooled = bool(rel)
     same = [p for p in rel if fingerprint and p.hardware_fingerprint == fingerprint]
     use, basis = (same, "calibrated") if same else (rel, "estimated")
     kind = cpu_key if backend == "cpu" else _apple_tier if backend == "metal" else None
@@ -354,6 +559,21 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
     def points_of(ps):
         return [pt for pt in map(point, ps) if pt is not None]
 
+    same_ids = {id(p) for p in same}
+
+    def cpu_point(p) -> Optional[_Point]:
+        """A CPU run as memory terms, dot-product seconds at its F32 rate and per-layer seconds per FLOP."""
+        a = profile_arch(p, models)
+        if a is None or not p.bandwidth_gbps or not p.compute_tflops:
+            return None
+        c = _profile_cost(p, a)
+        simd = profile_simd(p)
+        return _Point(_terms(c, p.bandwidth_gbps), a.layers, 1 / p.decode_tokens_per_s.median,
+                      compute=sum(compute_terms(c, p.compute_tflops, simd).values()),
+                      layer_s=a.layers / (p.compute_tflops * 1e12 * int8_ratio(simd)),
+                      machine="same" if id(p) in same_ids else (p.hardware_fingerprint or p.hardware),
+                      isa=_isa_of(p.hardware, simd))
+
     def prefills(ps):
         return [e for e in (profile_efficiency(p, models)[1] for p in ps
                             if p.prefill_tokens_per_s and p.compute_tflops) if e is not None]
@@ -377,16 +597,15 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
         return e, t, coef
 
     pcoef: dict[str, float] = {}
+    d = w = 0.0
     if backend != "cpu":
         pts = points_of(by_quant(use))
         if not pts:
             return None
         eff, tau, coef = statistics.median(p.x / p.t for p in pts), 0.0, {}
         pres = prefills(by_quant(use))
+        ratios = [p.x / eff / p.t for p in pts]
     else:
-        pts = points_of(use)
-        if not pts:
-            return None
         ppts = prefill_points(use)
         if ppts:
             e_p = statistics.median(p.x / p.t for p in ppts)
@@ -394,35 +613,35 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
             pres = [e_p]
         else:
             pres = prefills(by_quant(use))
-        others = points_of([p for p in rel if p not in same])
-        sizes = len({round(p.x / p.layers, 9) for p in pts})
-        if same and others and sizes < 2:
-            # too few sizes measured here to fit both terms: start from the fit over other machines'
-            # profiles and update its bandwidth scale and per-layer time together, each held to its prior
-            # by how much it varies between machines (CALIBRATION_PRIOR): a run of a small model mostly
-            # moves the per-layer time, a run of a large one the bandwidth scale
-            # per-type kernel speeds belong to an instruction set (x86 or ARM kernels, repacking rules): they
-            # carry from other machines of the same one; otherwise only the common efficiency does
-            isa = cpu_isa(cpu_model)
-            same_isa = [p for p in rel if p not in same and isa and cpu_isa(p.hardware) == isa]
-            prior_pts = points_of(same_isa)
-            e0, t0, c_prior = fit(prior_pts or others)
-            if not prior_pts:
-                c_prior = {}
-            sc, tau = _one_run_update(pts, c_prior, 1 / e0, t0)
-            eff, coef = e0 / sc, {n: v * sc for n, v in c_prior.items()}
+        cpts = [pt for pt in (cpu_point(p) for p in rel) if pt is not None]
+        mine = [pt for pt in cpts if pt.machine == "same"]
+        others = [pt for pt in cpts if pt.machine != "same"]
+        if not others and not mine:
+            return None
+        target_isa = _isa_of(cpu_model or "", ())
+        if others:
+            coef, d, w = _fit_cpu(others, target_isa)
         else:
-            eff, tau, coef = fit(pts)
+            coef, d, w = _fit_cpu(mine)
+        pts = others
+        if mine:
+            coef, d, w = _update_cpu(mine, coef, d, w)
+            pts = mine
+        ratios = [_cpu_seconds(p, coef, d, w) / p.t for p in pts]
+        eff = 1 / statistics.median(coef.values()) if coef else DEFAULT_DECODE_EFF
+        tau = w / (cpu_tflops * 1e12) if cpu_tflops else 0.0
     c0 = 1 / eff
-    # spread of the fitted model over its own points, as multipliers of the estimated speed
-    ratios = [_model_seconds(p.terms, p.layers, coef, c0, tau) / p.t for p in pts]
     where = ("this machine's profiles" if same else
              f"{len(pts)} published runs on the same {'CPU core' if backend == 'cpu' else 'chip class'} ({key})"
-             if use is similar else
-             f"{len(pts)} measured profiles of {runtime_id} on {backend}")
-    if tau:
-        where += f" (fitted: {tau * 1e3:.2f} ms per layer per token" + (f" at {threads} threads)" if threads else ")")
-    if coef:
+             if use is similar and backend != "cpu" else
+             f"{len(pts)} measured profiles of {runtime_id} on "
+             + (f"other GPU backends (none on {backend})" if pooled else backend)
+             + (f" from {len({p.machine for p in pts})} other machines" if backend == "cpu" else ""))
+    if backend == "cpu":
+        where += (f" (fitted: dot products at {1 / d:.2f} of the float32 rate x the instruction set's int8 ratio, "
+                  f"{w / 1e6:.0f} MFLOP-equivalents per layer" if d else " (fitted: ") 
+        where += "; memory efficiency per weight type " + ", ".join(f"{n} {1 / v:.2f}" for n, v in sorted(coef.items()) if v) + ")"
+    elif coef:
         where += "; per weight type " + ", ".join(f"{n} {1 / v:.2f}" for n, v in sorted(coef.items()))
     return Efficiency(
         decode=eff, decode_range=(min(ratios + [1.0]), max(ratios + [1.0])),
@@ -430,6 +649,7 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
         prefill_range=(min(pres), max(pres)) if pres else None,
         n=len(pts), basis=basis, source=where, layer_overhead_s=tau,
         type_coef=tuple(sorted(coef.items())), prefill_type_coef=tuple(sorted(pcoef.items())),
+        compute_coef=d, layer_flops=w,
     )
 
 
@@ -448,10 +668,12 @@ DEFAULT_PREFILL_RANGE = {"cpu": (0.25, 1.0)}
 def estimate_speed(m: Model, quant: str, runtime_id: str, backend: str, *, bandwidth_gbps: float,
                    compute_tflops: Optional[float], prompt_tokens: int = 512, gen_tokens: int = 128,
                    kv: str = "f16", eff: Optional[Efficiency] = None, q: Quantization | None = None,
-                   bandwidth_source: str = "", compute_source: str = "") -> SpeedEstimate:
+                   bandwidth_source: str = "", compute_source: str = "", simd: Iterable[str] = (),
+                   depth: Optional[int] = None) -> SpeedEstimate:
+    """`depth`: tokens already in the context (decode from there, the prompt processed after them)."""
     a = m.architecture
-    pos = prompt_tokens + gen_tokens // 2
-    c = token_cost(a, quant, pos, prompt_tokens, kv=kv, runtime_id=runtime_id, m=m, q=q)
+    pos = (depth if depth is not None else prompt_tokens) + gen_tokens // 2
+    c = token_cost(a, quant, pos, prompt_tokens, kv=kv, runtime_id=runtime_id, m=m, q=q, prefill_offset=depth or 0)
     notes = [
         f"bytes read per token {c.bytes_per_token / 1e6:.0f} MB (weights {c.weight_bytes / 1e6:.0f} MB"
         + (", routed experts only" if a.experts else "")
@@ -467,11 +689,20 @@ def estimate_speed(m: Model, quant: str, runtime_id: str, backend: str, *, bandw
                  f"{eff.decode_range[1]:.2f}) from {eff.source}")
     terms = _terms(c, bandwidth_gbps)
     t_bw = sum(v * eff.coef(k) for k, v in terms.items())
-    fixed = a.layers * eff.layer_overhead_s
+    if backend == "cpu" and compute_tflops and (eff.compute_coef or eff.layer_flops):
+        dots = eff.compute_coef * sum(compute_terms(c, compute_tflops, simd).values())
+        fixed = a.layers * eff.layer_flops / (compute_tflops * 1e12 * int8_ratio(simd))
+        notes.append(f"CPU compute {compute_tflops * 1e3:.0f} GFLOP/s float32 ({compute_source or 'hardware profile'}), "
+                     f"int8 dot products at {int8_ratio(simd):g}x that rate ({', '.join(sorted(set(simd) & {f for f, _ in INT8_RATIO})) or 'no SIMD flags known'}): "
+                     f"{dots * 1e3:.1f} ms of dot products + {fixed * 1e3:.1f} ms per-layer work per token, "
+                     f"beside {t_bw * 1e3:.1f} ms of memory reads")
+        fixed += dots
+    else:
+        fixed = a.layers * eff.layer_overhead_s
+        if fixed:
+            notes.append(f"plus {fixed * 1e3:.1f} ms fixed per token ({a.layers} layers x {eff.layer_overhead_s * 1e3:.2f} ms)")
     dec = 1 / (t_bw + fixed)
     rng = (dec * eff.decode_range[0], dec * eff.decode_range[1])
-    if fixed:
-        notes.append(f"plus {fixed * 1e3:.1f} ms fixed per token ({a.layers} layers x {eff.layer_overhead_s * 1e3:.2f} ms)")
     if eff.basis == "estimated":  # keep the range honest when it rests on other machines
         rng = (min(rng[0], dec * 0.75), max(rng[1], dec * 1.25))
     pre = ttft = None

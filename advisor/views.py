@@ -59,6 +59,19 @@ def hardware_record(hw_id: str, h: Hardware) -> dict[str, Any]:
     return rec
 
 
+def accelerator_record(acc_id: str, a) -> dict[str, Any]:
+    data = a.model_dump(mode="json")
+    rec = {"id": acc_id}
+    for k in ("name", "vendor", "kind", "memory_gb", "memory_type", "bandwidth_gbps", "backends"):
+        rec[k] = data.pop(k)
+    c = a.compute
+    rec["fp16_tflops"] = c.fp16_tflops or c.bf16_tflops
+    rec["sources"] = {k: v.ref for k, v in a.sources.items()}
+    data.pop("sources", None)
+    rec.update(data)
+    return rec
+
+
 def _sources_for(m: BaseModel, path: str) -> list[str]:
     prov = m.provenance  # type: ignore[attr-defined]
     parts = path.split(".")

@@ -45,11 +45,13 @@ def _physical(p) -> str:
 
 
 def _predict(cat, p, train, fingerprint, backend: str = "cpu") -> float:
+    from advisor.speed import profile_simd
+
     eff = efficiency(train, dict(cat.models), "llama.cpp", backend, fingerprint, quant=p.quantization,
-                     cpu_model=p.hardware, threads=p.threads)
+                     cpu_model=p.hardware, threads=p.threads, cpu_tflops=p.compute_tflops)
     return estimate_speed(_model(cat, p), p.quantization, "llama.cpp", backend, bandwidth_gbps=p.bandwidth_gbps,
-                          compute_tflops=None, prompt_tokens=p.prompt_tokens, gen_tokens=p.gen_tokens,
-                          eff=eff).decode_tps
+                          compute_tflops=p.compute_tflops, prompt_tokens=p.prompt_tokens, gen_tokens=p.gen_tokens,
+                          eff=eff, simd=profile_simd(p), depth=p.depth_tokens).decode_tps
 
 
 def _report(title: str, rows: list[tuple]) -> None:

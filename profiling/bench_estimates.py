@@ -19,6 +19,7 @@ Run it alone: other work on the machine distorts the timings.
 from __future__ import annotations
 
 import argparse
+import statistics
 import os
 import sys
 import json
@@ -27,7 +28,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from advisor.estimate import detected_spec, estimate_stack
+from advisor.estimate import detected_spec, estimate_stack, spec_of_run
+from advisor.speed import machine_of
 from advisor.kb import load_catalog
 
 from profiling.measure import RunSettings, run_gguf, to_profile
@@ -71,6 +73,7 @@ def main(argv=None) -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--save-profiles", default=None, help="also keep the measured profiles in this folder")
     ap.add_argument("--replay", default=None, help="recompute the table from runs stored in this folder")
+    ap.add_argument("--threads", type=int, default=None, help="with --replay: only runs with this thread count")
     a = ap.parse_args(argv)
     models = a.models or (MODELS[:2] if a.quick else MODELS)
     contexts = a.contexts or ([512, 4096] if a.quick else CONTEXTS)
@@ -91,9 +94,9 @@ def main(argv=None) -> None:
 
         measured_profiles = sorted(load_profiles(a.replay), key=lambda p: (
             models.index(p.model) if p.model in models else 99, p.quantization, p.context))
-        threads = os.cpu_count() or 1  # the runs this benchmark makes (all threads), not e.g. 1-thread ones
+        # each run is predicted for its own machine (spec_of_run): the table is the same on any machine
         measured_profiles = [p for p in measured_profiles if p.model in models and p.quantization in quants
-                             and p.context in contexts and (p.threads or threads) == threads
+                             and p.context in contexts and (a.threads is None or p.threads == a.threads)
                              and p.runtime == "llama.cpp" and not p.settings.get("rounds")]  # not bench_interleaved's
         print(f"replaying {len(measured_profiles)} stored runs from {a.replay} (no model is run)")
     else:
@@ -115,12 +118,13 @@ def main(argv=None) -> None:
     for prof in measured_profiles:
         mid, q, ctx = prof.model, prof.quantization, prof.context
         m = cat.model(mid)
+        spec = spec_of_run(prof)
         fill = bool(prof.settings.get("filled"))
         pt, gt = prof.prompt_tokens, prof.gen_tokens
         # before calibration: no profile from the measured machine may inform the estimate
         est = estimate_stack(cat, mid, q, "llama.cpp", ctx, spec, prompt_tokens=pt, gen_tokens=gt,
                              frontend="llama-cpp-python", overrides=overrides,
-                             exclude_fingerprint=prof.hardware_fingerprint)
+                             exclude_fingerprint=machine_of(prof))
         lf_mem, lf_tps = llmfit_predict(llmfit, m.hf_repo, q, ctx) if llmfit else (None, None)
         row = {
             "model": mid, "quant": q, "context": ctx, "filled": fill,
@@ -138,25 +142,36 @@ def main(argv=None) -> None:
               + (f"  llmfit memory {lf_mem:.2f} GB ({pct(lf_mem, row['mem_measured_gb'])}) decode {lf_tps:.1f} "
                  f"({pct(lf_tps, row['decode_measured'])})" if lf_mem and lf_tps else ""), flush=True)
 
-    # calibration: one stored run on this machine, then every other stack again
-    calib = next((p for p in measured_profiles if (p.model, p.quantization, p.context) == CALIBRATION),
-                 next((p for p in measured_profiles if p.context == 4096), measured_profiles[0]))
-    print(f"\ncalibrated with one run: {calib.model} {calib.quantization} ctx {calib.context}")
-    for row in rows:
-        if row["model"] == calib.model and row["quant"] == calib.quantization and row["context"] == calib.context:
+    # calibration: each run of a machine in turn as its one calibration run, every other run of that machine
+    # predicted again (the same machine: its own fingerprint; no other run of it informs the estimate)
+
+    by_machine: dict[str, list] = {}
+    for prof, row in zip(measured_profiles, rows):
+        by_machine.setdefault(machine_of(prof) + "|" + str(prof.threads), []).append((prof, row))
+    choice_medians = []
+    print("\none calibration run (each run of the machine in turn), the machine's other runs predicted:")
+    for key, items in sorted(by_machine.items()):
+        if len(items) < 2:
             continue
-        est = estimate_stack(cat, row["model"], row["quant"], "llama.cpp", row["context"], spec,
-                             prompt_tokens=settings_base["prompt_tokens"], gen_tokens=settings_base["gen_tokens"],
-                             frontend="llama-cpp-python", overrides=overrides,
-                             exclude_fingerprint=calib.hardware_fingerprint,
-                             extra_profiles=[calib.model_copy(update={"model": "calibration-" + calib.model,
-                                                                      "model_architecture": cat.model(calib.model).architecture})])
-        row["decode_calibrated"] = est.speed.decode_tps
-        row["prefill_calibrated"] = est.speed.prefill_tps
-        print(f"{row['model']:22s} {row['quant']:7s} ctx {row['context']:6d}  decode {est.speed.decode_tps:.1f} vs "
-              f"{row['decode_measured']:.1f} ({pct(est.speed.decode_tps, row['decode_measured'])}) [{est.basis}]  "
-              f"prefill {est.speed.prefill_tps or 0:.0f} vs {row['prefill_measured']:.0f} "
-              f"({pct(est.speed.prefill_tps, row['prefill_measured'])})", flush=True)
+        for calib, crow in items:
+            errs = []
+            for prof, row in items:
+                if prof is calib:
+                    continue
+                est = estimate_stack(cat, row["model"], row["quant"], "llama.cpp", row["context"], spec_of_run(prof),
+                                     prompt_tokens=prof.prompt_tokens, gen_tokens=prof.gen_tokens,
+                                     frontend="llama-cpp-python", overrides=overrides,
+                                     exclude_fingerprint=machine_of(prof), extra_profiles=[calib])
+                errs.append(abs(est.speed.decode_tps / row["decode_measured"] - 1))
+                row.setdefault("decode_calibrated_errors", []).append(errs[-1])
+            choice_medians.append(statistics.median(errs))
+            print(f"  {key[:24]:24s} calibrated on {calib.model} {calib.quantization} ctx {calib.context}: median "
+                  f"{statistics.median(errs):.1%}, largest {max(errs):.1%}, within 10% {sum(e <= 0.10 for e in errs)} "
+                  f"of {len(errs)}")
+    if choice_medians:
+        print(f"  median over choices of the calibration run: {statistics.median(choice_medians):.1%} "
+              f"(best {min(choice_medians):.1%}, worst {max(choice_medians):.1%}; "
+              f"{sum(c <= 0.10 for c in choice_medians)} of {len(choice_medians)} choices within 10%)")
 
     def worst(key_p, key_m, sel=lambda r: True):
         errs = [abs(r[key_p] / r[key_m] - 1) for r in rows if sel(r) and r.get(key_p) and r.get(key_m)]
@@ -170,10 +185,21 @@ def main(argv=None) -> None:
               f"max {max(r['mem_pred_gb'] / r['mem_measured_gb'] - 1 for r in filled):+.1%}")
     print("  (runs not filled to their context are measured after the prompt; their peak is lower than the "
           "full-context prediction)")
-    print(f"  decode before calibration: {worst('decode_pred', 'decode_measured'):.1%}")
-    cal = worst("decode_calibrated", "decode_measured")
-    if cal is not None:
-        print(f"  decode after one calibration run: {cal:.1%}")
+    dec = [abs(r["decode_pred"] / r["decode_measured"] - 1) for r in rows]
+    print(f"  decode before calibration ({len(dec)} runs): median {statistics.median(dec):.1%}, largest "
+          f"{max(dec):.1%}, within 10% {sum(e <= 0.10 for e in dec)}, within 25% {sum(e <= 0.25 for e in dec)}")
+    by_m: dict[str, list] = {}
+    for prof, r in zip(measured_profiles, rows):
+        by_m.setdefault(f"{prof.hardware[:60]} ({prof.threads} threads)", []).append(r)
+    for key, rs in sorted(by_m.items()):
+        d = [abs(r["decode_pred"] / r["decode_measured"] - 1) for r in rs]
+        p_ = [abs(r["prefill_pred"] / r["prefill_measured"] - 1) for r in rs if r["prefill_pred"]]
+        print(f"    {key}: decode median {statistics.median(d):.1%}, largest {max(d):.1%}, within 10% "
+              f"{sum(e <= 0.10 for e in d)}, within 25% {sum(e <= 0.25 for e in d)} of {len(d)}"
+              + (f"; prefill median {statistics.median(p_):.1%}, largest {max(p_):.1%}" if p_ else ""))
+    pre = [abs(r["prefill_pred"] / r["prefill_measured"] - 1) for r in rows if r["prefill_pred"]]
+    if pre:
+        print(f"  prefill before calibration: median {statistics.median(pre):.1%}, largest {max(pre):.1%}")
     if llmfit:
         lm = [r for r in rows if r["llmfit_mem_gb"]]
         if lm:

@@ -36,14 +36,15 @@ class RunSettings:
     kv: str = "f16"
 
 
-def run_gguf(path: str, s: RunSettings, timeout: float = 3600) -> dict:
-    """Raw result dict of profiling.runner for this GGUF (raises ProfileRunError on failure)."""
+def run_gguf(path: str, s: RunSettings, timeout: float = 3600, preexec=None) -> dict:
+    """Raw result dict of profiling.runner for this GGUF (raises ProfileRunError on failure).
+    `preexec` runs in the child before exec (e.g. joining a memory cgroup, profiling.cgroup)."""
     cmd = [sys.executable, "-m", "profiling.runner", "--model", str(path), "--ctx", str(s.context),
            "--prompt-tokens", str(s.prompt_tokens), "--gen-tokens", str(s.gen_tokens), "--repeats", str(s.repeats),
            "--threads", str(s.threads or os.cpu_count() or 1), "--flash-attn", str(int(s.flash_attn)),
            "--swa-full", str(int(s.swa_full)), "--n-batch", str(s.n_batch), "--n-ubatch", str(s.n_ubatch),
            "--fill", str(int(s.fill)), "--type-k", s.kv, "--type-v", s.kv]
-    return _run(cmd, timeout, "llama.cpp")
+    return _run(cmd, timeout, "llama.cpp", preexec=preexec)
 
 
 TORCH_DTYPES = {"bf16": "bfloat16", "f16": "float16", "f32": "float32"}
@@ -77,21 +78,100 @@ def synthetic_checkpoint(arch_json: str, gguf_arch: str, quant: str, timeout: fl
         if r.returncode != 0 or not (out / "config.json").exists():
             tail = "\n".join(r.stderr.strip().splitlines()[-8:])
             raise ProfileRunError(f"building the random-weight Transformers checkpoint failed:\n{tail}")
+        from .synth import prune
+
+        prune(out.parent, keep=out)
+    else:
+        os.utime(out)
     return str(out)
 
 
-def _run(cmd: list[str], timeout: float, what: str) -> dict:
+def _die_with_parent() -> None:
+    """In the child before exec: on Linux, SIGKILL when the parent dies (Ctrl-C, kill, a timeout of the
+    caller), so no runner keeps the cores busy after the command that started it is gone."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _show_progress(line: str, started: float) -> None:
+    try:
+        d = json.loads(line)
+    except ValueError:
+        return
+    phase = d.pop("phase", "")
+    parts = []
+    if "repeat" in d:
+        parts.append(f"repeat {d['repeat']}/{d['repeats']}")
+    if phase == "decode":
+        parts.append(f"{d['tokens']}/{d['gen_tokens']} tokens")
+    elif "prompt_tokens" in d:
+        parts.append(f"{d['prompt_tokens']} prompt tokens")
+    elif "tokens" in d:
+        parts.append(f"{d['tokens']} tokens")
+    sys.stderr.write(f"  [{time.monotonic() - started:6.1f} s] {phase} {', '.join(parts)}\n")
+    sys.stderr.flush()
+
+
+def _run(cmd: list[str], timeout: float, what: str, *, quiet: Optional[bool] = None,
+         preexec=None) -> dict:
+    """Run a runner in a child process that dies with this one; its progress lines go to stderr (unless
+    quiet, the default when stderr is not a terminal and ADVISOR_PROGRESS is unset)."""
+    import threading
+
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.path.dirname(os.path.dirname(__file__)),
                                                          os.environ.get("PYTHONPATH", "")])}
+    if quiet is None:
+        quiet = not (os.environ.get("ADVISOR_PROGRESS") or sys.stderr.isatty())
+
+    def pre():
+        _die_with_parent()
+        if preexec is not None:
+            preexec()
+
+    started = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=pre if os.name == "posix" else None)
+    err_lines: list[str] = []
+
+    def read_err():
+        for line in proc.stderr:
+            if line.startswith("@@PROGRESS@@"):
+                if not quiet:
+                    _show_progress(line[len("@@PROGRESS@@"):], started)
+            else:
+                err_lines.append(line.rstrip("\n"))
+                del err_lines[:-200]
+
+    out_chunks: list[str] = []
+    readers = [threading.Thread(target=read_err, daemon=True),
+               threading.Thread(target=lambda: out_chunks.append(proc.stdout.read()), daemon=True)]
+    for t in readers:
+        t.start()
     try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired as e:
+        proc.kill()
+        proc.wait()
         raise ProfileRunError(f"the profile run did not finish within {timeout:.0f} s") from e
-    for line in r.stdout.splitlines():
+    except BaseException:  # Ctrl-C or any error here: the runner must not outlive the command
+        proc.kill()
+        proc.wait()
+        raise
+    for t in readers:
+        t.join(timeout=10)
+    out = "".join(out_chunks)
+    for line in out.splitlines():
         if line.startswith("@@RESULT@@"):
             return json.loads(line[len("@@RESULT@@"):])
-    tail = "\n".join(r.stderr.strip().splitlines()[-8:])
-    raise ProfileRunError(f"{what} run failed (exit {r.returncode}):\n{tail}")
+    tail = "\n".join(x for x in err_lines if x.strip())
+    tail = "\n".join(tail.splitlines()[-8:])
+    raise ProfileRunError(f"{what} run failed (exit {proc.returncode}):\n{tail}")
 
 
 def _spread(values: list[float]) -> Spread:
@@ -108,7 +188,14 @@ def to_profile(raw: dict, *, model: str, quantization: str, hardware_name: str, 
     if raw["rss"].get("before_load"):
         settings["rss_before_load"] = raw["rss"]["before_load"]  # the Python interpreter and llama_cpp import
     hf = raw.get("runtime") == "transformers"
+    from advisor.hardware import KERNEL_FLAGS, detect
+
+    me = detect(measure=False)
+    threads = settings.get("threads")
+    if compute_tflops and threads and me.cores_logical and threads < me.cores_logical:
+        compute_tflops = round(compute_tflops * threads / me.cores_logical, 4)  # the FLOP/s of the threads used
     return MeasuredProfile(
+        cpu_simd=sorted(set(me.simd) & KERNEL_FLAGS), machine_identity=me.identity(),
         model=model, quantization=quantization, runtime="transformers" if hf else "llama.cpp",
         runtime_version=f"{'transformers' if hf else 'llama-cpp-python'} {raw['runtime_version']}", backend="cpu",
         hardware=hardware_name, hardware_fingerprint=fingerprint, bandwidth_gbps=bandwidth_gbps,
@@ -128,5 +215,5 @@ def to_profile(raw: dict, *, model: str, quantization: str, hardware_name: str, 
             "rss_file_bytes", "buffers_mib", "settings", "bandwidth_gbps", "compute_tflops", "threads",
             "hardware_fingerprint", "runtime_version", "measured_at", "backend", "quantization", "context",
             "prompt_tokens", "gen_tokens", "synthetic", "tool_version", "bandwidth_basis", "hardware", "model",
-            "runtime")},
+            "runtime", "cpu_simd", "machine_identity")},
     )

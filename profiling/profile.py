@@ -63,9 +63,25 @@ def _artifact(cat: Catalog, model_id: str, quant: str, file: Optional[str], synt
                      "--file PATH for a local GGUF, or --synthetic")
 
 
+def expected_seconds(est: StackEstimate, s: RunSettings) -> Optional[float]:
+    """How long the run should take, from the estimate: a warm-up (the prompt and 16 decode steps), each
+    repeat's prompt and generated tokens, and the fill of the whole context when asked (its attention
+    grows with the position: about half again the prefill at the start)."""
+    sp = est.speed
+    if sp is None or not sp.decode_tps:
+        return None
+    pre = sp.prefill_tps or sp.decode_tps * 4
+    one = s.prompt_tokens / pre + s.gen_tokens / sp.decode_tps
+    total = 2.0 + s.prompt_tokens / pre + 16 / sp.decode_tps + s.repeats * one
+    if s.fill and s.context > s.prompt_tokens + s.gen_tokens + 8:
+        total += 1.5 * (s.context - 8) / pre
+    return total
+
+
 def profile_stack(cat: Catalog, model_id: str, quant: str, *, runtime: str = "llama.cpp", file: Optional[str] = None,
                   synthetic: bool = False, settings: RunSettings = RunSettings(), force: bool = False,
-                  profiles_dir: Optional[str] = None) -> ProfileOutcome:
+                  profiles_dir: Optional[str] = None, announce=None) -> ProfileOutcome:
+    """`announce(text)` is told what will run and how long it should take before the run starts."""
     m = cat.model(model_id)
     q = quant.lower()
     cat.quant(q)
@@ -102,6 +118,10 @@ def profile_stack(cat: Catalog, model_id: str, quant: str, *, runtime: str = "ll
             f"{model_id} {q.upper()} on {runtime} at {settings.context} tokens is predicted to need "
             f"{est.memory.required / 1e9:.2f} GB, more than the {avail / 1e9:.2f} GB available now; "
             "use --context to ask for less, or --force")
+    if announce is not None:
+        from advisor.explain import run_plan
+
+        announce(run_plan(model_id, q, runtime, settings, synthetic, file, expected_seconds(est, settings)))
     if hf:
         from .measure import run_transformers
 
@@ -163,7 +183,7 @@ def _checkpoint(m, q: str, file: Optional[str], synthetic: bool) -> tuple[str, b
 def _comparison(est: StackEstimate, prof: MeasuredProfile) -> list:
     s = est.speed
     comparison = [
-        ("memory_gb", est.memory.total / 1e9, prof.peak_rss_bytes / 1e9 if prof.peak_rss_bytes else None, "GB"),
+        ("memory_peak_gb", est.memory.total / 1e9, prof.peak_rss_bytes / 1e9 if prof.peak_rss_bytes else None, "GB"),
         ("decode_tps", s.decode_tps if s else None, prof.decode_tokens_per_s.median, "tokens/s"),
         ("prefill_tps", s.prefill_tps if s else None,
          prof.prefill_tokens_per_s.median if prof.prefill_tokens_per_s else None, "tokens/s"),

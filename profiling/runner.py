@@ -29,6 +29,12 @@ def _status() -> dict[str, int]:
     return {k: int(v) * 1024 for k, v in re.findall(r"^(VmHWM|VmRSS|RssAnon|RssFile):\s+(\d+) kB", text, re.M)}
 
 
+def progress(phase: str, **kw) -> None:
+    """One progress line on stderr for the parent (profiling.measure reads them as they come)."""
+    sys.stderr.write("@@PROGRESS@@" + json.dumps({"phase": phase, **kw}) + "\n")
+    sys.stderr.flush()
+
+
 def _peak_rss() -> int:
     st = _status()
     if "VmHWM" in st:
@@ -89,6 +95,7 @@ def run(model: str, n_ctx: int, prompt_tokens: int, gen_tokens: int, repeats: in
     import llama_cpp
 
     before = _status()
+    progress("load", model=os.path.basename(model))
     logs = _LogCapture()
     ggml_types = {"f16": 1, "q8_0": 8, "q4_0": 2, "f32": 0, "bf16": 30}
     t0 = time.perf_counter()
@@ -113,13 +120,15 @@ def run(model: str, n_ctx: int, prompt_tokens: int, gen_tokens: int, repeats: in
 
     # warm-up: the whole prompt and some decode steps (speeds keep rising over the first
     # repeats otherwise, as pages and caches settle)
+    progress("warm-up", prompt_tokens=prompt_tokens)
     llm.reset()
     _eval(prompt)
     for _ in range(16):
         _eval([next_tok])
 
     runs = []
-    for _ in range(repeats):
+    for rep in range(repeats):
+        progress("prefill", repeat=rep + 1, repeats=repeats, prompt_tokens=prompt_tokens)
         llm.reset()
         llm._ctx.kv_cache_clear()
         llama_cpp.llama_perf_context_reset(llm.ctx)
@@ -133,6 +142,8 @@ def run(model: str, n_ctx: int, prompt_tokens: int, gen_tokens: int, repeats: in
             _eval([next_tok])
             if i == 0:
                 t_first = time.perf_counter() - t2
+            if (i + 1) % 32 == 0 or i + 1 == gen_tokens:
+                progress("decode", repeat=rep + 1, repeats=repeats, tokens=i + 1, gen_tokens=gen_tokens)
         t_gen = time.perf_counter() - t2
         p2 = _perf()
         runs.append({
@@ -151,6 +162,7 @@ def run(model: str, n_ctx: int, prompt_tokens: int, gen_tokens: int, repeats: in
         llm.reset()
         llm._ctx.kv_cache_clear()
         remaining = n_ctx - 8
+        progress("fill", tokens=remaining)
         filler = [(i * 104729) % (n_vocab - 300) + 259 for i in range(remaining)]
         _eval(filler)
 

@@ -152,6 +152,7 @@ def build(a: Architecture, quant: str, directory: Path | None = None, threads: i
     directory.mkdir(parents=True, exist_ok=True)
     out = directory / f"synth-{arch}-{key}-{quant}.gguf"
     if out.exists():
+        os.utime(out)  # recently used: pruned last
         return out
     src = directory / f"synth-{arch}-{key}-f16.gguf"
     if not src.exists():
@@ -173,4 +174,58 @@ def build(a: Architecture, quant: str, directory: Path | None = None, threads: i
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+    src.unlink(missing_ok=True)  # the 16-bit intermediate is rebuilt when another type needs it
+    prune(directory, keep=out)
     return out
+
+
+# Upper bound of the synthetic cache (ADVISOR_SYNTH_CACHE_MAX_GB, default 12): the oldest files go first.
+DEFAULT_CACHE_MAX_GB = 12.0
+
+
+def prune(directory: Path, keep: Path | None = None, max_bytes: int | None = None) -> int:
+    """Delete the least recently used cached models until the folder is under its bound; returns bytes freed."""
+    if max_bytes is None:
+        try:
+            max_bytes = int(float(os.environ.get("ADVISOR_SYNTH_CACHE_MAX_GB", DEFAULT_CACHE_MAX_GB)) * 1e9)
+        except ValueError:
+            max_bytes = int(DEFAULT_CACHE_MAX_GB * 1e9)
+    entries = []
+    for p in Path(directory).iterdir():
+        if p.name.startswith(("synth-", "hf-")):
+            size = sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) if p.is_dir() else p.stat().st_size
+            entries.append((p.stat().st_mtime, p, size))
+    total = sum(e[2] for e in entries)
+    freed = 0
+    for _, p, size in sorted(entries, key=lambda e: (e[0], str(e[1]))):
+        if total <= max_bytes:
+            break
+        if keep is not None and p == keep:
+            continue
+        remove(p)
+        total -= size
+        freed += size
+    return freed
+
+
+def remove(p: Path) -> None:
+    import shutil
+
+    if p.is_dir():
+        shutil.rmtree(p, ignore_errors=True)
+    else:
+        p.unlink(missing_ok=True)
+
+
+def clean(directory: Path | None = None) -> tuple[int, int]:
+    """Remove every cached synthetic model; (files removed, bytes freed)."""
+    directory = Path(directory) if directory else cache_dir()
+    if not directory.is_dir():
+        return 0, 0
+    n = freed = 0
+    for p in directory.iterdir():
+        if p.name.startswith(("synth-", "hf-")) or p.suffix == ".partial":
+            freed += sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) if p.is_dir() else p.stat().st_size
+            remove(p)
+            n += 1
+    return n, freed

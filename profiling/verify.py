@@ -110,8 +110,8 @@ def _transformers_reason(c, synthetic: bool) -> Optional[str]:
 
 
 def verify(cat, req, spec, *, synthetic: bool, file: Optional[str], gen_tokens: int, repeats: int,
-           threads: Optional[int], fill: bool, force: bool, profiles_dir: Optional[str], user_profiles=()
-           ) -> VerifyOutcome:
+           threads: Optional[int], fill: bool, force: bool, profiles_dir: Optional[str], user_profiles=(),
+           announce=None) -> VerifyOutcome:
     from advisor.solve import evaluate
 
     from .profile import profile_stack
@@ -156,7 +156,7 @@ def verify(cat, req, spec, *, synthetic: bool, file: Optional[str], gen_tokens: 
                     fill=fill, flash_attn=True, swa_full=False, n_batch=2048, n_ubatch=512)
     hf = pick.runtime == "transformers"
     out = profile_stack(cat, pick.model_id, pick.quant, runtime="transformers" if hf else "llama.cpp", file=file,
-                        synthetic=synthetic, settings=s, force=force, profiles_dir=profiles_dir)
+                        synthetic=synthetic, settings=s, force=force, profiles_dir=profiles_dir, announce=announce)
     est, prof = out.estimate, out.profile
     budget = req.vram_gb or req.ram_gb or spec.memory_gb
     usable = budget * (1 - req.headroom) if budget else None

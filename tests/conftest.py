@@ -9,6 +9,24 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_session(tmp_path_factory):
+    """Module- and session-scoped fixtures run before the per-test fixture below: point HOME and the
+    caches at a session folder first, so no fixture of any scope writes to the real home or cache."""
+    base = tmp_path_factory.mktemp("session-home")
+    saved = {k: os.environ.get(k) for k in ("HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "HF_HOME", "HF_HUB_OFFLINE",
+                                             "ADVISOR_SYNTH_CACHE")}
+    os.environ.update({"HOME": str(base), "XDG_CACHE_HOME": str(base / ".cache"),
+                       "XDG_DATA_HOME": str(base / ".local" / "share"), "HF_HOME": str(base / ".cache" / "huggingface"),
+                       "HF_HUB_OFFLINE": "1", "ADVISOR_SYNTH_CACHE": str(base / "synthetic")})
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path, monkeypatch):
     """Tests never touch the user's home, caches or the network."""

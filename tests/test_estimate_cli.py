@@ -2,7 +2,7 @@
 
 import json
 
-FIELDS = ("model", "quantization", "runtime", "context", "memory_gb", "memory_breakdown_gb", "decode_tps",
+FIELDS = ("model", "quantization", "runtime", "context", "memory_required_gb", "memory_peak_gb", "memory_breakdown_gb", "decode_tps",
           "decode_tps_range", "prefill_tps", "ttft_ms", "basis", "assumptions")
 
 
@@ -15,7 +15,8 @@ def test_estimate_json_on_a_hardware_profile(cli):
         assert f in d, f
     assert set(d["memory_breakdown_gb"]) == {"weights", "kv_cache", "buffers", "overhead", "encoders"}
     assert d["backend"] == "cuda" and d["basis"] in ("estimated", "calibrated", "measured")
-    assert abs(sum(d["memory_breakdown_gb"].values()) - d["memory_gb"]) < 0.01
+    assert abs(sum(d["memory_breakdown_gb"].values()) - d["memory_required_gb"]) < 0.01
+    assert d["memory_peak_gb"] >= d["memory_required_gb"]
     lo, hi = d["decode_tps_range"]
     assert lo <= d["decode_tps"] <= hi
     assert any("bandwidth" in a for a in d["assumptions"])

@@ -29,18 +29,22 @@ def test_profile_round_trip_then_estimates_use_it(cli, small_gguf, tmp_path):
     assert prof["decode_tokens_per_s"]["min"] <= prof["decode_tokens_per_s"]["median"] <= prof["decode_tokens_per_s"]["max"]
     assert prof["peak_rss_bytes"] > 0 and prof["runtime_version"].startswith("llama-cpp-python")
     assert prof["hardware_fingerprint"] and prof["bandwidth_gbps"] > 0
-    assert {c["metric"] for c in out["comparison"]} == {"memory_gb", "decode_tps", "prefill_tps", "ttft_ms"}
+    assert {c["metric"] for c in out["comparison"]} == {"memory_peak_gb", "decode_tps", "prefill_tps", "ttft_ms"}
     listed = cli("profiles", "list", "--profiles-dir", str(store), "--format", "json")
     items = json.loads(listed.stdout)
     assert len(items) == 1 and items[0]["model"] == "qwen3-0.6b"
     shown = cli("profiles", "show", items[0]["id"], "--profiles-dir", str(store))
     assert "decode_tokens_per_s" in shown.stdout
-    # the same stack on the same machine is now `measured`, using the stored profile
-    est = cli("estimate", "qwen3-0.6b", "--quant", "Q4_K_M", "--context", "1024", "--format", "json",
-              env={"ADVISOR_PROFILES_DIR": str(store)})
+    # the same stack on the same machine, under the measured conditions, is now `measured`
+    est = cli("estimate", "qwen3-0.6b", "--quant", "Q4_K_M", "--context", "1024", "--prompt-tokens", "64",
+              "--format", "json", env={"ADVISOR_PROFILES_DIR": str(store)})
     d = json.loads(est.stdout)
     assert d["basis"] == "measured", d
     assert d["decode_tps"] == round(prof["decode_tokens_per_s"]["median"], 2)
+    # a prompt the run did not measure (its TTFT was not measured) is calibrated from that run
+    longer = json.loads(cli("estimate", "qwen3-0.6b", "--quant", "Q4_K_M", "--context", "1024", "--format", "json",
+                            env={"ADVISOR_PROFILES_DIR": str(store)}).stdout)
+    assert longer["basis"] == "calibrated" and any("calibrated from that run" in a for a in longer["assumptions"])
     # and another stack on this machine is at least calibrated
     other = json.loads(cli("estimate", "qwen3-4b", "--quant", "Q4_K_M", "--format", "json",
                            env={"ADVISOR_PROFILES_DIR": str(store)}).stdout)

@@ -24,7 +24,7 @@ def test_transformers_profile_round_trip(cli, tmp_path):
     built = list(cache.glob("hf-qwen2-*-bf16"))
     assert len(built) == 1 and (built[0] / "config.json").exists() and list(built[0].glob("*.safetensors"))
     # memory: weights in BF16 + the dynamic KV cache + activations + the PyTorch process, against the peak RSS
-    mem = next(c for c in out["comparison"] if c["metric"] == "memory_gb")
+    mem = next(c for c in out["comparison"] if c["metric"] == "memory_peak_gb")
     assert abs(mem["error"]) < 0.15, mem
     # the same stack on this machine is now `measured`, from the stored run
     est = cli("estimate", "qwen2.5-0.5b-instruct", "--quant", "BF16", "--runtime", "transformers", "--context", "1024",

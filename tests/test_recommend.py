@@ -6,7 +6,7 @@ import pytest
 
 from advisor.kb import load_catalog
 
-REC_FIELDS = ("rank", "model", "hf_repo", "family", "quantization", "runtime", "backend", "context", "memory_gb",
+REC_FIELDS = ("rank", "model", "hf_repo", "family", "quantization", "runtime", "backend", "context", "memory_required_gb", "memory_peak_gb",
               "memory_breakdown_gb", "decode_tps", "prefill_tps", "ttft_ms", "basis", "quality", "score", "license", "why")
 
 
@@ -27,7 +27,7 @@ def test_swedish_on_4gb(cli, cat):
     assert 1 <= len(d["recommendations"]) <= 3
     for rec in d["recommendations"]:
         assert set(REC_FIELDS) <= set(rec)
-        assert rec["memory_gb"] <= 4.0 * 0.9
+        assert rec["memory_required_gb"] <= 4.0 * 0.9
         m = cat.model(rec["model"])
         assert "sv" in m.languages or m.languages_claim
         if "sv" not in m.languages:
@@ -117,7 +117,7 @@ def test_audio_on_8gb_needs_a_runtime_that_passes_audio(cli, cat):
         m = cat.model(rec["model"])
         assert "audio" in m.modalities_in
         assert any(s.runtime == rec["runtime"] and "audio" in s.modalities for s in m.modality_support)
-        assert rec["memory_gb"] <= 8 * 0.9 and rec["memory_breakdown_gb"]["encoders"] > 0
+        assert rec["memory_required_gb"] <= 8 * 0.9 and rec["memory_breakdown_gb"]["encoders"] > 0
     # llama.cpp loads Gemma 3n without its audio tower: never a pick for audio, and the misses say so
     assert all(x["runtime"] not in ("llama.cpp", "ollama") for x in d["recommendations"])
     why = json.loads(cli("why", "gemma-3n-e2b-it", "--ram", "8GB", "--modality", "audio", "--runtime", "llama.cpp",
@@ -147,7 +147,7 @@ def test_128k_context_on_16gb_counts_the_kv_cache(cli, cat):
     for rec in d["recommendations"]:
         a = cat.model(rec["model"]).architecture
         assert (a.extended_context_length or a.context_length) >= 131072
-        assert rec["memory_breakdown_gb"]["kv_cache"] > 1.0 and rec["memory_gb"] <= 16 * 0.9
+        assert rec["memory_breakdown_gb"]["kv_cache"] > 1.0 and rec["memory_required_gb"] <= 16 * 0.9
     # an 8B model's 128K KV cache alone is over the budget
     why = json.loads(cli("why", "qwen3-8b", "--ram", "16GB", "--context", "131072", "--format", "json").stdout)
     assert why["verdict"] == "rejected" and why["violation_counts"]["memory"] == why["stacks_total"]
@@ -172,7 +172,7 @@ def test_h100_for_reasoning_uses_cuda_and_reasoning_models(cli, cat):
     assert r.returncode == 0, r.stderr
     for rec in d["recommendations"]:
         assert rec["backend"] == "cuda" and "reasoning" in cat.model(rec["model"]).tasks
-        assert rec["memory_gb"] <= 80 * 0.9 and rec["decode_tps"] > 20
+        assert rec["memory_required_gb"] <= 80 * 0.9 and rec["decode_tps"] > 20
     # the 235B MoE does not fit one H100 at any quantization the catalog makes
     why = json.loads(cli("why", "qwen3-235b-a22b", "--hardware", "h100-80gb", "--task", "reasoning", "--format",
                          "json").stdout)

@@ -1,0 +1,153 @@
+"""Published GPU and unified-memory runs predicted by the speed model, held out from its fit.
+
+    python -m profiling.bench_gpu [--json FILE]
+
+The split is fixed in advance, by source, not by looking at errors:
+- fit: the llama.cpp scoreboards of LLaMA-2 7B (CUDA scoreboard, discussion #15013; Apple silicon table,
+  discussion #4167), the runs the GPU efficiencies were first fitted on;
+- scored: every other published run on a GPU backend (other models, Qwen3 MoE, depth 32K, ROCm, Vulkan,
+  DGX Spark, Strix Halo), none of which informs the fit.
+
+Each scored run is predicted with its own device's bandwidth (the run's figure) and compute (the run's, or
+the accelerator catalog's dense FP16 figure for its device), its own prompt, generated tokens and depth.
+Prints one row per run, the error table per machine class (median and largest error, within 10% / 25%), and
+the RTX 4090 table that `advisor recommend --gpu rtx-4090` rests on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+from pathlib import Path
+
+FIT_SOURCES = ("discussions/15013", "discussions/4167")
+
+
+def is_fit(p) -> bool:
+    return any(any(k in (s.ref or "") for k in FIT_SOURCES) for s in p.sources.values())
+
+
+def _norm(s: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "", s.lower().replace("geforce", "").replace("nvidia", ""))
+
+
+def accelerator_for(cat, hardware: str):
+    """The catalog accelerator a run's device description names (the longest name it contains)."""
+    h = _norm(hardware)
+    best = None
+    for aid, a in cat.accelerators.items():
+        for name in [a.name] + list(a.device_names):
+            n = _norm(name)
+            if n and n in h and (best is None or len(n) > best[0]):
+                best = (len(n), aid, a)
+    return (best[1], best[2]) if best else (None, None)
+
+
+def machine_class(p) -> str:
+    h = p.hardware.lower()
+    if p.backend == "metal":
+        return "Apple Metal (unified)"
+    if "spark" in h or "gb10" in h or "strix" in h or "8060s" in h or "gfx1151" in h:
+        return f"unified-memory GPU ({p.backend})"
+    if p.backend == "cuda":
+        return "CUDA (discrete)"
+    return f"{p.backend.upper()} (discrete)"
+
+
+def _err(pred, meas):
+    return pred / meas - 1 if pred and meas else None
+
+
+def main(argv=None) -> None:
+    from advisor.kb import load_catalog
+    from advisor.speed import efficiency, estimate_speed, profile_arch
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--json", dest="json_out", default=None)
+    a = ap.parse_args(argv)
+    cat = load_catalog()
+    models = dict(cat.models)
+    gpu = [(pid, p) for pid, p in sorted(cat.profiles.items()) if p.backend != "cpu" and p.runtime == "llama.cpp"]
+
+    def with_compute(p):
+        if p.compute_tflops:
+            return p
+        _, acc = accelerator_for(cat, p.hardware)
+        if acc is None:
+            return p
+        c = acc.compute
+        t = c.fp16_tflops or c.bf16_tflops or c.fp32_tflops
+        return p.model_copy(update={"compute_tflops": t}) if t else p
+
+    fit = [with_compute(p) for _, p in gpu if is_fit(p)]
+    scored = [(pid, with_compute(p)) for pid, p in gpu if not is_fit(p)]
+    print(f"fit on {len(fit)} published LLaMA-2 7B scoreboard runs; scoring {len(scored)} other published runs")
+    rows = []
+    for pid, p in scored:
+        arch = profile_arch(p, models)
+        if arch is None or not p.bandwidth_gbps:
+            continue
+        m = models.get(p.model) or _stand_in(p, arch)
+        eff = efficiency(fit, models, "llama.cpp", p.backend, None, quant=p.quantization, cpu_model=p.hardware)
+        if p.model not in models:
+            m = m.model_copy(update={"architecture": arch})
+        sp = estimate_speed(m, p.quantization, "llama.cpp", p.backend, bandwidth_gbps=p.bandwidth_gbps,
+                            compute_tflops=p.compute_tflops, prompt_tokens=p.prompt_tokens,
+                            gen_tokens=p.gen_tokens, eff=eff, depth=p.depth_tokens)
+        src = next(iter(p.sources.values())).ref
+        rows.append({
+            "id": pid, "hardware": p.hardware, "class": machine_class(p), "model": p.model,
+            "quant": p.quantization, "backend": p.backend, "depth": p.depth_tokens or 0,
+            "moe": bool(arch.experts), "decode_pred": sp.decode_tps, "decode_published": p.decode_tokens_per_s.median,
+            "prefill_pred": sp.prefill_tps,
+            "prefill_published": p.prefill_tokens_per_s.median if p.prefill_tokens_per_s else None,
+            "source": src,
+        })
+    print(f"\n{'run':58s} {'depth':>6s} {'decode pred/pub':>17s} {'err':>6s} {'prefill pred/pub':>19s} {'err':>6s}")
+    for r in rows:
+        de, pe = _err(r["decode_pred"], r["decode_published"]), _err(r["prefill_pred"], r["prefill_published"])
+        print(f"{r['id'][:58]:58s} {r['depth']:6d} {r['decode_pred']:8.1f}/{r['decode_published']:<8.1f} "
+              f"{de:+6.0%} " + (f"{r['prefill_pred']:9.0f}/{r['prefill_published']:<9.0f} {pe:+6.0%}"
+                                if pe is not None else f"{'-':>19s} {'-':>6s}"))
+    print("\nerror table (absolute error of the prediction against the published figure):")
+    print(f"{'machine class':32s} {'figure':16s} {'n':>3s} {'median':>7s} {'largest':>8s} {'<=10%':>6s} {'<=25%':>6s} {'<=35%':>6s}")
+
+    def line(label, figure, errs):
+        if not errs:
+            return
+        errs = [abs(e) for e in errs]
+        print(f"{label:32s} {figure:16s} {len(errs):3d} {statistics.median(errs):7.0%} {max(errs):8.0%} "
+              f"{sum(e <= 0.10 for e in errs):6d} {sum(e <= 0.25 for e in errs):6d} {sum(e <= 0.35 for e in errs):6d}")
+
+    classes = sorted({r["class"] for r in rows}) + ["all GPU runs"]
+    for cl in classes:
+        sel = [r for r in rows if cl == "all GPU runs" or r["class"] == cl]
+        line(cl, "decode depth 0", [_err(r["decode_pred"], r["decode_published"]) for r in sel if not r["depth"]])
+        line(cl, "decode depth>0", [_err(r["decode_pred"], r["decode_published"]) for r in sel if r["depth"]])
+        line(cl, "prefill", [e for r in sel if (e := _err(r["prefill_pred"], r["prefill_published"])) is not None])
+    line("MoE runs", "decode", [_err(r["decode_pred"], r["decode_published"]) for r in rows if r["moe"]])
+    print("\nRTX 4090 (the card `--gpu rtx-4090` plans on): card, model, quant, predicted, published, source")
+    for r in rows:
+        if "4090" in r["hardware"]:
+            print(f"  RTX 4090  {r['model']:20s} {r['quant']:7s} decode {r['decode_pred']:.1f} vs "
+                  f"{r['decode_published']:.1f} ({_err(r['decode_pred'], r['decode_published']):+.0%})  {r['source']}")
+    if a.json_out:
+        Path(a.json_out).write_text(json.dumps(rows, indent=2))
+
+
+def _stand_in(p, arch):
+    """A minimal catalog-style model for a published run of a model outside the catalog."""
+    from advisor.schemas import Model, Source
+
+    return Model.model_validate({
+        "name": p.model, "family": "qwen", "params_b": 1.0, "architecture": arch.model_dump(),
+        "languages": [], "modalities_in": ["text"], "modalities_out": ["text"], "tasks": ["chat"],
+        "license": "other", "availability": "open-weights",
+        "sources": {"run": Source(kind="measured", ref="published run").model_dump()}, "provenance": {},
+    })
+
+
+if __name__ == "__main__":
+    main()
