@@ -308,9 +308,12 @@ class StackEstimate:
 def estimate_stack(cat: Catalog, model_id: str, quant: str, runtime_id: str, context: int, spec: HardwareSpec, *,
                    prompt_tokens: int = 512, gen_tokens: int = 128, kv: str = "f16",
                    extra_profiles: Iterable[MeasuredProfile] = (), frontend: str | None = None,
-                   overrides: dict | None = None, exclude_fingerprint: str | None = None) -> StackEstimate:
+                   overrides: dict | None = None, exclude_fingerprint: str | None = None,
+                   exclude_same_cpu: bool = False) -> StackEstimate:
     """`exclude_fingerprint` leaves out profiles of that machine, in every configuration (an estimate
-    'before calibration')."""
+    'before calibration'); `exclude_same_cpu` also every CPU run of the same CPU name and instruction-set
+    class (runs recorded before machine identities included cpuid and SIMD flags carry another fingerprint
+    for the same machine)."""
     m = cat.model(model_id)
     q_id = quant.lower()
     q = cat.quant(q_id)
@@ -338,6 +341,8 @@ def estimate_stack(cat: Catalog, model_id: str, quant: str, runtime_id: str, con
         profiles = [p for p in cat.profiles.values()
                     if not exclude_fingerprint or not (p.hardware_fingerprint or "").startswith(exclude_fingerprint)
                     ] + list(extra_profiles)
+        if exclude_same_cpu:
+            profiles = [p for p in profiles if not same_cpu_class(p, spec)]
         bw, bw_src = spec.bandwidth_for(backend)
         compute = spec.gpu_tflops if backend != "cpu" else spec.cpu_tflops
         eff = efficiency(profiles, dict(cat.models), runtime_id, backend, spec.fingerprint, quant=q_id,
@@ -437,3 +442,14 @@ def spec_of_run(p: MeasuredProfile) -> HardwareSpec:
         cpu_measured_bandwidth_gbps=p.bandwidth_gbps if p.backend == "cpu" else None,
         cpu_measured_bandwidth_source="the run's own read test",
     )
+
+
+def same_cpu_class(p: MeasuredProfile, spec: HardwareSpec) -> bool:
+    """A CPU run of a CPU like this one: the same CPU name, instruction-set family and int8 class."""
+    from .speed import cpu_isa, int8_ratio, profile_simd
+
+    if p.backend != "cpu" or not spec.cpu_model:
+        return False
+    name = spec.cpu_model.lower().strip()
+    return (name in p.hardware.lower() and cpu_isa(p.hardware) == cpu_isa(spec.cpu_model)
+            and int8_ratio(profile_simd(p)) == int8_ratio(spec.simd))

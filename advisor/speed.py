@@ -222,6 +222,7 @@ class _Point:
     layer_s: float = 0.0  # layers over F32, seconds per FLOP-equivalent of per-layer work (x layer_flops)
     machine: str = ""
     isa: str = ""        # x86 | arm: per-type kernel speeds carry only within one
+    core: str = ""       # the CPU core named in the run's hardware (cortex-a76, zen4), when it names one
 
     @property
     def x(self) -> float:
@@ -383,11 +384,13 @@ def _machine_weights(pts: list[_Point]) -> list[float]:
     return [len(pts) / len(n) / n[p.machine] for p in pts]
 
 
-def _fit_cpu(pts: list[_Point], isa: str | None = None) -> tuple[dict[str, float], float, float]:
+def _fit_cpu(pts: list[_Point], isa: str | None = None, core: str | None = None
+             ) -> tuple[dict[str, float], float, float, list[_Point]]:
     """Over other machines' runs: one memory coefficient, the dot-product and the per-layer coefficient,
     then a coefficient per weight type held toward the common one (TYPE_RIDGE), from the runs of the
-    target's instruction set only (x86 and ARM kernels, and their repacking rules, differ); with no run of
-    that instruction set every type takes the common coefficient."""
+    target's CPU core when there are any, else of its instruction set (x86 and ARM kernels, and their
+    repacking rules, differ); with no run of that instruction set every type takes the common coefficient.
+    Returns the coefficients and the runs that set the per-type ones."""
     names = sorted({k for p in pts for k in p.terms})
     merged = [_Point({"all": sum(p.terms.values())}, p.layers, p.t, p.compute, p.layer_s) for p in pts]
     wts = _machine_weights(pts)
@@ -397,8 +400,10 @@ def _fit_cpu(pts: list[_Point], isa: str | None = None) -> tuple[dict[str, float
     a = a or 1.0
     if isa:
         own = [p for p in pts if p.isa == isa]
+        same_core = [p for p in own if core and p.core == core]
+        own = same_core or own
         if not own:
-            return {n: a for n in names}, d, w
+            return {n: a for n in names}, d, w, []
         pts, wts = own, _machine_weights(own)
     rows = _cpu_rows(pts, names)
     prior = [a] * len(names) + [d, w]
@@ -406,7 +411,7 @@ def _fit_cpu(pts: list[_Point], isa: str | None = None) -> tuple[dict[str, float
     prec = [TYPE_RIDGE / a ** 2] * len(names) + [1e6 / max(d, 1e-3) ** 2, 1e6 / max(w, 1.0) ** 2]
     theta = _ridge_ls(rows, 1.0, prior, prec, wts) or prior
     coef = {n: (v if v > 0 else a) for n, v in zip(names, theta)}
-    return coef, theta[-2], theta[-1]
+    return coef, theta[-2], theta[-1], pts
 
 
 def _update_cpu(pts: list[_Point], coef: dict[str, float], d: float, w: float) -> tuple[dict[str, float], float, float]:
@@ -572,7 +577,7 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
                       compute=sum(compute_terms(c, p.compute_tflops, simd).values()),
                       layer_s=a.layers / (p.compute_tflops * 1e12 * int8_ratio(simd)),
                       machine="same" if id(p) in same_ids else (p.hardware_fingerprint or p.hardware),
-                      isa=_isa_of(p.hardware, simd))
+                      isa=_isa_of(p.hardware, simd), core=cpu_key(p.hardware) or "")
 
     def prefills(ps):
         return [e for e in (profile_efficiency(p, models)[1] for p in ps
@@ -605,6 +610,22 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
         eff, tau, coef = statistics.median(p.x / p.t for p in pts), 0.0, {}
         pres = prefills(by_quant(use))
         ratios = [p.x / eff / p.t for p in pts]
+    elif _runtime_group(runtime_id) != "llama.cpp":
+        # other CPU runtimes (Transformers): memory terms and a per-layer time; their kernels are not
+        # llama.cpp's int8 dot products, so the instruction-set compute term does not apply
+        pts = points_of(use)
+        if not pts:
+            return None
+        pres = prefills(by_quant(use))
+        others = points_of([p for p in rel if p not in same])
+        sizes = len({round(p.x / p.layers, 9) for p in pts})
+        if same and others and sizes < 2:
+            e0, t0, c_prior = fit(others)
+            sc, tau = _one_run_update(pts, {}, 1 / e0, t0)
+            eff, coef = e0 / sc, {}
+        else:
+            eff, tau, coef = fit(pts)
+        ratios = [_model_seconds(p.terms, p.layers, coef, 1 / eff, tau) / p.t for p in pts]
     else:
         ppts = prefill_points(use)
         if ppts:
@@ -620,9 +641,10 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
             return None
         target_isa = _isa_of(cpu_model or "", ())
         if others:
-            coef, d, w = _fit_cpu(others, target_isa)
+            coef, d, w, typed = _fit_cpu(others, target_isa, key)
         else:
-            coef, d, w = _fit_cpu(mine)
+            coef, d, w, typed = _fit_cpu(mine)
+        typed_core = key if key and typed and all(p.core == key for p in typed) else None
         pts = others
         if mine:
             coef, d, w = _update_cpu(mine, coef, d, w)
@@ -637,10 +659,18 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
              f"{len(pts)} measured profiles of {runtime_id} on "
              + (f"other GPU backends (none on {backend})" if pooled else backend)
              + (f" from {len({p.machine for p in pts})} other machines" if backend == "cpu" else ""))
-    if backend == "cpu":
-        where += (f" (fitted: dot products at {1 / d:.2f} of the float32 rate x the instruction set's int8 ratio, "
-                  f"{w / 1e6:.0f} MFLOP-equivalents per layer" if d else " (fitted: ") 
-        where += "; memory efficiency per weight type " + ", ".join(f"{n} {1 / v:.2f}" for n, v in sorted(coef.items()) if v) + ")"
+    if backend == "cpu" and _runtime_group(runtime_id) != "llama.cpp":
+        where += f" (fitted: {tau * 1e3:.2f} ms per layer per token)" if tau else ""
+    elif backend == "cpu":
+        parts = []
+        if d > 1e-3:
+            parts.append(f"dot products at {1 / d:.2f} of the float32 rate x the instruction set's int8 ratio")
+        if w:
+            parts.append(f"{w / 1e6:.0f} MFLOP-equivalents of per-layer work at that rate")
+        parts.append("memory efficiency per weight type "
+                     + (f"from {len(typed)} runs of the same CPU core ({typed_core}) " if typed_core and not same else "")
+                     + ", ".join(f"{n} {1 / v:.2f}" for n, v in sorted(coef.items()) if v))
+        where += " (fitted: " + "; ".join(parts) + ")"
     elif coef:
         where += "; per weight type " + ", ".join(f"{n} {1 / v:.2f}" for n, v in sorted(coef.items()))
     return Efficiency(

@@ -124,7 +124,7 @@ def main(argv=None) -> None:
         # before calibration: no profile from the measured machine may inform the estimate
         est = estimate_stack(cat, mid, q, "llama.cpp", ctx, spec, prompt_tokens=pt, gen_tokens=gt,
                              frontend="llama-cpp-python", overrides=overrides,
-                             exclude_fingerprint=machine_of(prof))
+                             exclude_fingerprint=machine_of(prof), exclude_same_cpu=True)
         lf_mem, lf_tps = llmfit_predict(llmfit, m.hf_repo, q, ctx) if llmfit else (None, None)
         row = {
             "model": mid, "quant": q, "context": ctx, "filled": fill,

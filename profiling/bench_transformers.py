@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import statistics
 
-from advisor.estimate import detected_spec, estimate_stack
+from advisor.estimate import detected_spec, estimate_stack, spec_of_run
 from advisor.kb import load_catalog
 
 MODELS = ("qwen3-0.6b", "qwen2.5-0.5b-instruct", "gemma-3-1b-it", "qwen2.5-1.5b-instruct")
@@ -56,10 +56,12 @@ def main(argv=None) -> None:
         return
     # no stored run of this machine (in any folder) informs an estimate: "before calibration" is the generic
     # efficiency, "after" the one calibration run given below
-    spec.fingerprint = "bench-transformers"
-    print(f"\nmachine: {spec.name}; Transformers runs: {runs[0].runtime_version}; BF16, random weights")
+    print(f"\nmachine: {spec.name}; Transformers runs: {runs[0].runtime_version}; BF16, random weights "
+          "(each run predicted for its own machine: bandwidth, FLOP/s, threads as recorded)")
     mem_errs, dec_errs, pre_errs = [], [], []
     for p in runs:
+        spec = spec_of_run(p)
+        spec.fingerprint = "bench-transformers"
         ctx = p.prompt_tokens + p.gen_tokens + 8
         est = estimate_stack(cat, p.model, p.quantization, "transformers", ctx, spec, prompt_tokens=p.prompt_tokens,
                              gen_tokens=p.gen_tokens, exclude_fingerprint=p.hardware_fingerprint)
@@ -76,6 +78,8 @@ def main(argv=None) -> None:
     print(f"\ncalibrated with one run: {cal.model} {cal.quantization.upper()}")
     cal_dec, cal_pre = [], []
     for p in runs[1:]:
+        spec = spec_of_run(p)
+        spec.fingerprint = "bench-transformers"
         ctx = p.prompt_tokens + p.gen_tokens + 8
         sp = estimate_stack(cat, p.model, p.quantization, "transformers", ctx, spec, prompt_tokens=p.prompt_tokens,
                             gen_tokens=p.gen_tokens, extra_profiles=[cal], exclude_fingerprint=p.hardware_fingerprint).speed

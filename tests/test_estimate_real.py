@@ -66,8 +66,13 @@ def test_decode_prediction_before_calibration(cat, spec, synth_dir):
     raw = run_gguf(str(path), s)
     measured = sorted(r["decode_tps"] for r in raw["runs"])[len(raw["runs"]) // 2]
     est = estimate_stack(cat, "qwen3-0.6b", "q4_k_m", "llama.cpp", 2048, spec, prompt_tokens=256, gen_tokens=48,
-                         frontend="llama-cpp-python", exclude_fingerprint=spec.fingerprint)
+                         frontend="llama-cpp-python", exclude_fingerprint=spec.fingerprint, exclude_same_cpu=True)
+    # no run of a CPU like this one informs it (exclude_same_cpu: the same CPU name and instruction-set class,
+    # e.g. the shipped runs of an AVX-512 EPYC when the tests run on one)
     assert est.basis == "estimated"
-    assert abs(est.speed.decode_tps / measured - 1) <= 0.25, (est.speed.decode_tps, measured, est.assumptions)
+    from advisor.hardware import _cpuid
+
+    machine = (spec.cpu_model, _cpuid(), spec.bandwidth_gbps, spec.cpu_tflops, spec.simd)  # to tell CI machines apart
+    assert abs(est.speed.decode_tps / measured - 1) <= 0.25, (est.speed.decode_tps, measured, machine, est.assumptions[-3:])
     # the full-size model's weights as llama.cpp maps them
     assert abs(raw["buffers_mib"]["model_mapped"] * 2**20 - est.memory.details["weights_mapped"]) < 0.02 * est.memory.details["weights_mapped"]

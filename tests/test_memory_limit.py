@@ -47,6 +47,8 @@ def test_stack_above_its_limit_by_reclaimable_pages_runs_to_the_end(tmp_path):
         stats = lim.stats()
     assert stats.get("oom_kills", 0) == 0, stats
     assert limited["runs"] and limited["runs"][0]["decode_tps"] > 0
-    assert limited["rss"]["peak"] <= limit * 1.02, (limited["rss"], stats)
-    # the limit was reached: the kernel reclaimed the clean mapped pages instead of failing
+    # the kernel held the group to its limit (RSS may count a few pages charged to other groups, such as
+    # shared libraries), and the limit bound: the process held less than without it
+    assert stats.get("peak_bytes", 0) <= limit, stats
+    assert limited["rss"]["peak"] < free["rss"]["peak"], (limited["rss"], free["rss"])
     assert stats.get("limit_hits", 0) > 0 or stats.get("peak_bytes", 0) >= 0.97 * limit, stats

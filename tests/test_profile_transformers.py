@@ -26,9 +26,9 @@ def test_transformers_profile_round_trip(cli, tmp_path):
     # memory: weights in BF16 + the dynamic KV cache + activations + the PyTorch process, against the peak RSS
     mem = next(c for c in out["comparison"] if c["metric"] == "memory_peak_gb")
     assert abs(mem["error"]) < 0.15, mem
-    # the same stack on this machine is now `measured`, from the stored run
+    # the same stack on this machine, at the measured prompt length, is now `measured`, from the stored run
     est = cli("estimate", "qwen2.5-0.5b-instruct", "--quant", "BF16", "--runtime", "transformers", "--context", "1024",
-              "--format", "json", env={"ADVISOR_PROFILES_DIR": str(store)})
+              "--prompt-tokens", "64", "--format", "json", env={"ADVISOR_PROFILES_DIR": str(store)})
     assert est.returncode == 0, est.stderr
     e = json.loads(est.stdout)
     assert e["basis"] == "measured" and e["decode_tps"] == pytest.approx(prof["decode_tokens_per_s"]["median"], rel=1e-3)

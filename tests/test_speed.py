@@ -59,66 +59,83 @@ def test_hardware_profile_feeds_bandwidth_and_compute(cat):
 
 
 def _cpu_profile(cat, model, quant, tps, *, fingerprint="fp-a", bw=30.0, prefill=None, tflops=None,
-                 hardware="test", threads=None):
+                 hardware="test", threads=None, simd=()):
     from advisor.schemas import MeasuredProfile, Spread
 
     return MeasuredProfile.model_construct(
         model=model, model_architecture=None, quantization=quant, runtime="llama.cpp", backend="cpu",
-        hardware=hardware, hardware_fingerprint=fingerprint, threads=threads, bandwidth_gbps=bw, compute_tflops=tflops, context=4096,
-        prompt_tokens=256, gen_tokens=128, decode_tokens_per_s=Spread(n=1, min=tps, median=tps, max=tps),
+        hardware=hardware, hardware_fingerprint=fingerprint, threads=threads, bandwidth_gbps=bw, compute_tflops=tflops,
+        context=4096, prompt_tokens=256, gen_tokens=128, decode_tokens_per_s=Spread(n=1, min=tps, median=tps, max=tps),
         prefill_tokens_per_s=Spread(n=1, min=prefill, median=prefill, max=prefill) if prefill else None,
-        settings={}, sources={}, provenance={}, notes=[])
+        settings={}, sources={}, provenance={}, notes=[], cpu_simd=list(simd), depth_tokens=None, machine_identity={})
 
 
-def test_cpu_fit_recovers_per_type_efficiencies_and_layer_time(cat):
-    """Profiles generated from a known per-type model: the fit gives back its coefficients and predicts a new model."""
-    from advisor.speed import _terms, token_cost
+# A known CPU decode law (the form advisor.speed fits): per-type memory time + dot products at the int8 rate
+# + per-layer work, both of the last two over the machine's float32 rate.
+TRUTH = {"Q4_K": 1 / 0.9, "Q6_K": 1 / 0.6, "Q8_0": 1 / 0.75, "Q5_0": 1 / 0.5, "F32": 1.0, "KV": 1.0}
+TRUE_D, TRUE_W = 0.8, 300e6
+VNNI = ("avx2", "avx512f", "avx512_vnni")
+AVX2 = ("avx2", "fma", "f16c")
 
-    truth = {"Q4_K": 1 / 0.9, "Q6_K": 1 / 0.6, "Q8_0": 1 / 0.75, "Q5_0": 1 / 0.5, "F32": 1.0, "KV": 1.0}
-    tau, bw = 0.3e-3, 30.0
+
+def _true_tps(cat, mid, q, bw, tflops, simd):
+    from advisor.speed import _terms, compute_terms, int8_ratio, token_cost
+
+    a = cat.model(mid).architecture
+    c = token_cost(a, q, 256 + 64, 256)
+    mem = sum(v * TRUTH.get(k, 1.0) for k, v in _terms(c, bw).items())
+    dots = TRUE_D * sum(compute_terms(c, tflops, simd).values())
+    layer = a.layers * TRUE_W / (tflops * 1e12 * int8_ratio(simd))
+    return 1 / (mem + dots + layer)
+
+
+def _machine_runs(cat, train, *, fp, bw, tflops, simd, hardware="AMD EPYC"):
+    return [_cpu_profile(cat, mid, q, _true_tps(cat, mid, q, bw, tflops, simd), fingerprint=fp, bw=bw,
+                         tflops=tflops, hardware=hardware, simd=simd) for mid, q in train]
+
+
+def _predict(cat, eff, mid, q, bw, tflops, simd):
+    return estimate_speed(cat.model(mid), q, "llama.cpp", "cpu", bandwidth_gbps=bw, compute_tflops=tflops, eff=eff,
+                          prompt_tokens=256, gen_tokens=128, simd=simd).decode_tps
+
+
+TRAIN = [("qwen3-0.6b", "q4_k_m"), ("qwen3-0.6b", "q8_0"), ("qwen3-4b", "q4_k_m"), ("qwen3-4b", "q8_0"),
+         ("gemma-3-1b-it", "q8_0"), ("qwen2.5-7b-instruct", "q4_k_m"), ("gemma-3-4b-it", "q4_k_m")]
+
+
+def test_cpu_fit_transfers_to_a_machine_it_has_no_run_of(cat):
+    """Runs of two machines generated from a known law: a third machine, with another bandwidth, float32 rate
+    and instruction set, is predicted for models never run, before any run of it."""
     models = dict(cat.models)
-
-    def true_tps(mid, q):
-        a = cat.model(mid).architecture
-        c = token_cost(a, q, 256 + 64, 256)
-        return 1 / (sum(v * truth.get(k, 1.0) for k, v in _terms(c, bw).items()) + a.layers * tau)
-
-    train = [("qwen3-0.6b", "q4_k_m"), ("qwen3-0.6b", "q8_0"), ("qwen3-4b", "q4_k_m"), ("qwen3-4b", "q8_0"),
-             ("gemma-3-1b-it", "q8_0"), ("qwen2.5-7b-instruct", "q4_k_m"), ("gemma-3-4b-it", "q4_k_m")]
-    profs = [_cpu_profile(cat, mid, q, true_tps(mid, q), bw=bw) for mid, q in train]
-    eff = efficiency(profs, models, "llama.cpp", "cpu", "fp-a")
-    assert eff.basis == "calibrated"
-    assert abs(eff.layer_overhead_s - tau) / tau < 0.15
-    # Q8_0 files are nearly all Q8_0, so that coefficient is identified on its own (Q4_K and Q6_K always come
-    # together in Q4_K_M files: only their mix is, and the ridge splits it)
-    assert abs(eff.coef("Q8_0") / truth["Q8_0"] - 1) < 0.05
-    # models never seen, made of types that were (a type never measured, e.g. the Q5_0 fallback of
-    # Gemma-3-1B's 1152-wide rows, can only get the common coefficient)
+    runs = (_machine_runs(cat, TRAIN, fp="fp-a", bw=33.0, tflops=0.20, simd=VNNI)
+            + _machine_runs(cat, TRAIN[:4], fp="fp-b", bw=17.0, tflops=0.14, simd=AVX2))
+    eff = efficiency(runs, models, "llama.cpp", "cpu", "fp-new", cpu_model="AMD EPYC", threads=2, cpu_tflops=0.25)
+    assert eff.basis == "estimated" and "from 2 other machines" in eff.source
+    # Q8_0 files are nearly all Q8_0: that memory coefficient is identified on its own
+    assert abs(eff.coef("Q8_0") / TRUTH["Q8_0"] - 1) < 0.1
     for mid, q in (("qwen3-1.7b", "q8_0"), ("qwen2.5-3b-instruct", "q4_k_m"), ("phi-4-mini-instruct", "q4_k_m")):
-        s = estimate_speed(cat.model(mid), q, "llama.cpp", "cpu", bandwidth_gbps=bw, compute_tflops=None, eff=eff,
-                           prompt_tokens=256, gen_tokens=128)
-        assert abs(s.decode_tps / true_tps(mid, q) - 1) < 0.1, (mid, q)
+        for bw, tflops, simd in ((43.0, 0.25, VNNI), (21.0, 0.12, AVX2)):
+            got = _predict(cat, eff, mid, q, bw, tflops, simd)
+            assert abs(got / _true_tps(cat, mid, q, bw, tflops, simd) - 1) < 0.1, (mid, q, bw, simd)
 
 
 def test_one_calibration_run_updates_the_prior_from_other_machines(cat):
     models = dict(cat.models)
-    others = [_cpu_profile(cat, mid, q, tps, fingerprint="fp-other", bw=20.0) for mid, q, tps in (
-        ("qwen3-0.6b", "q4_k_m", 30.0), ("qwen3-4b", "q4_k_m", 5.0), ("qwen3-0.6b", "q8_0", 22.0),
-        ("qwen3-4b", "q8_0", 3.0))]
-    prior = efficiency(others, models, "llama.cpp", "cpu", "fp-new")
+    others = _machine_runs(cat, TRAIN, fp="fp-other", bw=20.0, tflops=0.15, simd=AVX2)
+    prior = efficiency(others, models, "llama.cpp", "cpu", "fp-new", cpu_model="AMD EPYC", threads=2)
     assert prior.basis == "estimated"
-
-    def tps(eff, mid, q):
-        return estimate_speed(cat.model(mid), q, "llama.cpp", "cpu", bandwidth_gbps=20.0, compute_tflops=None,
-                              eff=eff, prompt_tokens=256, gen_tokens=128).decode_tps
+    bw, tflops = 20.0, 0.15
 
     # this machine ran qwen3-4b Q4_K_M (bandwidth-bound) 1.5x faster than the prior predicts
-    mine = _cpu_profile(cat, "qwen3-4b", "q4_k_m", 1.5 * tps(prior, "qwen3-4b", "q4_k_m"), fingerprint="fp-new", bw=20.0)
-    cal = efficiency(others + [mine], models, "llama.cpp", "cpu", "fp-new")
+    fast = 1.5 * _predict(cat, prior, "qwen3-4b", "q4_k_m", bw, tflops, AVX2)
+    mine = _cpu_profile(cat, "qwen3-4b", "q4_k_m", fast, fingerprint="fp-new", bw=bw, tflops=tflops, simd=AVX2,
+                        hardware="AMD EPYC")
+    cal = efficiency(others + [mine], models, "llama.cpp", "cpu", "fp-new", cpu_model="AMD EPYC", threads=2)
     assert cal.basis == "calibrated"
     # the calibration run itself is now predicted within its noise, and a model of the same kind moves with it
-    assert abs(tps(cal, "qwen3-4b", "q4_k_m") / mine.decode_tokens_per_s.median - 1) < 0.06
-    assert tps(cal, "qwen3-8b", "q4_k_m") / tps(prior, "qwen3-8b", "q4_k_m") > 1.3
+    assert abs(_predict(cat, cal, "qwen3-4b", "q4_k_m", bw, tflops, AVX2) / fast - 1) < 0.06
+    assert (_predict(cat, cal, "qwen3-8b", "q4_k_m", bw, tflops, AVX2)
+            / _predict(cat, prior, "qwen3-8b", "q4_k_m", bw, tflops, AVX2)) > 1.3
 
 
 def test_ultra_chips_are_predicted_from_other_ultra_chips(cat):
@@ -138,27 +155,17 @@ def test_ultra_chips_are_predicted_from_other_ultra_chips(cat):
     assert "apple-ultra" in " ".join(got[target.hardware].assumptions)
 
 
-def test_per_layer_time_scales_with_threads_within_an_instruction_set(cat):
-    """Runs made with one thread predict a two-thread run with half the per-layer time; an ARM board's runs
-    (another instruction set, other per-core speeds) are not rescaled for an x86 target."""
-    from advisor.speed import _terms, token_cost
-
+def test_compute_time_scales_with_the_float32_rate_and_the_int8_ratio(cat):
+    """One machine's one-thread runs (half its float32 rate) predict it at two threads, and an AVX2 machine
+    (int8 dot products at twice, not four times, the float32 rate) pays twice the compute time per FLOP."""
     models = dict(cat.models)
-    tau1, bw, eff = 0.8e-3, 30.0, 0.9
-
-    def tps(mid, q, tau):
-        a = cat.model(mid).architecture
-        c = token_cost(a, q, 256 + 64, 256)
-        return 1 / (sum(_terms(c, bw).values()) / eff + a.layers * tau)
-
-    runs = [("qwen3-0.6b", "q8_0"), ("qwen3-4b", "q8_0"), ("qwen3-1.7b", "q8_0"), ("qwen2.5-7b-instruct", "q8_0")]
-    one = [_cpu_profile(cat, mid, q, tps(mid, q, tau1), fingerprint="fp-x86", bw=bw, hardware="AMD EPYC x86",
-                        threads=1) for mid, q in runs]
-    same_threads = efficiency(one, models, "llama.cpp", "cpu", "fp-new", cpu_model="AMD EPYC", threads=1)
-    two = efficiency(one, models, "llama.cpp", "cpu", "fp-new", cpu_model="AMD EPYC", threads=2)
-    assert abs(same_threads.layer_overhead_s / tau1 - 1) < 0.1
-    assert abs(two.layer_overhead_s / (tau1 / 2) - 1) < 0.1
-    assert "at 2 threads" in two.source
-    arm = [p.model_copy(update={"hardware": "Raspberry Pi 5, Cortex-A76"}) for p in one]
-    assert abs(efficiency(arm, models, "llama.cpp", "cpu", "fp-new", cpu_model="AMD EPYC",
-                          threads=2).layer_overhead_s / tau1 - 1) < 0.1
+    one = _machine_runs(cat, TRAIN, fp="fp-x86-threads1", bw=30.0, tflops=0.10, simd=VNNI)
+    eff = efficiency(one, models, "llama.cpp", "cpu", "fp-new", cpu_model="AMD EPYC", threads=2, cpu_tflops=0.20)
+    for mid, q in (("qwen3-0.6b", "q4_k_m"), ("qwen3-1.7b", "q8_0")):
+        for tflops, simd in ((0.20, VNNI), (0.20, AVX2)):
+            got = _predict(cat, eff, mid, q, 30.0, tflops, simd)
+            assert abs(got / _true_tps(cat, mid, q, 30.0, tflops, simd) - 1) < 0.1, (mid, q, tflops, simd)
+    # an ARM board's runs are not given the x86 per-type kernel coefficients, only the common one
+    arm = [p.model_copy(update={"hardware": "Raspberry Pi 5, Cortex-A76", "cpu_simd": ["asimd", "asimddp"]}) for p in one]
+    e_arm = efficiency(arm, models, "llama.cpp", "cpu", "fp-new", cpu_model="AMD EPYC", threads=2)
+    assert len({v for _, v in e_arm.type_coef}) == 1
