@@ -18,6 +18,9 @@ from .memory import MemoryEstimate, Target, estimate_memory
 from .schemas import Accelerator, Hardware, MeasuredProfile
 from .speed import SpeedEstimate, efficiency, estimate_speed
 
+if False:  # typing only
+    from .offload import OffloadPlan  # noqa: F401
+
 BACKEND_PREFERENCE = ("cuda", "rocm", "metal", "vulkan", "directml", "qnn", "npu", "openvino", "cpu")
 
 
@@ -46,6 +49,7 @@ class HardwareSpec:
     threads: Optional[int] = None  # CPU threads llama.cpp runs with (the harness's default: every logical core)
     accelerator: Optional[str] = None  # knowledge/hardware/accelerators id of the GPU
     system_memory_gb: Optional[float] = None  # host RAM beside discrete VRAM (partial offload)
+    cpu_name: str = ""  # the CPU model string as the OS reports it ('AMD EPYC'), where cpu_model describes more
 
     def bandwidth_for(self, backend: str) -> tuple[float, str]:
         """The bandwidth a backend's roofline uses: on CPUs a measured read bandwidth where one is known
@@ -53,8 +57,9 @@ class HardwareSpec:
         if backend == "cpu":
             if self.cpu_measured_bandwidth_gbps:
                 return self.cpu_measured_bandwidth_gbps, self.cpu_measured_bandwidth_source
-            if self.memory_kind == "vram" and self.cpu_bandwidth_gbps:
-                return self.cpu_bandwidth_gbps, "host memory"
+            if self.memory_kind == "vram":
+                # never the VRAM's bandwidth for the host CPU: unknown unless the profile gives the host's
+                return (self.cpu_bandwidth_gbps, "host memory") if self.cpu_bandwidth_gbps else (0.0, "")
         return self.bandwidth_gbps, self.bandwidth_source
 
 
@@ -271,14 +276,18 @@ class StackEstimate:
     hardware: HardwareSpec
     basis: str
     assumptions: list[str]
+    offload: Optional["OffloadPlan"] = None  # partial offload (-ngl) when the model fits only VRAM + RAM
 
     def fits(self, headroom: float | None = None) -> Optional[bool]:
-        """The one fit rule of every command: what must fit within the budget less the headroom."""
+        """The one fit rule of every command: what must fit within the budget less the headroom (with a
+        partial offload, each part within its own memory)."""
         from .requirements import DEFAULT_HEADROOM
 
         if not self.hardware.memory_gb:
             return None
         h = DEFAULT_HEADROOM if headroom is None else headroom
+        if self.offload is not None:
+            return offload_fits(self.offload, self.hardware, h)
         return self.memory.required <= self.hardware.memory_gb * (1 - h) * 1e9
 
     def as_dict(self) -> dict:
@@ -290,10 +299,11 @@ class StackEstimate:
             "backend": self.backend,
             "context": self.context,
             "hardware": self.hardware.hardware_id or self.hardware.name,
-            "memory_required_gb": round(self.memory.required / 1e9, 3),
-            "memory_peak_gb": round(self.memory.total / 1e9, 3),
+            "memory_required_gb": round(required_bytes(self.memory, self.offload) / 1e9, 3),
+            "memory_peak_gb": round(peak_bytes(self.memory, self.offload) / 1e9, 3),
             "memory_budget_gb": self.hardware.memory_gb,
             "fits": self.fits(),
+            **offload_fields(self.offload, self.hardware),
             "memory_breakdown_gb": self.memory.breakdown_gb(required=True),
             "memory_reclaimable_gb": round(self.memory.reclaimable / 1e9, 3),
             "decode_tps": round(s.decode_tps, 2) if s else None,
@@ -352,10 +362,72 @@ def estimate_stack(cat: Catalog, model_id: str, quant: str, runtime_id: str, con
                                bandwidth_source=bw_src, compute_source=spec.compute_source, simd=spec.simd)
         basis = speed.basis
         basis = apply_measured(speed, profiles, model_id, q_id, runtime_id, backend, spec, context, prompt_tokens)
+        off = offload_for(m, q_id, runtime_id, backend, mem, spec)
+        if off is not None:
+            ceff = efficiency(profiles, dict(cat.models), runtime_id, "cpu", spec.fingerprint, quant=q_id,
+                              cpu_model=spec.cpu_model, threads=spec.threads, cpu_tflops=spec.cpu_tflops)
+            cpu = cpu_side_speed(m, q_id, runtime_id, spec, ceff, q, prompt_tokens, gen_tokens, kv)
+            if cpu is not None:
+                from .offload import offload_speed
+
+                speed = offload_speed(speed, cpu, off, prompt_tokens)
+                basis = speed.basis
+            else:
+                off = None
         notes += speed.assumptions
+        return StackEstimate(model_id, q.name, runtime_id, backend, context, mem, speed, spec, basis, notes, off)
     elif m.availability != "open-weights":
         notes.append("speed: see the vendor's published figures (`advisor show`)")
     return StackEstimate(model_id, q.name, runtime_id, backend, context, mem, speed, spec, basis, notes)
+
+
+def offload_for(m, q_id: str, runtime_id: str, backend: str, mem: MemoryEstimate, spec: HardwareSpec,
+                headroom: float | None = None):
+    """A partial-offload plan (llama.cpp -ngl) for a GPU stack that does not fit VRAM but fits VRAM + RAM,
+    with the same headroom in both; None when it fits VRAM whole or cannot be split."""
+    from .offload import GPU_BACKENDS, GROUP, plan
+    from .requirements import DEFAULT_HEADROOM
+
+    if (runtime_id not in GROUP or backend not in GPU_BACKENDS or spec.memory_kind != "vram" or not spec.memory_gb
+            or not spec.system_memory_gb or m.architecture is None):
+        return None
+    h = DEFAULT_HEADROOM if headroom is None else headroom
+    vram = spec.memory_gb * (1 - h) * 1e9
+    if mem.required <= vram:
+        return None
+    return plan(m.architecture, q_id, kv_bytes=mem.kv_cache, gpu_buffers=mem.buffers,
+                host_bytes=mem.overhead + mem.encoders, vram_budget=vram, ram_budget=spec.system_memory_gb * (1 - h) * 1e9)
+
+
+def cpu_side_speed(m, q_id, runtime_id, spec: HardwareSpec, eff, q, prompt_tokens, gen_tokens=128, kv="f16"):
+    """The all-CPU estimate of a stack on the host of a discrete GPU (the CPU part of a partial offload)."""
+    bw, bw_src = spec.bandwidth_for("cpu")
+    if not bw:
+        return None
+    return estimate_speed(m, q_id, runtime_id, "cpu", bandwidth_gbps=bw, compute_tflops=spec.cpu_tflops,
+                          prompt_tokens=prompt_tokens, gen_tokens=gen_tokens, kv=kv, eff=eff, q=q,
+                          bandwidth_source=bw_src, compute_source="the host CPU", simd=spec.simd)
+
+
+def offload_fits(p, spec: HardwareSpec, headroom: float) -> bool:
+    return (p.vram_bytes <= (spec.memory_gb or 0) * (1 - headroom) * 1e9
+            and p.ram_bytes <= (spec.system_memory_gb or 0) * (1 - headroom) * 1e9)
+
+
+def required_bytes(mem: MemoryEstimate, p) -> int:
+    """What must fit: the one rule; split across VRAM and RAM with a partial offload."""
+    return p.vram_bytes + p.ram_bytes if p is not None else mem.required
+
+
+def peak_bytes(mem: MemoryEstimate, p) -> int:
+    return p.vram_bytes + p.ram_bytes if p is not None else mem.total
+
+
+def offload_fields(p, spec: HardwareSpec) -> dict:
+    if p is None:
+        return {}
+    return {"gpu_layers": p.gpu_layers, "layers": p.layers, "memory_vram_gb": round(p.vram_bytes / 1e9, 3),
+            "memory_ram_gb": round(p.ram_bytes / 1e9, 3), "memory_ram_budget_gb": spec.system_memory_gb}
 
 
 def listed_bytes(m, q_id: str, rt) -> Optional[int]:
@@ -438,7 +510,7 @@ def spec_of_run(p: MeasuredProfile) -> HardwareSpec:
         platform=str(p.machine_identity.get("os", "linux")) if p.machine_identity else "linux", cpu_arch=arch,
         simd=simd, cpu_tflops=p.compute_tflops if p.backend == "cpu" else None,
         gpu_tflops=p.compute_tflops if p.backend != "cpu" else None, compute_source="the run's own compute figure",
-        fingerprint=p.hardware_fingerprint, cpu_model=p.hardware, threads=p.threads,
+        fingerprint=p.hardware_fingerprint, cpu_model=p.hardware, threads=p.threads, cpu_name=_run_cpu_name(p),
         cpu_measured_bandwidth_gbps=p.bandwidth_gbps if p.backend == "cpu" else None,
         cpu_measured_bandwidth_source="the run's own read test",
     )
@@ -448,8 +520,13 @@ def same_cpu_class(p: MeasuredProfile, spec: HardwareSpec) -> bool:
     """A CPU run of a CPU like this one: the same CPU name, instruction-set family and int8 class."""
     from .speed import cpu_isa, int8_ratio, profile_simd
 
-    if p.backend != "cpu" or not spec.cpu_model:
+    name = (spec.cpu_name or spec.cpu_model).lower().strip()
+    if p.backend != "cpu" or not name:
         return False
-    name = spec.cpu_model.lower().strip()
-    return (name in p.hardware.lower() and cpu_isa(p.hardware) == cpu_isa(spec.cpu_model)
+    return (name in _run_cpu_name(p).lower() and cpu_isa(p.hardware) == cpu_isa(spec.cpu_model)
             and int8_ratio(profile_simd(p)) == int8_ratio(spec.simd))
+
+
+def _run_cpu_name(p: MeasuredProfile) -> str:
+    """The CPU model string a run recorded in its machine identity, else its hardware description."""
+    return str((p.machine_identity or {}).get("cpu_model") or p.hardware)

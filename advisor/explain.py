@@ -12,11 +12,22 @@ def memory_sentence(c: Candidate) -> str:
         parts += f" + encoders {b['encoders']:.1f}"
     ctx = c.memory.settings.get("n_ctx")
     where = f" at {ctx // 1024}K context" if ctx else ""
-    out = f"{c.model_id} {c.quant.upper()} needs {c.memory.required / 1e9:.1f} GB{where} ({parts})"
+    need = (c.offload.vram_bytes + c.offload.ram_bytes) if c.offload is not None else c.memory.required
+    out = f"{c.model_id} {c.quant.upper()} needs {need / 1e9:.1f} GB{where} ({parts})"
     if c.memory.reclaimable:
         out += (f"; the resident peak shows {c.memory.total / 1e9:.1f} GB with {c.memory.reclaimable / 1e9:.1f} GB "
                 "of reclaimable file cache (mapped originals of repacked tensors)")
+    if c.offload is not None:
+        out += "; " + offload_sentence(c.offload, c.runtime)
     return out
+
+
+def offload_sentence(p, runtime: str) -> str:
+    """The split of a partial offload, with the flag that makes it."""
+    flag = f"num_gpu {p.gpu_layers}" if runtime == "ollama" else f"-ngl {p.gpu_layers}"
+    return (f"too large for VRAM whole, it runs split with {flag}: the output layer and {p.blocks_on_gpu} of "
+            f"{p.layers} blocks in VRAM ({p.vram_bytes / 1e9:.1f} GB), the rest in RAM ({p.ram_bytes / 1e9:.1f} GB); "
+            f"about {1 - p.gpu_share:.0%} of each token's reads run at the CPU's speed")
 
 
 def violation_sentence(c: Candidate, v: Violation) -> str:

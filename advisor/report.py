@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .estimate import HardwareSpec
+from .estimate import HardwareSpec, offload_fields, peak_bytes, required_bytes
 from .explain import violation_sentence, why
 from .kb import Catalog
 from .requirements import Requirements
@@ -19,9 +19,10 @@ def recommend_report(cat: Catalog, req: Requirements, hw: HardwareSpec, profiles
             "rank": i, "model": c.model_id, "hf_repo": c.model.hf_repo, "family": c.model.family,
             "quantization": cat.quantizations[c.quant].name, "runtime": c.runtime, "backend": c.backend,
             "context": req.context,
-            "memory_required_gb": round(c.memory.required / 1e9, 2) if c.memory is not None else None,
+            "memory_required_gb": round(required_bytes(c.memory, c.offload) / 1e9, 2) if c.memory is not None else None,
             "memory_breakdown_gb": c.memory.breakdown_gb(required=True) if c.memory is not None else None,
-            "memory_peak_gb": round(c.memory.total / 1e9, 2) if c.memory is not None else None,
+            "memory_peak_gb": round(peak_bytes(c.memory, c.offload) / 1e9, 2) if c.memory is not None else None,
+            **{k: (round(v, 2) if isinstance(v, float) else v) for k, v in offload_fields(c.offload, hw).items()},
             "decode_tps": round(s.decode_tps, 1) if s else None,
             "prefill_tps": round(s.prefill_tps, 1) if s and s.prefill_tps else None,
             "ttft_ms": round(s.ttft_ms) if s and s.ttft_ms else None,
@@ -113,8 +114,8 @@ def why_report(cat: Catalog, req: Requirements, hw: HardwareSpec, model_id: str,
         return {"quantization": cat.quantizations[c.quant].name, "quant_id": c.quant, "runtime": c.runtime,
                 "backend": c.backend,
                 "feasible": c.feasible, "score": round(c.score, 2), "quality": round(c.quality, 1),
-                "memory_required_gb": round(c.memory.required / 1e9, 2) if c.memory is not None else None,
-                "memory_peak_gb": round(c.memory.total / 1e9, 2) if c.memory is not None else None,
+                "memory_required_gb": round(required_bytes(c.memory, c.offload) / 1e9, 2) if c.memory is not None else None,
+                "memory_peak_gb": round(peak_bytes(c.memory, c.offload) / 1e9, 2) if c.memory is not None else None,
                 "decode_tps": round(c.speed.decode_tps, 1) if c.speed else None,
                 "basis": c.speed.basis if c.speed else None,
                 "violations": [{"constraint": v.constraint, "required": v.required, "actual": v.actual}

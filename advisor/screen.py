@@ -155,6 +155,22 @@ def screen(cat, hw, req, stacks_by_model: dict[str, list[tuple[str, str, str]]],
             break
         for j in np.nonzero(passed[i])[0]:
             keep.add((mids[i], *combos[j]))
+    # partial offload (advisor.offload): a split stack ranks after every stack that fits VRAM whole, so it
+    # matters only when too few models fit whole; then the models that fit VRAM + RAM are refined too
+    n_whole = int(np.isfinite(best).sum())
+    ram = hw.system_memory_gb if hw.memory_kind == "vram" else None
+    if ram and n_whole < n_models:
+        from .offload import GPU_BACKENDS, GROUP
+
+        splittable = np.array([rid in GROUP and be in GPU_BACKENDS for _, rid, be in combos], dtype=bool)
+        split_ok = (mem <= (usable + ram * (1 - req.headroom) * 1e9) * (1 + SCREEN_SLACK)) & splittable[None, :]
+        passed_split = has & ok[:, None] & rt_ok & split_ok & ~passed
+        best_split = np.where(passed_split, score, -np.inf).max(axis=1)
+        for i in np.argsort(-best_split, kind="stable")[:n_models - n_whole]:
+            if not np.isfinite(best_split[i]):
+                break
+            for j in np.nonzero(passed_split[i])[0]:
+                keep.add((mids[i], *combos[j]))
     # nearest misses: fewest exact misses, then the smallest memory overshoot, best score first
     over_ratio = np.where(has, mem / max(usable, 1.0), np.inf)
     nearest = over_ratio.min(axis=1)

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Optional
 
-from .estimate import HardwareSpec, apply_measured, choose_backend, listed_bytes
+from .estimate import HardwareSpec, apply_measured, choose_backend, cpu_side_speed, listed_bytes, offload_for
+from .offload import offload_speed
 from .kb import Catalog
 from .memory import Target, estimate_memory
 from .requirements import Requirements, license_ok
@@ -62,6 +63,7 @@ class Candidate:
     violations: list[Violation] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     score: float = 0.0
+    offload: object = None  # advisor.offload.OffloadPlan: -ngl N when the model fits only VRAM + RAM
 
     @property
     def feasible(self) -> bool:
@@ -427,6 +429,15 @@ def evaluate(cat: Catalog, hw: HardwareSpec, req: Requirements, profiles=(), *, 
                     # the same basis rule as `estimate`: measured only within this machine's runs of the stack
                     apply_measured(speed_cache[skey], all_profiles, mid, q, rid, backend, hw, ctx, req.prompt_tokens)
                 c.speed = speed_cache[skey]
+                off = offload_for(m, q, rid, backend, c.memory, hw, req.headroom) if c.speed is not None else None
+                if off is not None:
+                    ckey = (mid, q, _runtime_group(rid), "cpu-side")
+                    if ckey not in speed_cache:
+                        speed_cache[ckey] = cpu_side_speed(m, q, rid, hw, eff_for(rid, "cpu", q), cat.quantizations[q],
+                                                           req.prompt_tokens)
+                    if speed_cache[ckey] is not None:
+                        c.offload = off
+                        c.speed = offload_speed(c.speed, speed_cache[ckey], off, req.prompt_tokens)
             if (mid, q) not in download_cache:
                 ws = quant_weights(m, q, cat.quantizations[q])
                 download_cache[(mid, q)] = (ws.bytes / 1e9) if ws else 0.0
@@ -456,7 +467,7 @@ def _screen_threshold() -> int:
 def check(c: Candidate, req: Requirements, budget_gb: Optional[float]) -> None:
     m = c.model
     v = c.violations
-    if c.memory is not None and budget_gb:
+    if c.memory is not None and budget_gb and c.offload is None:
         usable = budget_gb * (1 - req.headroom)
         need = c.memory.required / 1e9
         if need > usable:
@@ -531,7 +542,8 @@ def rank(cands: list[Candidate], req: Requirements) -> None:
             c.score = 20 * math.log10(max(tps, 0.1)) + 0.2 * c.quality
         else:
             c.score = -10 * mem + 0.2 * c.quality
-    cands.sort(key=lambda c: (-c.score, c.model_id, c.quant, c.runtime))
+    # a split stack (partial offload) ranks after every stack that fits VRAM whole: its speed rests on the CPU
+    cands.sort(key=lambda c: (c.offload is not None, -c.score, c.model_id, c.quant, c.runtime))
 
 
 def best_per_model(cands: list[Candidate], n: int) -> list[Candidate]:
