@@ -138,9 +138,12 @@ def _run(cmd: list[str], timeout: float, what: str, *, quiet: Optional[bool] = N
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                             preexec_fn=pre if os.name == "posix" else None)
     err_lines: list[str] = []
+    seen_amx = []  # the loader's AMX buffer line comes long before a crash's last lines
 
     def read_err():
         for line in proc.stderr:
+            if "AMX model buffer" in line:
+                seen_amx.append(True)
             if line.startswith("@@PROGRESS@@"):
                 if not quiet:
                     _show_progress(line[len("@@PROGRESS@@"):], started)
@@ -170,8 +173,20 @@ def _run(cmd: list[str], timeout: float, what: str, *, quiet: Optional[bool] = N
         if line.startswith("@@RESULT@@"):
             return json.loads(line[len("@@RESULT@@"):])
     tail = "\n".join(x for x in err_lines if x.strip())
+    hint = _crash_hint(proc.returncode, bool(seen_amx))
     tail = "\n".join(tail.splitlines()[-8:])
-    raise ProfileRunError(f"{what} run failed (exit {proc.returncode}):\n{tail}")
+    raise ProfileRunError(f"{what} run failed (exit {proc.returncode}):\n{tail}" + (f"\n{hint}" if hint else ""))
+
+
+def _crash_hint(returncode: int, loaded_amx: bool) -> str:
+    """What to do about a crash whose cause is known."""
+    if returncode == -11 and loaded_amx:
+        return ("llama.cpp crashed in its AMX kernels (it loaded the weights into an AMX buffer): GCC builds of "
+                "llama.cpp optimise the AMX tile configuration away and the first matrix product faults "
+                "(https://github.com/ggml-org/llama.cpp/pull/26954). Rebuild llama-cpp-python without AMX: "
+                "CMAKE_ARGS=\"$(python3 tools/llama_cmake_args.py)\" pip install --force-reinstall --no-cache-dir "
+                "--no-deps llama-cpp-python")
+    return ""
 
 
 def _spread(values: list[float]) -> Spread:
