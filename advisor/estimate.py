@@ -9,7 +9,6 @@ advisor.speed into one record whose every figure names its basis.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-import re
 from typing import Iterable, Optional
 
 from .errors import InputError
@@ -197,21 +196,13 @@ def custom_spec(ram_gb: float | None, vram_gb: float | None, bandwidth_gbps: flo
     return spec
 
 
-def _norm_name(s: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "", s.lower().replace("geforce", "").replace("nvidia", ""))
-
-
 def find_accelerator(cat: Catalog | None, name: str) -> tuple[str, Accelerator]:
     """A catalog accelerator by id or by a device name as NVML / nvidia-smi prints it."""
-    table = dict(cat.accelerators) if cat is not None else {}
-    key = name.strip().lower()
-    if key in table:
-        return key, table[key]
-    want = _norm_name(name)
-    for aid, a in sorted(table.items()):
-        if want and (want == _norm_name(aid) or want in {_norm_name(n) for n in a.device_names + [a.name]}):
-            return aid, a
-    raise InputError("--gpu", f"unknown GPU '{name}'", ", ".join(sorted(table)) or "none in the catalog")
+    hit = cat.accelerator_named(name) if cat is not None else None
+    if hit is None:
+        raise InputError("--gpu", f"unknown GPU '{name}'", ", ".join(sorted(cat.accelerators if cat else {}))
+                         or "none in the catalog")
+    return hit
 
 
 def typical_accelerator(cat: Catalog, vram_gb: float) -> Optional[tuple[str, Accelerator]]:
@@ -229,9 +220,7 @@ def accelerator_spec(acc_id: str, a: Accelerator, base: HardwareSpec) -> Hardwar
     """A GPU from the catalog on the host `base` (this machine, or a bare custom host): the GPU's memory is
     the budget and its bandwidth and compute the roofline; the host's RAM and bandwidth stay for the CPU side."""
     where = f"knowledge/hardware/accelerators/{acc_id}.yaml"
-    comp = a.compute
-    tflops = comp.fp16_tflops or comp.bf16_tflops or comp.fp32_tflops
-    comp_key = "fp16" if comp.fp16_tflops else "bf16" if comp.bf16_tflops else "fp32"
+    tflops, comp_key = a.prefill_tflops()
     unified = a.kind in ("unified", "module")
     backends = tuple(b for b in BACKEND_PREFERENCE if b in a.backends) + ("cpu",)
     spec = HardwareSpec(

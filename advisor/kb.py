@@ -20,13 +20,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional
 
 from pydantic import BaseModel, ValidationError
 
 from .arch import count_params
 from .errors import KnowledgeBaseError, NotFoundError
-from .schemas import LABEL_FIELDS, Accelerator, Family, Hardware, MeasuredProfile, Model, Quantization, Runtime, Sourced
+from .schemas import LABEL_FIELDS, Accelerator, Family, Hardware, MeasuredProfile, Model, Quantization, Runtime, Source, Sourced
 
 PARAMS_TOLERANCE = 0.05  # stated vs implied parameter count
 _ID = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
@@ -72,6 +72,12 @@ class Catalog:
 
     def hw(self, hardware_id: str) -> Hardware:
         return _get(self.hardware, hardware_id, "hardware")
+
+    def accelerator_named(self, name: str) -> Optional[tuple[str, Accelerator]]:
+        """The accelerator whose id, catalog name or a device name (as NVML / nvidia-smi print it) is exactly
+        `name` (case, spaces, 'NVIDIA' and 'GeForce' ignored); None when none is. Never a partial match: the
+        A10 is not the A100, and 'NVIDIA A100 80GB' names no one card (PCIe and SXM4 differ)."""
+        return accelerator_named(self.accelerators, name)
 
     def accelerator(self, accel_id: str) -> Accelerator:
         return _get(self.accelerators, accel_id, "accelerator")
@@ -439,6 +445,86 @@ def _cache_path(key: str) -> Path | None:
     return d / f"catalog-{key}.pickle" if d is not None else None
 
 
+def _norm_device(s: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "", s.lower().replace("geforce", "").replace("nvidia", ""))
+
+
+def accelerator_named(accelerators: Mapping[str, Accelerator], name: str) -> Optional[tuple[str, Accelerator]]:
+    key = name.strip().lower()
+    if key in accelerators:
+        return key, accelerators[key]
+    want = _norm_device(name)
+    for aid, a in sorted(accelerators.items()):
+        if want and (want == _norm_device(aid) or want in {_norm_device(n) for n in list(a.device_names) + [a.name]}):
+            return aid, a
+    return None
+
+
+def _name_pattern(name: str) -> Optional["re.Pattern"]:
+    words = [w for w in re.findall(r"[a-z0-9]+", name.lower()) if w not in ("nvidia", "geforce")]
+    return re.compile(r"(?<![a-z0-9])" + r"[^a-z0-9]*".join(words) + r"(?![a-z0-9])") if words else None
+
+
+def accelerator_in(accelerators: Mapping[str, Accelerator], text: str) -> Optional[tuple[str, Accelerator]]:
+    """The accelerator a run's device description names: the longest catalog or device name found in it as whole
+    words ('Apple M2 Ultra (76-core GPU)' names the M2 Ultra; 'NVIDIA A100 80GB' names neither the A10, whose name
+    it contains only as part of a word, nor one A100 card). None when no name is found, or when the longest
+    names found belong to different entries."""
+    low = text.lower()
+    best: list[tuple[int, str]] = []
+    for aid, a in accelerators.items():
+        for n in list(a.device_names) + [a.name]:
+            pat = _name_pattern(n)
+            m = pat.search(low) if pat else None
+            if m:
+                best.append((m.end() - m.start(), aid))
+    if not best:
+        return None
+    top = max(k for k, _ in best)
+    ids = {aid for k, aid in best if k == top}
+    if len(ids) != 1:
+        return None
+    aid = ids.pop()
+    return aid, accelerators[aid]
+
+
+def _with_device_figures(profiles: dict, accelerators: Mapping[str, Accelerator]) -> dict:
+    """A published GPU run that names a catalog device (`accelerator_in`) and lacks its bandwidth or compute takes them from that device's catalog entry, so every
+    GPU run with a known device enters the efficiency fits. The figure says where it came from
+    (`bandwidth_basis`, and a source `accelerator-catalog` in the provenance); a run's own figures are kept.
+    Compute is `Accelerator.prefill_tflops`, the figure `--gpu` plans with."""
+    out = {}
+    for pid, p in profiles.items():
+        if p.backend == "cpu" or (p.bandwidth_gbps and p.compute_tflops):
+            out[pid] = p
+            continue
+        hit = accelerator_in(accelerators, p.hardware)
+        if hit is None:
+            out[pid] = p
+            continue
+        aid, a = hit
+        where = f"knowledge/hardware/accelerators/{aid}.yaml"
+        upd: dict = {}
+        prov = dict(p.provenance)
+        if not p.bandwidth_gbps:
+            upd["bandwidth_gbps"] = a.bandwidth_gbps
+            upd["bandwidth_basis"] = f"the device's peak bandwidth from {where} (the run names no bandwidth)"
+            prov["bandwidth_gbps"] = "accelerator-catalog"
+        tflops, _ = a.prefill_tflops()
+        if not p.compute_tflops and tflops:
+            upd["compute_tflops"] = tflops
+            prov["compute_tflops"] = "accelerator-catalog"
+        if not upd:
+            out[pid] = p
+            continue
+        src = Source(kind="vendor_doc", ref=where, title=f"{a.name} in the accelerator catalog",
+                     note="figures the run does not state, taken from the catalog entry of the device it names")
+        upd["sources"] = {**p.sources, "accelerator-catalog": src}
+        upd["provenance"] = prov
+        out[pid] = p.model_copy(update=upd)
+    return out
+
+
 def load_catalog(root: Path | str | None = None) -> Catalog:
     """The validated catalog; cached (pickled validated objects) keyed on the files' sizes and mtimes.
 
@@ -469,6 +555,8 @@ def load_catalog(root: Path | str | None = None) -> Catalog:
     if problems:
         raise KnowledgeBaseError(problems)
     entities = {k: dict(sorted(v.items())) for k, v in entities.items()}
+    if "profiles" in entities:
+        entities["profiles"] = _with_device_figures(entities["profiles"], entities.get("accelerators", {}))
     if cache is not None:
         write_cache(cache, (entities, files), "catalog-*.pickle")
     frozen = {k: MappingProxyType(v) for k, v in entities.items()}

@@ -607,9 +607,13 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
         pts = points_of(by_quant(use))
         if not pts:
             return None
-        eff, tau, coef = statistics.median(p.x / p.t for p in pts), 0.0, {}
+        # a fixed time per layer (kernel launches, synchronisation) beside the bandwidth term: at a
+        # hundred tokens/s and more it is a large share of a token; the runs' spread of bandwidths at one
+        # model size (the scoreboards) makes the two identifiable
+        eff, tau = _fit_decode(pts)
+        coef = {}
         pres = prefills(by_quant(use))
-        ratios = [p.x / eff / p.t for p in pts]
+        ratios = [(p.x / eff + p.layers * tau) / p.t for p in pts]
     elif _runtime_group(runtime_id) != "llama.cpp":
         # other CPU runtimes (Transformers): memory terms and a per-layer time; their kernels are not
         # llama.cpp's int8 dot products, so the instruction-set compute term does not apply

@@ -8,8 +8,9 @@ The split is fixed in advance, by source, not by looking at errors:
 - scored: every other published run on a GPU backend (other models, Qwen3 MoE, depth 32K, ROCm, Vulkan,
   DGX Spark, Strix Halo), none of which informs the fit.
 
-Each scored run is predicted with its own device's bandwidth (the run's figure) and compute (the run's, or
-the accelerator catalog's dense FP16 figure for its device), its own prompt, generated tokens and depth.
+Each scored run is predicted with its own device's bandwidth and compute (the run's figures, or where the
+run states none, the accelerator catalog's for the device it names exactly: `advisor.kb` fills them in for
+every command alike), its own prompt, generated tokens and depth.
 Prints one row per run, the error table per machine class (median and largest error, within 10% / 25%), and
 the RTX 4090 table that `advisor recommend --gpu rtx-4090` rests on.
 """
@@ -27,22 +28,6 @@ FIT_SOURCES = ("discussions/15013", "discussions/4167")
 
 def is_fit(p) -> bool:
     return any(any(k in (s.ref or "") for k in FIT_SOURCES) for s in p.sources.values())
-
-
-def _norm(s: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "", s.lower().replace("geforce", "").replace("nvidia", ""))
-
-
-def accelerator_for(cat, hardware: str):
-    """The catalog accelerator a run's device description names (the longest name it contains)."""
-    h = _norm(hardware)
-    best = None
-    for aid, a in cat.accelerators.items():
-        for name in [a.name] + list(a.device_names):
-            n = _norm(name)
-            if n and n in h and (best is None or len(n) > best[0]):
-                best = (len(n), aid, a)
-    return (best[1], best[2]) if best else (None, None)
 
 
 def machine_class(p) -> str:
@@ -71,18 +56,8 @@ def main(argv=None) -> None:
     models = dict(cat.models)
     gpu = [(pid, p) for pid, p in sorted(cat.profiles.items()) if p.backend != "cpu" and p.runtime == "llama.cpp"]
 
-    def with_compute(p):
-        if p.compute_tflops:
-            return p
-        _, acc = accelerator_for(cat, p.hardware)
-        if acc is None:
-            return p
-        c = acc.compute
-        t = c.fp16_tflops or c.bf16_tflops or c.fp32_tflops
-        return p.model_copy(update={"compute_tflops": t}) if t else p
-
-    fit = [with_compute(p) for _, p in gpu if is_fit(p)]
-    scored = [(pid, with_compute(p)) for pid, p in gpu if not is_fit(p)]
+    fit = [p for _, p in gpu if is_fit(p)]
+    scored = [(pid, p) for pid, p in gpu if not is_fit(p)]
     print(f"fit on {len(fit)} published LLaMA-2 7B scoreboard runs; scoring {len(scored)} other published runs")
     rows = []
     for pid, p in scored:

@@ -143,3 +143,25 @@ def test_catalog_cache_is_equal_and_follows_file_changes(tmp_path):
     path.write_text(path.read_text().replace("  kv_heads: 8", "  kv_heads: 6"))
     with pytest.raises(KnowledgeBaseError):
         load_catalog(root)
+
+
+def test_a_gpu_run_takes_the_named_devices_figures_only_when_the_name_is_whole():
+    """A published GPU run without a bandwidth or compute figure takes them from the catalog entry of the device
+    it names, and says so; a name that is only part of a word (A10 in 'A100 80GB') or fits two cards is no match."""
+    from advisor.kb import accelerator_in
+
+    cat = load_catalog(default_root())
+    acc = dict(cat.accelerators)
+    assert accelerator_in(acc, "NVIDIA GeForce RTX 3090")[0] == "rtx-3090"
+    assert accelerator_in(acc, "Apple M2 Ultra (76-core GPU)")[0] == "apple-m2-ultra"
+    assert accelerator_in(acc, "NVIDIA A100 80GB") is None  # PCIe or SXM4: not stated, and not the A10
+    assert accelerator_in(acc, "NVIDIA A10")[0] == "a10"
+    p = cat.profiles["llama2-7b-q4_0-rtx-3090"]  # the scoreboard entry states neither figure
+    assert p.bandwidth_gbps == acc["rtx-3090"].bandwidth_gbps
+    assert p.compute_tflops == acc["rtx-3090"].compute.fp16_tflops
+    assert p.provenance["bandwidth_gbps"] == "accelerator-catalog"
+    assert p.sources["accelerator-catalog"].ref == "knowledge/hardware/accelerators/rtx-3090.yaml"
+    own = cat.profiles["qwen3-8b-q5_k_m-l40s"]  # a run's own figures are kept
+    assert own.compute_tflops == 362.05 and "accelerator-catalog" not in own.sources
+    a100 = cat.profiles["llama2-7b-q4_0-a100-80gb"]
+    assert a100.bandwidth_gbps is None
