@@ -542,8 +542,10 @@ def rank(cands: list[Candidate], req: Requirements) -> None:
             c.score = 20 * math.log10(max(tps, 0.1)) + 0.2 * c.quality
         else:
             c.score = -10 * mem + 0.2 * c.quality
-    # a split stack (partial offload) ranks after every stack that fits VRAM whole: its speed rests on the CPU
-    cands.sort(key=lambda c: (c.offload is not None, -c.score, c.model_id, c.quant, c.runtime))
+    # a split stack (partial offload) ranks after every stack that fits VRAM whole: its speed rests on the CPU;
+    # then a stack whose speed rests on runs of its own engine before one whose figure is borrowed or generic
+    cands.sort(key=lambda c: (c.offload is not None, bool(c.speed) and not c.speed.own_runs, -c.score,
+                              c.model_id, c.quant, c.runtime))
 
 
 def best_per_model(cands: list[Candidate], n: int) -> list[Candidate]:

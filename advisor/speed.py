@@ -107,6 +107,7 @@ class Efficiency:
     # set) + layers x layer_flops / F32, where F32 is the CPU's float32 FLOP/s (all its threads)
     compute_coef: float = 0.0
     layer_flops: float = 0.0
+    own_runs: bool = True  # fitted on runs of this engine (False: borrowed from another engine, or generic)
 
     def coef(self, typ: str) -> float:
         for k, v in self.type_coef:
@@ -168,6 +169,7 @@ class SpeedEstimate:
     basis: str
     cost: TokenCost
     assumptions: list[str] = field(default_factory=list)
+    own_runs: bool = True  # the efficiency rests on runs of this engine, not another's or a generic figure
 
 
 def profile_arch(p: MeasuredProfile, models: dict[str, Model]) -> Optional[Architecture]:
@@ -532,7 +534,12 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
     """
     profiles = list(profiles)
     rel = [p for p in profiles if _runtime_group(p.runtime) == _runtime_group(runtime_id) and p.backend == backend]
-    pooled = False
+    pooled = borrowed = False
+    if backend != "cpu" and not rel and _runtime_group(runtime_id) != "llama.cpp":
+        # an engine with no run on this GPU backend: llama.cpp's runs there (the same device limits: its share
+        # of the bandwidth and its time per layer), never the bare generic efficiency that has neither
+        rel = [p for p in profiles if _runtime_group(p.runtime) == "llama.cpp" and p.backend == backend]
+        borrowed = bool(rel)
     if backend != "cpu" and not rel:
         # no run of this GPU backend: the runtime's runs on every other GPU backend, as a wider prior
         rel = [p for p in profiles if _runtime_group(p.runtime) == _runtime_group(runtime_id) and p.backend != "cpu"]
@@ -662,6 +669,7 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
              if use is similar and backend != "cpu" else
              f"{len(pts)} measured profiles of {runtime_id} on "
              + (f"other GPU backends (none on {backend})" if pooled else backend)
+             + (f" (no run of {runtime_id} on {backend}: llama.cpp's, borrowed)" if borrowed else "")
              + (f" from {len({p.machine for p in pts})} other machines" if backend == "cpu" else ""))
     if backend == "cpu" and _runtime_group(runtime_id) != "llama.cpp":
         where += f" (fitted: {tau * 1e3:.2f} ms per layer per token)" if tau else ""
@@ -683,7 +691,7 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
         prefill_range=(min(pres), max(pres)) if pres else None,
         n=len(pts), basis=basis, source=where, layer_overhead_s=tau,
         type_coef=tuple(sorted(coef.items())), prefill_type_coef=tuple(sorted(pcoef.items())),
-        compute_coef=d, layer_flops=w,
+        compute_coef=d, layer_flops=w, own_runs=not borrowed,
     )
 
 
@@ -718,7 +726,7 @@ def estimate_speed(m: Model, quant: str, runtime_id: str, backend: str, *, bandw
         eff = Efficiency(DEFAULT_DECODE_EFF, (0.35 / DEFAULT_DECODE_EFF, 0.8 / DEFAULT_DECODE_EFF),
                          DEFAULT_PREFILL_EFF.get(backend, DEFAULT_PREFILL_EFF_OTHER),
                          DEFAULT_PREFILL_RANGE.get(backend, (0.1, 0.5)), 0, "estimated",
-                         "no measured profile for this runtime and backend: generic efficiencies")
+                         "no measured profile for this runtime and backend: generic efficiencies", own_runs=False)
     notes.append(f"decode efficiency {eff.decode:.2f} (measured/fitted spread {eff.decode_range[0]:.2f}-"
                  f"{eff.decode_range[1]:.2f}) from {eff.source}")
     terms = _terms(c, bandwidth_gbps)
@@ -754,4 +762,4 @@ def estimate_speed(m: Model, quant: str, runtime_id: str, backend: str, *, bandw
                         if eff.prefill_type_coef and c.prefill_by_type else ""))
     else:
         notes.append("no compute figure for this hardware: prefill and TTFT not estimated")
-    return SpeedEstimate(dec, rng, pre, ttft, eff.basis, c, notes)
+    return SpeedEstimate(dec, rng, pre, ttft, eff.basis, c, notes, own_runs=eff.own_runs)

@@ -187,3 +187,25 @@ def test_gpu_decode_fits_a_per_layer_time_beside_the_bandwidth(cat):
                          prompt_tokens=target.prompt_tokens, gen_tokens=target.gen_tokens, eff=eff)
     assert abs(got.decode_tps / target.decode_tokens_per_s.median - 1) < 0.15
     assert any("fixed per token" in a for a in got.assumptions)
+
+
+def test_an_engine_without_gpu_runs_borrows_llama_cpp_and_ranks_after_engines_with_runs(cat):
+    """MLX on CUDA has no published run: its efficiency is llama.cpp's on CUDA (share of the bandwidth and time
+    per layer), marked as not its own, never the bare generic figure; the ranking then puts a stack whose
+    speed rests on its own engine's runs first."""
+    profiles = list(cat.profiles.values())
+    assert not any(p.runtime == "mlx" and p.backend == "cuda" for p in profiles)
+    mlx = efficiency(profiles, dict(cat.models), "mlx", "cuda")
+    lcpp = efficiency(profiles, dict(cat.models), "llama.cpp", "cuda")
+    assert not mlx.own_runs and lcpp.own_runs
+    assert (mlx.decode, mlx.layer_overhead_s) == (lcpp.decode, lcpp.layer_overhead_s)
+    assert "borrowed" in mlx.source
+
+    import json
+
+    from conftest import run_cli
+
+    r = run_cli("recommend", "--vram", "24GB", "--top", "5", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    recs = json.loads(r.stdout)["recommendations"]
+    assert recs and all(x["runtime"] != "mlx" for x in recs)
