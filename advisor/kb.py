@@ -489,8 +489,8 @@ def accelerator_in(accelerators: Mapping[str, Accelerator], text: str) -> Option
 
 
 def _with_device_figures(profiles: dict, accelerators: Mapping[str, Accelerator]) -> dict:
-    """A published GPU run that names a catalog device (`accelerator_in`) and lacks its bandwidth or compute takes them from that device's catalog entry, so every
-    GPU run with a known device enters the efficiency fits. The figure says where it came from
+    """A published GPU run that names a catalog device (`accelerator_in`) and lacks its bandwidth or compute
+    takes them from that device's catalog entry, so every GPU run with a known device enters the efficiency fits. The figure says where it came from
     (`bandwidth_basis`, and a source `accelerator-catalog` in the provenance); a run's own figures are kept.
     Compute is `Accelerator.prefill_tflops`, the figure `--gpu` plans with."""
     out = {}
