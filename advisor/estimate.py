@@ -220,7 +220,7 @@ def accelerator_spec(acc_id: str, a: Accelerator, base: HardwareSpec) -> Hardwar
     """A GPU from the catalog on the host `base` (this machine, or a bare custom host): the GPU's memory is
     the budget and its bandwidth and compute the roofline; the host's RAM and bandwidth stay for the CPU side."""
     where = f"knowledge/hardware/accelerators/{acc_id}.yaml"
-    tflops, comp_key = a.prefill_tflops()
+    tflops, comp_key = a.prefill_tflops(lower_bound=True)
     unified = a.kind in ("unified", "module")
     backends = tuple(b for b in BACKEND_PREFERENCE if b in a.backends) + ("cpu",)
     spec = HardwareSpec(
@@ -229,7 +229,7 @@ def accelerator_spec(acc_id: str, a: Accelerator, base: HardwareSpec) -> Hardwar
         bandwidth_gbps=a.bandwidth_gbps, bandwidth_source=f"{where} ({', '.join(_src(a, 'bandwidth_gbps'))})",
         backends=backends, platform=base.platform, cpu_arch=base.cpu_arch, simd=base.simd,
         gpu_tflops=tflops, cpu_tflops=None if unified else base.cpu_tflops,
-        compute_source=f"{where} ({comp_key} dense, {', '.join(_src(a, 'compute'))})" if tflops else "",
+        compute_source=f"{where} ({', '.join([comp_key] + _src(a, 'compute'))})" if tflops else "",
         cpu_bandwidth_gbps=None if unified else (base.bandwidth_gbps or None),
         fingerprint=base.fingerprint, hardware_id=acc_id, cpu_model="" if unified else base.cpu_model,
         cpu_measured_bandwidth_gbps=None if unified else (base.bandwidth_gbps or None),

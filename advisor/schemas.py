@@ -417,17 +417,19 @@ class Accelerator(Sourced):
     typical_for_size: bool = Field(False, description="the card `--vram` of this memory size alone plans on "
                                    "(a choice of this project, not a vendor fact)")
 
-    def prefill_tflops(self) -> tuple[Optional[float], str]:
+    def prefill_tflops(self, lower_bound: bool = False) -> tuple[Optional[float], str]:
         """The compute peak the prefill roofline uses, and its name: the dense FP16 (else BF16) matrix peak; on
-        Apple's M1-M4 GPUs, which have no matrix units and run FP16 at the FP32 rate, the FP32 peak. None on a
-        chip whose matrix peak the catalog lacks: an FP32 figure in its place would mean another thing."""
+        Apple's M1-M4 GPUs, which have no matrix units and run FP16 at the FP32 rate, the FP32 peak. A chip whose
+        matrix peak the catalog lacks has none, unless `lower_bound`: then its FP32 peak, below its matrix peak,
+        so the prefill estimate errs slow (planning), never fast; a fit on published runs takes no such figure."""
         c = self.compute
         if c.fp16_tflops:
-            return c.fp16_tflops, "fp16"
+            return c.fp16_tflops, "fp16 dense"
         if c.bf16_tflops:
-            return c.bf16_tflops, "bf16"
-        if self.vendor == "apple" and c.fp32_tflops:
-            return c.fp32_tflops, "fp32"
+            return c.bf16_tflops, "bf16 dense"
+        if c.fp32_tflops and (self.vendor == "apple" or lower_bound):
+            return c.fp32_tflops, ("fp32 dense" if self.vendor == "apple"
+                                   else "fp32 dense as a lower bound: no matrix peak in the catalog")
         return None, ""
 
 

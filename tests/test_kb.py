@@ -165,3 +165,22 @@ def test_a_gpu_run_takes_the_named_devices_figures_only_when_the_name_is_whole()
     assert own.compute_tflops == 362.05 and "accelerator-catalog" not in own.sources
     a100 = cat.profiles["llama2-7b-q4_0-a100-80gb"]
     assert a100.bandwidth_gbps is None
+
+
+def test_every_catalog_gpu_has_a_prefill_figure_for_planning_and_fits_take_only_matrix_peaks():
+    """`--gpu ID --max-ttft-ms N` needs a compute figure: every chip with any compute figure in the catalog plans
+    prefill on its matrix peak, or where the catalog has none the FP32 peak as a lower bound (prefill errs slow);
+    a fit on published runs never takes that bound. (Chips whose vendor states no compute have none.)"""
+    cat = load_catalog(default_root())
+    for aid, a in cat.accelerators.items():
+        t, name = a.prefill_tflops(lower_bound=True)
+        c = a.compute
+        assert bool(t) == bool(c.fp16_tflops or c.bf16_tflops or c.fp32_tflops), aid
+        if not t:
+            continue
+        strict, _ = a.prefill_tflops()
+        if strict is None:
+            assert "lower bound" in name or a.vendor == "apple", aid
+    orin = cat.accelerators["jetson-agx-orin-64gb"]
+    assert orin.prefill_tflops() == (None, "")
+    assert orin.prefill_tflops(lower_bound=True)[0] == orin.compute.fp32_tflops
