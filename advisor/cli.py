@@ -39,15 +39,38 @@ def _catalog():
     return cat
 
 
-def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], width: int | None = None, wrap: int = -1) -> str:
+    """A plain text table; with `width`, column `wrap` is wrapped so that no line is longer than `width`."""
     rows = [["" if v is None else str(v) for v in r] for r in rows]
     widths = [len(h) for h in headers]
     for r in rows:
         widths = [max(w, len(v)) for w, v in zip(widths, r)]
     line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    if width is not None and sum(widths) + 2 * (len(widths) - 1) > width:
+        import textwrap
+
+        k = wrap % len(widths)
+        widths[k] = max(20, width - (sum(widths) - widths[k]) - 2 * (len(widths) - 1))
+        wrapped = []
+        for r in rows:
+            parts = textwrap.wrap(r[k], widths[k], break_on_hyphens=False) or [""]
+            wrapped.append(r[:k] + [parts[0]] + r[k + 1:])
+            wrapped += [[""] * k + [p] + [""] * (len(r) - k - 1) for p in parts[1:]]
+        rows = wrapped
     out = [line(headers), line(["-" * w for w in widths])]
     out += [line(r) for r in rows]
     return "\n".join(out)
+
+
+def _para(text: str, width: int = 100, indent: str = "    ") -> str:
+    import textwrap
+
+    # width in characters as the terminal shows them (a wide character counts double)
+    import unicodedata
+
+    extra = sum(unicodedata.east_asian_width(ch) in "WF" for ch in text)
+    return textwrap.fill(text, width - min(extra, 20), subsequent_indent=indent, break_on_hyphens=False,
+                         break_long_words=True)
 
 
 def _dump(obj: Any) -> str:
@@ -85,20 +108,24 @@ def catalog(family: str | None, fmt: str) -> None:
     for i, m in models:
         a = m.architecture
         rows.append([
-            i, m.family, f"{m.params_b:g}",
+            i, m.family, f"{m.params_b:g}" if m.params_b else "unpublished",
             f"{m.active_params_b:g}" if m.active_params_b else "",
-            a.context_length if a else "",
+            (a.hf_class.removesuffix("ForCausalLM").removesuffix("ForConditionalGeneration") + f" {a.layers}L")
+            if a else "", a.context_length if a else "",
             ",".join(m.modalities_in), _langs(m), m.license, m.availability,
         ])
-    click.echo(_table(["id", "family", "params_b", "active_b", "context", "inputs", "languages", "license", "availability"], rows))
+    click.echo(_table(["id", "family", "params_b", "active_b", "architecture", "context", "inputs", "languages",
+                       "license", "availability"], rows))
     click.echo(f"\n{len(rows)} models")
 
 
 def _langs(m) -> str:
     if m.languages:
         text = ",".join(m.languages[:6]) + ("..." if len(m.languages) > 6 else "")
-        return f"{text} ({len(m.languages)})"
-    return m.languages_claim or ""
+        return f"{text} ({len(m.languages)} listed)"
+    if m.languages_claim:
+        return f"claim: {m.languages_claim_count}+" if m.languages_claim_count else "claim only"
+    return ""
 
 
 @main.command()
@@ -115,20 +142,62 @@ def show(model_id: str, fmt: str) -> None:
         rec["facts"] = [dict(zip(("field", "value", "sources"), f)) for f in model_facts(m)]
         click.echo(_dump(rec))
         return
-    click.echo(f"{m.name}  ({model_id}, {cat.files['models/' + model_id]})")
+    click.echo(_para(f"{m.name}  ({model_id}, {cat.files['models/' + model_id]})"))
     click.echo(f"family: {m.family}" + (f", series: {m.series}" if m.series else "")
                + f"; weights: {m.hf_repo or 'none public (' + m.availability + ')'}\n")
     rows = [(f, v, ", ".join(s)) for f, v, s in model_facts(m)]
-    click.echo(_table(["field", "value", "source"], rows))
+    click.echo(_table(["field", "value", "source"], rows, width=100, wrap=1))
     click.echo("\nsources:")
     for key, s in sorted(m.sources.items()):
-        click.echo(f"  {key}: {s.kind}: {s.ref}" + (f" ({s.note})" if s.note else ""))
+        click.echo(_para(f"  {key}: {s.kind}: {s.ref}" + (f" ({s.note})" if s.note else "")))
     if m.corrections:
         click.echo("\ncorrections to the course:")
         for c in m.corrections:
-            click.echo(f"  {c.field}: course says {c.course_says}; {c.primary_says} [{c.source}]")
+            click.echo(_para(f"  {c.field}: course says {c.course_says}; {c.primary_says} [{c.source}]"))
     for n in m.notes:
-        click.echo(f"note: {n}")
+        click.echo(_para(f"note: {n}"))
+
+
+@main.group("runtime")
+def runtime_group() -> None:
+    """Runtimes (the ids --runtime takes)."""
+
+
+@runtime_group.command("list")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+def runtime_list(fmt: str) -> None:
+    """List the runtimes: formats, quantizations, backends and platforms."""
+    cat = _catalog()
+    recs = [{"id": i, "name": r.name, "kind": r.kind, "formats": list(r.formats), "quantizations": list(r.quantizations),
+             "backends": list(r.backends), "platforms": list(r.platforms), "install": r.install}
+            for i, r in cat.runtimes.items()]
+    if fmt == "json":
+        click.echo(_dump(recs))
+        return
+    click.echo(_table(["id", "kind", "formats", "backends", "platforms"],
+                      [[r["id"], r["kind"], ",".join(r["formats"]), ",".join(r["backends"]), ",".join(r["platforms"])]
+                       for r in recs]))
+
+
+@main.group("quantization")
+def quantization_group() -> None:
+    """Quantizations (the ids --quant takes)."""
+
+
+@quantization_group.command("list")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+def quantization_list(fmt: str) -> None:
+    """List the quantizations: id, display name, format, bits per weight, runtimes that load it."""
+    cat = _catalog()
+    recs = [{"id": i, "name": q.name, "format": q.format, "bits_per_weight": q.bits_per_weight,
+             "runtimes": [r for r, rt in cat.runtimes.items() if i in rt.quantizations]}
+            for i, q in cat.quantizations.items()]
+    if fmt == "json":
+        click.echo(_dump(recs))
+        return
+    click.echo(_table(["id", "name", "format", "bits/weight", "runtimes"],
+                      [[r["id"], r["name"], r["format"], f"{r['bits_per_weight']:g}", ",".join(r["runtimes"])]
+                       for r in recs]))
 
 
 # --------------------------------------------------------------------------- hardware
@@ -199,14 +268,15 @@ def resolve_hardware(cat, hardware_id: str | None, ram: str | None, vram: str | 
     """--hardware, or --gpu/--ram/--vram/--bandwidth/--tflops, or this machine (detected and measured)."""
     from .errors import InputError
     from .estimate import custom_spec, detected_spec, from_profile
-    from .units import parse_size_gb
+    from .units import parse_budget_gb
 
     if hardware_id:
         if ram or vram or bandwidth or gpu or tflops:
-            raise InputError("--hardware", "give either --hardware or --gpu/--ram/--vram/--bandwidth/--tflops, not both")
+            raise InputError("--hardware", "give either --hardware or --gpu/--ram/--vram/--bandwidth/--tflops, not both",
+                             "--hardware ID alone, or any of --gpu/--ram/--vram/--bandwidth/--tflops")
         return from_profile(hardware_id, cat.hw(hardware_id))
-    ram_gb = parse_size_gb(ram, "--ram") if ram else None
-    vram_gb = parse_size_gb(vram, "--vram") if vram else None
+    ram_gb = parse_budget_gb(ram, "--ram") if ram else None
+    vram_gb = parse_budget_gb(vram, "--vram") if vram else None
     for flag, v in (("--bandwidth", bandwidth), ("--tflops", tflops)):
         if v is not None and v <= 0:
             raise InputError(flag, "must be positive", "a number, e.g. --bandwidth 50 (GB/s), --tflops 165")
@@ -273,7 +343,7 @@ def _profiling(command: str, module: str, file, synthetic):
     from .errors import InputError
 
     if file and synthetic:
-        raise InputError("--file", "give either --file or --synthetic")
+        raise InputError("--file", "give either --file or --synthetic", "--file PATH or --synthetic, not both")
     try:
         return importlib.import_module(module)
     except ImportError as e:  # the optional extra is missing
@@ -319,7 +389,7 @@ def profile(model_id, quant, runtime, file, synthetic, context, prompt_tokens, g
     if p.synthetic:
         click.echo(f"synthetic {'model' if p.runtime == 'transformers' else 'GGUF'}: random weights with the model's "
                    "exact shapes; speed and memory are the real model's, the generated text is meaningless")
-    click.echo(f"{model_id} {quant.upper()} with {p.runtime_version}, {p.threads} threads, context {ctx}: "
+    click.echo(f"{model_id} {p.quantization} with {p.runtime_version}, {p.threads} threads, context {ctx}: "
                f"load {p.load_s:.1f} s")
     rows = []
     for k, pred, meas, unit in out.comparison:
@@ -350,7 +420,7 @@ def profiles_list(profiles_dir, fmt) -> None:
         click.echo(_dump([{"id": i, "path": str(path), **p.model_dump(mode="json", exclude_none=True)}
                           for i, path, p in items]))
         return
-    rows = [[i, p.model, p.quantization.upper(), p.context, f"{p.decode_tokens_per_s.median:.1f}",
+    rows = [[i, p.model, p.quantization, p.context, f"{p.decode_tokens_per_s.median:.1f}",
              f"{p.peak_rss_bytes / 1e9:.2f}" if p.peak_rss_bytes else "", p.measured_at, "yes" if p.synthetic else ""]
             for i, _, p in items]
     click.echo(_table(["id", "model", "quant", "context", "decode_tps", "peak_gb", "measured_at", "synthetic"], rows))
@@ -430,6 +500,10 @@ _REQUIREMENT_OPTIONS = [
     click.option("--headroom", default=None, help="Share of memory kept free (default 0.1)."),
     click.option("--prefer", default=None, help="quality (default), speed or memory."),
     click.option("--top", default=None, help="How many recommendations (default 3)."),
+    click.option("--as-of", "as_of", default=None,
+                 help="What is offered on this date, YYYY-MM-DD (default today): built-ins come and go."),
+    click.option("--lang-strict", "lang_strict", is_flag=True, default=None,
+                 help="Only languages the model card lists; a broad claim ('140+ languages') is not enough."),
 ]
 
 
@@ -441,9 +515,10 @@ def requirement_options(f):
 
 
 def _requirements(spec_file, ram, vram, hardware_id, gpu, bandwidth, tflops, lang, modality, task, context, min_tps, max_ttft_ms,
-                  prompt_tokens, license_, platform, runtimes, max_download_gb, headroom, prefer, top):
+                  prompt_tokens, license_, platform, runtimes, max_download_gb, headroom, prefer, top, as_of=None,
+                  lang_strict=None):
     """(catalog, Requirements, HardwareSpec) from a spec file and the flags (flags win)."""
-    from .requirements import build, load_spec
+    from .requirements import build, check_ids, load_spec
 
     raw = load_spec(spec_file) if spec_file else {}
     flags = {"ram_gb": ram, "vram_gb": vram, "hardware": hardware_id, "gpu": gpu, "bandwidth_gbps": bandwidth,
@@ -451,10 +526,12 @@ def _requirements(spec_file, ram, vram, hardware_id, gpu, bandwidth, tflops, lan
              "modalities": list(modality) or None, "tasks": list(task) or None, "context": context,
              "min_tps": min_tps, "max_ttft_ms": max_ttft_ms, "prompt_tokens": prompt_tokens,
              "license": list(license_) or None, "platform": platform, "runtimes": list(runtimes) or None,
-             "max_download_gb": max_download_gb, "headroom": headroom, "prefer": prefer, "top": top}
+             "max_download_gb": max_download_gb, "headroom": headroom, "prefer": prefer, "top": top,
+             "as_of": as_of, "lang_strict": lang_strict}
     raw.update({k: v for k, v in flags.items() if v is not None})
     req = build(raw)
     cat = _catalog()
+    check_ids(req, cat)
     spec = resolve_hardware(cat, req.hardware, str(req.ram_gb) + "GB" if req.ram_gb else None,
                             str(req.vram_gb) + "GB" if req.vram_gb else None, req.bandwidth_gbps, req.gpu, req.tflops)
     if spec.memory_kind == "vram" and not spec.bandwidth_gbps and (req.min_tps is not None or req.max_ttft_ms is not None):
@@ -569,7 +646,12 @@ def validate(root: str | None) -> None:
     """Check the whole knowledge tree; one line per problem, exit 1 if any."""
     from .kb import default_root, validate_tree
 
-    entities, problems, _ = validate_tree(root)
+    entities, problems, files = validate_tree(root)
+    if root and not files and problems and problems[0].message.startswith(("no knowledge files", "knowledge directory")):
+        from .errors import InputError
+
+        raise InputError("--root", f"{root} holds no knowledge files" + (f": {problems[0].message}" if problems else ""),
+                         "a knowledge folder (models/, runtimes/, quantizations/, hardware/ ... with YAML files)")
     for p in problems:
         click.echo(str(p))
     counts = ", ".join(f"{len(v)} {k}" for k, v in entities.items())

@@ -130,6 +130,20 @@ def detected_spec(measure: bool = True, cat: Catalog | None = None) -> HardwareS
     return gspec
 
 
+def _with_system_ram(spec: HardwareSpec, ram_gb: float | None, base: HardwareSpec) -> HardwareSpec:
+    """--ram beside --vram/--gpu: the system RAM next to the GPU (what a partial offload may use), never
+    dropped; and a plan for a GPU this machine lacks says so."""
+    if ram_gb and spec.system_memory_gb is not None:
+        spec.system_memory_gb = ram_gb
+        spec.notes.append(f"--ram {ram_gb:g}GB with a GPU: the system RAM beside its {spec.memory_gb:g} GB of VRAM "
+                          "(used only for a partial offload)")
+    elif ram_gb:
+        spec.notes.append(f"--ram {ram_gb:g}GB ignored: {spec.name} has unified memory, its budget is the GPU's")
+    if base.detected and base.memory_kind != "vram" and not any(b in base.backends for b in ("cuda", "rocm", "metal")):
+        spec.notes.append("planned for a GPU this machine does not have (a plan for another machine)")
+    return spec
+
+
 def custom_spec(ram_gb: float | None, vram_gb: float | None, bandwidth_gbps: float | None,
                 base: HardwareSpec | None, *, tflops: float | None = None, cat: Catalog | None = None,
                 gpu: str | None = None) -> HardwareSpec:
@@ -165,7 +179,7 @@ def custom_spec(ram_gb: float | None, vram_gb: float | None, bandwidth_gbps: flo
         if tflops:
             spec.gpu_tflops, spec.compute_source = tflops, "given with --tflops"
         spec.hardware_id = None
-        return spec
+        return _with_system_ram(spec, ram_gb, base)
     spec = HardwareSpec(**{**base.__dict__})
     spec.notes = list(base.notes)
     spec.name = "custom budget" + (f" on {base.name}" if base.detected else "")
@@ -179,6 +193,7 @@ def custom_spec(ram_gb: float | None, vram_gb: float | None, bandwidth_gbps: flo
         spec.gpu_tflops = tflops
         spec.compute_source = "given with --tflops" if tflops else ""
         spec.name = f"a {vram_gb:g} GB GPU at {bandwidth_gbps:g} GB/s"
+        _with_system_ram(spec, ram_gb, base)
     elif ram_gb:
         spec.memory_gb = ram_gb
     if bandwidth_gbps:
@@ -266,6 +281,7 @@ class StackEstimate:
     basis: str
     assumptions: list[str]
     offload: Optional["OffloadPlan"] = None  # partial offload (-ngl) when the model fits only VRAM + RAM
+    quantization_name: str = ""
 
     def fits(self, headroom: float | None = None) -> Optional[bool]:
         """The one fit rule of every command: what must fit within the budget less the headroom (with a
@@ -280,28 +296,36 @@ class StackEstimate:
         return self.memory.required <= self.hardware.memory_gb * (1 - h) * 1e9
 
     def as_dict(self) -> dict:
-        s = self.speed
-        return {
-            "model": self.model,
-            "quantization": self.quantization,
-            "runtime": self.runtime,
-            "backend": self.backend,
-            "context": self.context,
-            "hardware": self.hardware.hardware_id or self.hardware.name,
-            "memory_required_gb": round(required_bytes(self.memory, self.offload) / 1e9, 3),
-            "memory_peak_gb": round(peak_bytes(self.memory, self.offload) / 1e9, 3),
-            "memory_budget_gb": self.hardware.memory_gb,
-            "fits": self.fits(),
-            **offload_fields(self.offload, self.hardware),
-            "memory_breakdown_gb": self.memory.breakdown_gb(required=True),
-            "memory_reclaimable_gb": round(self.memory.reclaimable / 1e9, 3),
-            "decode_tps": round(s.decode_tps, 2) if s else None,
-            "decode_tps_range": [round(s.decode_tps_range[0], 2), round(s.decode_tps_range[1], 2)] if s else None,
-            "prefill_tps": round(s.prefill_tps, 1) if s and s.prefill_tps else None,
-            "ttft_ms": round(s.ttft_ms) if s and s.ttft_ms else None,
-            "basis": self.basis,
-            "assumptions": self.assumptions,
-        }
+        return {**stack_record(self.model, self.quantization, self.quantization_name, self.runtime, self.backend,
+                               self.context, self.memory, self.offload, self.speed, self.basis, self.hardware,
+                               self.fits()),
+                "hardware": self.hardware.hardware_id or self.hardware.name,
+                "assumptions": self.assumptions}
+
+
+def stack_record(model: str, quant: str, quant_name: str, runtime: str, backend: str, context: int,
+                 memory: Optional[MemoryEstimate], offload, speed: Optional[SpeedEstimate], basis: Optional[str],
+                 hw: HardwareSpec, fits: Optional[bool], budget_gb: Optional[float] = None) -> dict:
+    """The fields every command prints for one stack, under one set of names (README: "Output fields").
+    Sizes in GB (10^9 bytes); `quantization` is the id `--quant` takes, `quantization_name` its display name."""
+    s = speed
+    mem = memory
+    return {
+        "model": model, "quantization": quant, "quantization_name": quant_name, "runtime": runtime,
+        "backend": backend, "context": context,
+        "memory_required_gb": round(required_bytes(mem, offload) / 1e9, 3) if mem is not None else None,
+        "memory_peak_gb": round(peak_bytes(mem, offload) / 1e9, 3) if mem is not None else None,
+        "memory_budget_gb": budget_gb if budget_gb is not None else hw.memory_gb,
+        "fits": fits,
+        **offload_fields(offload, hw),
+        "memory_breakdown_gb": mem.breakdown_gb(required=True) if mem is not None else None,
+        "memory_reclaimable_gb": round(mem.reclaimable / 1e9, 3) if mem is not None else None,
+        "decode_tps": round(s.decode_tps, 2) if s else None,
+        "decode_tps_range": [round(s.decode_tps_range[0], 2), round(s.decode_tps_range[1], 2)] if s else None,
+        "prefill_tps": round(s.prefill_tps, 1) if s and s.prefill_tps else None,
+        "ttft_ms": round(s.ttft_ms) if s and s.ttft_ms else None,
+        "basis": basis,
+    }
 
 
 def estimate_stack(cat: Catalog, model_id: str, quant: str, runtime_id: str, context: int, spec: HardwareSpec, *,
@@ -314,12 +338,12 @@ def estimate_stack(cat: Catalog, model_id: str, quant: str, runtime_id: str, con
     class (runs recorded before machine identities included cpuid and SIMD flags carry another fingerprint
     for the same machine)."""
     m = cat.model(model_id)
-    q_id = quant.lower()
-    q = cat.quant(q_id)
+    q_id = cat.quant_id(quant)
+    q = cat.quantizations[q_id]
     rt = cat.runtime(runtime_id)
+    runtime_id = runtime_id.lower()
     if q_id not in rt.quantizations:
-        raise InputError("--quant", f"{rt.name} does not load {q.name}",
-                         ", ".join(cat.quantizations[x].name for x in rt.quantizations))
+        raise InputError("--quant", f"{rt.name} does not load {q_id} ({q.name})", ", ".join(rt.quantizations))
     if m.availability != "open-weights" and runtime_id != "windows-ai-apis":
         raise InputError("--runtime", f"{m.name} is {m.availability}: it runs only through its platform API",
                          m.platform_api.runtime if m.platform_api else "none")
@@ -364,10 +388,11 @@ def estimate_stack(cat: Catalog, model_id: str, quant: str, runtime_id: str, con
             else:
                 off = None
         notes += speed.assumptions
-        return StackEstimate(model_id, q.name, runtime_id, backend, context, mem, speed, spec, basis, notes, off)
+        return StackEstimate(model_id, q_id, runtime_id, backend, context, mem, speed, spec, basis, notes, off, q.name)
     elif m.availability != "open-weights":
         notes.append("speed: see the vendor's published figures (`advisor show`)")
-    return StackEstimate(model_id, q.name, runtime_id, backend, context, mem, speed, spec, basis, notes)
+    return StackEstimate(model_id, q_id, runtime_id, backend, context, mem, speed, spec, basis, notes,
+                         quantization_name=q.name)
 
 
 def offload_for(m, q_id: str, runtime_id: str, backend: str, mem: MemoryEstimate, spec: HardwareSpec,

@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
-from .solve import Candidate, Violation
+from .solve import (CONTEXT, DECODE, DOWNLOAD, LANGUAGE, LICENSE, MEMORY, MODALITY, RUNTIME_MODALITY, TASK, TTFT,
+                    Candidate, Note, Violation)
+
+
+LABELS = {MEMORY: "memory", LANGUAGE: "language", MODALITY: "input", RUNTIME_MODALITY: "input on this runtime",
+          TASK: "task", CONTEXT: "context", DECODE: "decode speed", TTFT: "time to first token", LICENSE: "licence",
+          DOWNLOAD: "download size"}
+
+
+def label(constraint: str) -> str:
+    """A constraint id as people read it."""
+    return LABELS.get(constraint, constraint)
 
 
 def memory_sentence(c: Candidate) -> str:
     b = c.memory.breakdown_gb(required=True)
-    parts = f"weights {b['weights']:.1f} + KV {b['kv_cache']:.1f} + buffers {b['buffers']:.1f}"
+    parts = f"weights {b['weights']:.2f} + KV {b['kv_cache']:.2f} + buffers {b['buffers']:.2f}"
     if b["encoders"]:
-        parts += f" + encoders {b['encoders']:.1f}"
+        parts += f" + encoders {b['encoders']:.2f}"
     ctx = c.memory.settings.get("n_ctx")
-    where = f" at {ctx // 1024}K context" if ctx else ""
+    where = f" at a context of {ctx} tokens" if ctx else ""
     need = (c.offload.vram_bytes + c.offload.ram_bytes) if c.offload is not None else c.memory.required
-    out = f"{c.model_id} {c.quant.upper()} needs {need / 1e9:.1f} GB{where} ({parts})"
+    out = f"{c.model_id} {c.quant} needs {need / 1e9:.2f} GB{where} ({parts})"
     if c.memory.reclaimable:
-        out += (f"; the resident peak shows {c.memory.total / 1e9:.1f} GB with {c.memory.reclaimable / 1e9:.1f} GB "
+        out += (f"; the resident peak shows {c.memory.total / 1e9:.2f} GB with {c.memory.reclaimable / 1e9:.2f} GB "
                 "of reclaimable file cache (mapped originals of repacked tensors)")
     if c.offload is not None:
         out += "; " + offload_sentence(c.offload, c.runtime)
@@ -26,34 +37,78 @@ def offload_sentence(p, runtime: str) -> str:
     """The split of a partial offload, with the flag that makes it."""
     flag = f"num_gpu {p.gpu_layers}" if runtime == "ollama" else f"-ngl {p.gpu_layers}"
     return (f"too large for VRAM whole, it runs split with {flag}: the output layer and {p.blocks_on_gpu} of "
-            f"{p.layers} blocks in VRAM ({p.vram_bytes / 1e9:.1f} GB), the rest in RAM ({p.ram_bytes / 1e9:.1f} GB); "
+            f"{p.layers} blocks in VRAM ({p.vram_bytes / 1e9:.2f} GB), the rest in RAM ({p.ram_bytes / 1e9:.2f} GB); "
             f"about {1 - p.gpu_share:.0%} of each token's reads run at the CPU's speed")
 
 
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December")
+
+
+def when(date: str) -> str:
+    """'2026-11' -> 'November 2026'; a full date as it is."""
+    if len(date) == 7:
+        return f"{MONTHS[int(date[5:]) - 1]} {date[:4]}"
+    return date
+
+
+def _ids(xs) -> str:
+    return ", ".join(xs) if xs else "none"
+
+
+def _num(x, unit: str | None, digits: int = 2) -> str:
+    if x is None:
+        return "not estimated (no speed figure for this device)"
+    text = f"{x:.{digits}f}".rstrip("0").rstrip(".") if isinstance(x, float) else str(x)
+    return f"{text} {unit}" if unit else text
+
+
 def violation_sentence(c: Candidate, v: Violation) -> str:
-    if v.constraint == "memory" and c.memory is not None:
-        return f"{memory_sentence(c)}; you allow {v.required}"
-    if v.constraint == "language":
-        return f"{c.model_id} does not list '{v.required}' (its card lists {v.actual}) and makes no broad language claim"
-    if v.constraint == "modality":
-        if v.detail.get("runtime"):
-            where = (f"; it does on {', '.join(v.detail['runtimes'])}" if v.detail.get("runtimes")
-                     else "; no runtime in the knowledge base is documented to take it")
-            return f"{c.model_id} takes {v.detail['modality']} input, but {c.runtime} does not pass it{where}"
-        return f"{c.model_id} takes {v.actual} as input, not {v.required}"
-    if v.constraint == "task":
+    k = v.constraint
+    if k == MEMORY and c.memory is not None:
+        return (f"{memory_sentence(c)}; you allow {v.required:.2f} GB "
+                f"({v.detail['budget']:g} GB less {v.detail['headroom']:.0%} headroom)")
+    if k == LANGUAGE:
+        return f"{c.model_id} does not list '{v.required}' (its card lists {_ids(v.actual)}) and makes no broad language claim"
+    if k == RUNTIME_MODALITY:
+        where = (f"; it does on {', '.join(v.detail['runtimes'])}" if v.detail.get("runtimes")
+                 else "; no runtime in the knowledge base is documented to take it")
+        return f"{c.model_id} takes {v.required} input, but {v.actual} does not pass it{where}"
+    if k == MODALITY:
+        return f"{c.model_id} takes {_ids(v.actual)} as input, not {v.required}"
+    if k == TASK:
         return f"{c.model_id} is not documented for {v.required}"
-    if v.constraint == "context":
-        return f"{c.model_id} supports {v.actual}; you need {v.required}"
-    if v.constraint == "decode speed":
-        return f"{c.model_id} {c.quant.upper()} on {c.runtime} decodes at about {v.actual}; you need {v.required}"
-    if v.constraint == "time to first token":
-        return f"{c.model_id} {c.quant.upper()} reaches the first token in about {v.actual}; you allow {v.required}"
-    if v.constraint == "licence":
-        return f"{c.model_id} is licensed {v.actual}; you accept {v.required}"
-    if v.constraint == "download":
-        return f"{c.model_id} {c.quant.upper()} is a {v.actual} download; you allow {v.required}"
-    return f"{c.model_id}: {v.constraint} requires {v.required}, is {v.actual}"
+    if k == CONTEXT:
+        return f"{c.model_id} supports a context of {v.actual} tokens; you need {v.required}"
+    if k == DECODE:
+        return (f"{c.model_id} {c.quant} on {c.runtime} decodes at about {_num(v.actual, v.unit, 1)}; "
+                f"you need {_num(v.required, v.unit)}")
+    if k == TTFT:
+        return (f"{c.model_id} {c.quant} reaches the first token in about {_num(v.actual, v.unit, 0)}; "
+                f"you allow {_num(v.required, v.unit)}")
+    if k == LICENSE:
+        return f"{c.model_id} is licensed {v.actual}; you accept {_ids(v.required)}"
+    if k == DOWNLOAD:
+        return f"{c.model_id} {c.quant} downloads {_num(v.actual, v.unit)}; you allow {_num(v.required, v.unit)}"
+    return f"{c.model_id}: {k} requires {v.required}, is {v.actual}"
+
+
+def note_sentence(n: Note) -> str:
+    d = n.detail
+    if n.kind == "language_claim":
+        return f"Language {d['language']}: not listed by the card, covered only by its claim of {d['claim']}"
+    if n.kind == "context_extension":
+        return (f"A context of {d['context']} tokens needs {d['method'] or 'the documented extension'} "
+                f"(native {d['native']})")
+    return f"{n.kind}: {d}"
+
+
+def change_text(ch: dict) -> str:
+    """A relaxation (advisor.solve.change_for) as the flag to give."""
+    if "drop" in ch:
+        return f"drop {ch['flag']} {ch['drop']}"
+    unit = ch.get("unit")
+    return f"{ch['flag']} {ch['value']}{'GB' if unit == 'GB' else ''}"
 
 
 def why(c: Candidate) -> list[str]:
@@ -69,7 +124,7 @@ def why(c: Candidate) -> list[str]:
             s += f"; first token after about {c.speed.ttft_ms / 1000:.1f} s"
         out.append(s + ".")
     out.append(f"Quality {c.quality:.1f}: {c.quality_basis}.")
-    out += [n[0].upper() + n[1:] + "." for n in c.notes]
+    out += [note_sentence(n) + "." for n in c.notes]
     return out
 
 
@@ -79,17 +134,35 @@ def unreachable_sentence(model_id: str, r: dict) -> str:
         return (f"{model_id} is a system component with no public API: no application can call it, "
                 "so it is never a candidate")
     if cause == "platform" and "runtime" in r:
-        return f"{model_id} is reached only through {r['runtime']} on {r['required']}; the platform here is {r['actual']}"
+        return (f"{model_id} is reached only through {r['runtime']} on {r['required']}; "
+                f"the platform here is {r['actual'] or 'unknown'}")
     if cause == "npu":
         return (f"{model_id} needs an NPU of at least {r['required']:g} TOPS (a Copilot+ PC); "
                 f"this hardware has {r['actual']:g} TOPS")
     if cause == "runtime":
-        return f"{model_id} runs on {r['required']}; you allow only {r['actual']}"
+        return f"{model_id} runs on {_ids(r['required'])}; you allow only {_ids(r['actual'])}"
     if cause == "platform":
-        return f"no allowed runtime for {model_id} supports the platform: needs {r['required']}, allowed {r['actual']}"
+        return (f"no allowed runtime for {model_id} runs on {r['required']}: the allowed ones are "
+                f"{_ids(r['actual'])}")
     if cause == "backend":
-        return f"its runtimes need a backend among {r['required']}; this hardware offers {r['actual']}"
-    return f"{model_id}: {r.get('detail', cause)}"
+        return f"its runtimes need a backend among {_ids(r['required'])}; this hardware offers {_ids(r['actual'])}"
+    if cause == "retired":
+        out = (f"{model_id} was removed" + (f" from {r['channel']}" if r.get("channel") else "")
+               + f" in {when(r['date'])}, before {r['as_of']}")
+        if r.get("successor"):
+            out += f"; its successor is {r['successor']} (`advisor why {r['successor']}`)"
+        return out + "; `--as-of` an earlier date plans for a device before the change"
+    if cause == "not-yet-offered":
+        if not r.get("from"):
+            return f"{model_id} is not offered on {r['as_of']}: no date of availability is known"
+        out = (f"{model_id} is not offered yet on {r['as_of']}: it becomes available"
+               + (f" on {r['channel']}" if r.get("channel") else "") + f" in {when(r['from'])}")
+        if r.get("preview"):
+            out += f" (preview from {when(r['preview'])})"
+        return out
+    if cause == "no-stack":
+        return f"{model_id}: no runtime in the knowledge base loads its artifacts here"
+    return f"{model_id}: {cause}"
 
 
 def why_model_sentences(rep: dict) -> list[str]:
@@ -116,11 +189,11 @@ def why_model_sentences(rep: dict) -> list[str]:
         return out
     out.append(f"None of {mid}'s {n} stacks meets the requirements.")
     for con, k in rep["violation_counts"].items():
-        out.append(f"{con} fails in {k} of {n} stacks.")
+        out.append(f"{label(con)[0].upper() + label(con)[1:]} fails in {k} of {n} stacks.")
     if best:
         out.append(f"Nearest: {best['quantization']} on {best['runtime']}: " + "; ".join(best["why"]) + ".")
     if rep["needs"]:
-        out.append(f"It would fit with: {' and '.join(rep['needs'])}.")
+        out.append(f"It would fit with: {' and '.join(change_text(ch) for ch in rep['needs'])}.")
     return out
 
 
@@ -150,7 +223,7 @@ def run_plan(model_id: str, quant: str, runtime: str, s, synthetic: bool, file, 
     """What `profile` / `verify` are about to run, and how long it should take."""
     what = ("a random-weight copy with the real shapes" if synthetic else f"the file {file}" if file
             else "the published weights (downloaded first if not cached)")
-    out = (f"running {model_id} {quant.upper()} on {runtime} with {what}: context {s.context}, a {s.prompt_tokens}-token "
+    out = (f"running {model_id} {quant} on {runtime} with {what}: context {s.context}, a {s.prompt_tokens}-token "
            f"prompt and {s.gen_tokens} generated tokens x {s.repeats} repeats"
            + (", then the whole context filled" if s.fill else ""))
     if seconds:

@@ -68,10 +68,10 @@ class Catalog:
     key: str = ""  # the tree key (files' sizes and mtimes) when loaded from a knowledge folder
 
     def model(self, model_id: str) -> Model:
-        return _get(self.models, model_id, "model")
+        return _get(self.models, model_id, "model", "MODEL")
 
     def hw(self, hardware_id: str) -> Hardware:
-        return _get(self.hardware, hardware_id, "hardware")
+        return _get(self.hardware, hardware_id.lower(), "hardware", "--hardware")
 
     def accelerator_named(self, name: str) -> Optional[tuple[str, Accelerator]]:
         """The accelerator whose id, catalog name or a device name (as NVML / nvidia-smi print it) is exactly
@@ -80,22 +80,42 @@ class Catalog:
         return accelerator_named(self.accelerators, name)
 
     def accelerator(self, accel_id: str) -> Accelerator:
-        return _get(self.accelerators, accel_id, "accelerator")
+        return _get(self.accelerators, accel_id, "accelerator", "--gpu")
+
+    def quant_id(self, text: str) -> str:
+        """The quantization id `text` names: the id in any case ('Q4_K_M', 'q4_k_m') or the display name
+        (`AWQ (W4, group 128, GEMM)`), so what any command prints is what `--quant` takes."""
+        t = str(text).strip()
+        if t.lower() in self.quantizations:
+            return t.lower()
+        for qid, q in self.quantizations.items():
+            if q.name.lower() == t.lower():
+                return qid
+        _get(self.quantizations, t.lower(), "quantization", "--quant")  # raises, naming the accepted ids
+        raise AssertionError("unreachable")
 
     def quant(self, quant_id: str) -> Quantization:
-        return _get(self.quantizations, quant_id.lower(), "quantization")
+        return self.quantizations[self.quant_id(quant_id)]
 
     def runtime(self, runtime_id: str) -> Runtime:
-        return _get(self.runtimes, runtime_id.lower(), "runtime")
+        return _get(self.runtimes, runtime_id.lower(), "runtime", "--runtime")
 
 
-def _get(table: Mapping[str, Any], key: str, what: str):
+LIST_COMMANDS = {"model": "advisor catalog", "hardware": "advisor hardware list", "accelerator": "advisor hardware gpus",
+                 "quantization": "advisor quantization list", "runtime": "advisor runtime list"}
+
+
+def _get(table: Mapping[str, Any], key: str, what: str, field_name: str | None = None):
     try:
         return table[key]
     except KeyError:
-        near = sorted(k for k in table if key.lower() in k or k in key.lower())[:5]
-        hint = ", ".join(near) if near else f"see `advisor {'catalog' if what == 'model' else what + ' list'}`"
-        raise NotFoundError(what, f"unknown {what} id '{key}'", hint) from None
+        ids = sorted(table)
+        near = [k for k in ids if key.lower() in k or k in key.lower()][:5]
+        if len(ids) <= 30:
+            hint = ", ".join(ids)
+        else:
+            hint = (("near: " + ", ".join(near) + "; ") if near else "") + f"all: `{LIST_COMMANDS.get(what, 'advisor catalog')}`"
+        raise NotFoundError(field_name or what, f"unknown {what} id '{key}'", hint) from None
 
 
 def default_root() -> Path:
@@ -280,6 +300,10 @@ def _check_model(file: str, mid: str, m: Model, ids: dict[str, set[str]]) -> lis
             probs.append(Problem(file, f"artifacts.{i}.quantization", f"unknown quantization '{art.quantization}'"))
         if art.format != "platform" and not (art.hf_repo or m.hf_repo):
             probs.append(Problem(file, f"artifacts.{i}.hf_repo", "downloadable artifacts need a repository"))
+    if m.params_b is None and m.availability == "open-weights":
+        probs.append(Problem(file, "params_b", "open-weights models need params_b (from the card or config)"))
+    if m.successor and m.successor not in ids["models"]:
+        probs.append(Problem(file, "successor", f"unknown model '{m.successor}'"))
     if m.platform_api and m.platform_api.runtime not in ids["runtimes"]:
         probs.append(Problem(file, "platform_api.runtime", f"unknown runtime '{m.platform_api.runtime}'"))
     if m.availability == "open-weights":
@@ -295,7 +319,9 @@ def _check_model(file: str, mid: str, m: Model, ids: dict[str, set[str]]) -> lis
     if m.languages_claim_count and not m.languages_claim:
         probs.append(Problem(file, "languages_claim", "languages_claim_count needs the claim's wording"))
     a = m.architecture
-    if a is not None:
+    if a is not None and m.params_b is None:
+        probs.append(Problem(file, "params_b", "a model with an architecture states its parameter count"))
+    elif a is not None:
         if a.attention_heads % a.kv_heads:
             probs.append(Problem(file, "architecture.kv_heads", "must divide attention_heads"))
         if a.experts and a.experts_per_token > a.experts:
@@ -321,7 +347,7 @@ def _check_model(file: str, mid: str, m: Model, ids: dict[str, set[str]]) -> lis
                 ))
         if a.experts and not m.active_params_b:
             probs.append(Problem(file, "active_params_b", "mixture-of-experts models state their active parameters"))
-    if m.active_params_b and m.active_params_b > m.params_b:
+    if m.active_params_b and m.params_b and m.active_params_b > m.params_b:
         probs.append(Problem(file, "active_params_b", "must not exceed params_b"))
     return probs
 
@@ -378,6 +404,9 @@ def validate_tree(root: Path | str | None = None) -> tuple[dict[str, dict[str, A
             continue
         entities[kind][eid] = entity
         files[f"{kind}/{eid}"] = rel
+    if not files and not problems:
+        return entities, [Problem(str(root), "", "no knowledge files found (expected folders "
+                                  + ", ".join(sorted({FOLDERS.get(k, k) for k in KINDS})) + " with YAML files)")], files
 
     ids = {k: set(v) for k, v in entities.items()}
     for kind, table in entities.items():

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .estimate import HardwareSpec, offload_fields, peak_bytes, required_bytes
-from .explain import violation_sentence, why
+from .estimate import HardwareSpec, stack_record
+from .explain import change_text, label, violation_sentence, why
 from .kb import Catalog
 from .requirements import Requirements
 from .solve import best_per_model, evaluate, nearest_misses, relaxations
@@ -12,27 +12,13 @@ from .solve import best_per_model, evaluate, nearest_misses, relaxations
 def recommend_report(cat: Catalog, req: Requirements, hw: HardwareSpec, profiles=()) -> dict:
     cands = evaluate(cat, hw, req, profiles)
     budget = req.vram_gb or req.ram_gb or hw.memory_gb
-    recs = []
-    for i, c in enumerate(best_per_model(cands, req.top), 1):
-        s = c.speed
-        recs.append({
-            "rank": i, "model": c.model_id, "hf_repo": c.model.hf_repo, "family": c.model.family,
-            "quantization": cat.quantizations[c.quant].name, "runtime": c.runtime, "backend": c.backend,
-            "context": req.context,
-            "memory_required_gb": round(required_bytes(c.memory, c.offload) / 1e9, 2) if c.memory is not None else None,
-            "memory_breakdown_gb": c.memory.breakdown_gb(required=True) if c.memory is not None else None,
-            "memory_peak_gb": round(peak_bytes(c.memory, c.offload) / 1e9, 2) if c.memory is not None else None,
-            **{k: (round(v, 2) if isinstance(v, float) else v) for k, v in offload_fields(c.offload, hw).items()},
-            "decode_tps": round(s.decode_tps, 1) if s else None,
-            "prefill_tps": round(s.prefill_tps, 1) if s and s.prefill_tps else None,
-            "ttft_ms": round(s.ttft_ms) if s and s.ttft_ms else None,
-            "basis": s.basis if s else "published",
-            "quality": round(c.quality, 1), "score": round(c.score, 2), "license": c.model.license,
-            "why": why(c),
-        })
+    recs = [{"rank": i, **candidate_record(cat, c, req, hw, budget), "hf_repo": c.model.hf_repo,
+             "family": c.model.family, "license": c.model.license, "why": why(c)}
+            for i, c in enumerate(best_per_model(cands, req.top), 1)]
     rejected = [{
-        "model": c.model_id, "quantization": cat.quantizations[c.quant].name, "runtime": c.runtime,
-        "violations": [{"constraint": v.constraint, "required": v.required, "actual": v.actual} for v in c.violations],
+        "model": c.model_id, "quantization": c.quant, "quantization_name": cat.quantizations[c.quant].name,
+        "runtime": c.runtime, "backend": c.backend,
+        "violations": [v.as_dict() for v in c.violations],
         "why": [violation_sentence(c, v) for v in c.violations],
     } for c in nearest_misses(cands)]
     hw_rec = {"id": hw.hardware_id, "name": hw.name, "memory_gb": budget, "memory_kind": hw.memory_kind,
@@ -44,10 +30,32 @@ def recommend_report(cat: Catalog, req: Requirements, hw: HardwareSpec, profiles
         "hardware": hw_rec,
         "recommendations": recs,
         "rejected": rejected,
-        "relaxations": relaxations(cands, req, budget),
+        "relaxations": [{**x, "change": change_text(x)} for x in relaxations(cands, req, budget)],
         "notes": (["no --ram, --vram or --hardware: the detected machine was used"] if hw.detected and not req.ram_gb
-                  and not req.vram_gb and not req.gpu else []) + [n for n in hw.notes if "--gpu" in n],
+                  and not req.vram_gb and not req.gpu else []) + list(hw.notes),
     }
+
+
+def candidate_record(cat: Catalog, c, req: Requirements, hw: HardwareSpec, budget) -> dict:
+    """One evaluated stack under the same field names as `estimate` (advisor.estimate.stack_record), plus what
+    only the solver knows: download size, quality, score, notes."""
+    fits = None
+    if c.memory is not None and budget:
+        fits = not any(v.constraint == "memory" for v in c.violations)
+    rec = stack_record(c.model_id, c.quant, cat.quantizations[c.quant].name, c.runtime, c.backend,
+                       min(req.context, c.model.architecture.extended_context_length
+                           or c.model.architecture.context_length) if c.model.architecture else req.context,
+                       c.memory, c.offload, c.speed,
+                       c.speed.basis if c.speed else ("published" if c.model.published_performance else "none"),
+                       hw, fits, budget)
+    rec.update(download_gb=round(c.download_gb, 3), quality=round(c.quality, 1), score=round(c.score, 2),
+               notes=[n.as_dict() for n in c.notes])
+    return rec
+
+
+def _unlocks(x: dict) -> str:
+    u = x["unlocks"]
+    return f"{u['model']} {u['quantization']} on {u['runtime']}"
 
 
 def render_table(rep: dict) -> str:
@@ -58,7 +66,8 @@ def render_table(rep: dict) -> str:
         lines.append("")
         for r in rep["recommendations"]:
             mem = f"{r['memory_required_gb']:.2f} GB" if r["memory_required_gb"] is not None else "built in"
-            tps = f"{r['decode_tps']:.1f} tok/s" if r["decode_tps"] else "published figures only"
+            tps = (f"{r['decode_tps']:.1f} tok/s" if r["decode_tps"] else "published figures only"
+                   if r["basis"] == "published" else "no speed figure published")
             lines.append(f"{r['rank']}. {r['model']} {r['quantization']} on {r['runtime']} ({r['backend']}): "
                          f"{mem}, {tps} [{r['basis']}], licence {r['license']}")
             lines += [f"   - {w}" for w in r["why"]]
@@ -70,7 +79,7 @@ def render_table(rep: dict) -> str:
             lines.append(f"  {r['model']} {r['quantization']} on {r['runtime']}: " + "; ".join(r["why"]))
     if rep["relaxations"]:
         lines.append("\nto unlock more:")
-        lines += [f"  {x['change']}  unlocks {x['unlocks']}" for x in rep["relaxations"]]
+        lines += [f"  {change_text(x)}  unlocks {_unlocks(x)}" for x in rep["relaxations"]]
     return "\n".join(lines)
 
 
@@ -92,7 +101,7 @@ def render_markdown(rep: dict) -> str:
         out += ["", "## Rejected (nearest misses)"] + [f"- **{r['model']} {r['quantization']}**: " + "; ".join(r["why"])
                                                        for r in rep["rejected"]]
     if rep["relaxations"]:
-        out += ["", "## What would unlock more"] + [f"- `{x['change']}` unlocks {x['unlocks']}" for x in rep["relaxations"]]
+        out += ["", "## What would unlock more"] + [f"- `{change_text(x)}` unlocks {_unlocks(x)}" for x in rep["relaxations"]]
     return "\n".join(out)
 
 
@@ -111,15 +120,8 @@ def why_report(cat: Catalog, req: Requirements, hw: HardwareSpec, model_id: str,
                  "stacks_feasible": sum(c.feasible for c in mine), "feasible_models": len(ranked)}
 
     def stack(c) -> dict:
-        return {"quantization": cat.quantizations[c.quant].name, "quant_id": c.quant, "runtime": c.runtime,
-                "backend": c.backend,
-                "feasible": c.feasible, "score": round(c.score, 2), "quality": round(c.quality, 1),
-                "memory_required_gb": round(required_bytes(c.memory, c.offload) / 1e9, 2) if c.memory is not None else None,
-                "memory_peak_gb": round(peak_bytes(c.memory, c.offload) / 1e9, 2) if c.memory is not None else None,
-                "decode_tps": round(c.speed.decode_tps, 1) if c.speed else None,
-                "basis": c.speed.basis if c.speed else None,
-                "violations": [{"constraint": v.constraint, "required": v.required, "actual": v.actual}
-                               for v in c.violations],
+        return {**candidate_record(cat, c, req, hw, budget), "feasible": c.feasible,
+                "violations": [v.as_dict() for v in c.violations],
                 "why": why(c) if c.feasible else [violation_sentence(c, v) for v in c.violations]}
 
     if not mine:
@@ -129,7 +131,7 @@ def why_report(cat: Catalog, req: Requirements, hw: HardwareSpec, model_id: str,
         if feasible:
             pos = next(i for i, c in enumerate(ranked, 1) if c.model_id == model_id)
             rep.update(verdict="recommended" if pos <= req.top else "outranked", rank=pos, best=stack(feasible[0]),
-                       outranked_by=[{"model": c.model_id, "quantization": cat.quantizations[c.quant].name,
+                       outranked_by=[{"model": c.model_id, "quantization": c.quant, "runtime": c.runtime,
                                       "score": round(c.score, 2)} for c in ranked[:pos - 1]][:req.top])
         else:
             near = min(mine, key=lambda c: (len(c.violations), _distance(c), -c.score))
@@ -137,9 +139,11 @@ def why_report(cat: Catalog, req: Requirements, hw: HardwareSpec, model_id: str,
             for c in mine:
                 for v in c.violations:
                     counts[v.constraint] = counts.get(v.constraint, 0) + 1
-            needs = [ch for ch in (change_for(v, near, req) for v in near.violations) if ch]
+            needs = [{**ch, "change": change_text(ch)} for ch in (change_for(v, near, req) for v in near.violations)
+                     if ch]
             rep.update(verdict="rejected", best=stack(near), violation_counts=counts, needs=needs)
-        rep["stacks"] = [stack(c) for c in mine]
+        # the stacks that meet every requirement first, each group in rank order
+        rep["stacks"] = [stack(c) for c in sorted(mine, key=lambda c: not c.feasible)]
     rep["why"] = why_model_sentences(rep)
     return rep
 
@@ -151,8 +155,8 @@ def render_why_table(rep: dict) -> str:
         lines += ["", "stacks:"]
         for s in rep["stacks"][:12]:
             mem = f"{s['memory_required_gb']:.2f} GB" if s["memory_required_gb"] is not None else "built in"
-            state = "fits" if s["feasible"] else "fails " + ", ".join(v["constraint"] for v in s["violations"])
-            lines.append(f"  {s['quant_id'].upper():8s} {s['runtime']:17s} {s['backend']:6s} {mem:>9s}  "
+            state = "fits" if s["feasible"] else "fails " + ", ".join(label(v["constraint"]) for v in s["violations"])
+            lines.append(f"  {s['quantization']:8s} {s['runtime']:17s} {s['backend']:6s} {mem:>9s}  "
                          f"{(str(s['decode_tps']) + ' tok/s') if s['decode_tps'] else '':>12s}  score {s['score']:6.1f}  {state}")
         if len(rep["stacks"]) > 12:
             lines.append(f"  ... {len(rep['stacks']) - 12} more (--format json)")
@@ -166,7 +170,7 @@ def render_why_markdown(rep: dict) -> str:
         out += ["", "| quantization | runtime | backend | memory GB | decode tok/s | score | verdict |",
                 "|---|---|---|---|---|---|---|"]
         for s in rep["stacks"]:
-            state = "fits" if s["feasible"] else "fails " + ", ".join(v["constraint"] for v in s["violations"])
+            state = "fits" if s["feasible"] else "fails " + ", ".join(label(v["constraint"]) for v in s["violations"])
             out.append(f"| {s['quantization']} | {s['runtime']} | {s['backend']} | {s['memory_required_gb']} | "
                        f"{s['decode_tps']} | {s['score']} | {state} |")
     return "\n".join(out)

@@ -13,7 +13,7 @@ from typing import Any, Literal, Optional
 from .errors import InputError
 from .iso639 import CODES
 from .schemas import TASKS
-from .units import parse_size_gb, parse_tokens
+from .units import parse_budget_gb, parse_size_gb, parse_tokens
 
 MODALITIES = ("text", "image", "audio", "video")
 PLATFORMS = ("linux", "windows", "macos", "android", "ios")
@@ -47,6 +47,15 @@ class Requirements:
     headroom: float = DEFAULT_HEADROOM
     prefer: Literal["quality", "speed", "memory"] = "quality"
     top: int = 3
+    as_of: Optional[str] = None  # ISO date: what is offered then (None: today)
+    lang_strict: bool = False  # languages the card lists only
+
+    @property
+    def on(self):
+        """The date the plan is for (`--as-of`, default today)."""
+        import datetime
+
+        return datetime.date.fromisoformat(self.as_of) if self.as_of else datetime.date.today()
 
     def model_dump(self) -> dict[str, Any]:
         return {f.name: (list(v) if isinstance(v := getattr(self, f.name), list) else v) for f in fields(self)}
@@ -60,6 +69,7 @@ SPEC_KEYS = {
     "prompt_tokens": "prompt_tokens", "prompt-tokens": "prompt_tokens", "license": "license", "platform": "platform",
     "runtime": "runtimes", "runtimes": "runtimes", "max_download_gb": "max_download_gb",
     "max-download-gb": "max_download_gb", "headroom": "headroom", "prefer": "prefer", "top": "top",
+    "as_of": "as_of", "as-of": "as_of", "lang_strict": "lang_strict", "lang-strict": "lang_strict",
 }
 
 
@@ -102,9 +112,9 @@ def build(raw: dict[str, Any]) -> Requirements:
     """Validate raw values (from flags and/or a spec file) into Requirements."""
     r: dict[str, Any] = {}
     if raw.get("ram_gb") is not None:
-        r["ram_gb"] = parse_size_gb(raw["ram_gb"], "--ram")
+        r["ram_gb"] = parse_budget_gb(raw["ram_gb"], "--ram")
     if raw.get("vram_gb") is not None:
-        r["vram_gb"] = parse_size_gb(raw["vram_gb"], "--vram")
+        r["vram_gb"] = parse_budget_gb(raw["vram_gb"], "--vram")
     if raw.get("hardware"):
         r["hardware"] = str(raw["hardware"]).lower()
     if raw.get("gpu"):
@@ -176,7 +186,36 @@ def build(raw: dict[str, Any]) -> Requirements:
         if not 1 <= t <= 50:
             raise InputError("--top", "must be 1 to 50", "a whole number from 1 to 50")
         r["top"] = t
+    if raw.get("as_of") is not None:
+        from .lifecycle import parse_date
+
+        r["as_of"] = parse_date(raw["as_of"]).isoformat()
+    if raw.get("lang_strict") is not None:
+        v = raw["lang_strict"]
+        if isinstance(v, str):
+            if v.lower() not in ("true", "false", "yes", "no"):
+                raise InputError("--lang-strict", f"cannot read '{v}'", "true or false")
+            v = v.lower() in ("true", "yes")
+        r["lang_strict"] = bool(v)
     return Requirements(**r)
+
+
+LICENSE_CLASSES = ("any", "permissive", "commercial")
+
+
+def check_ids(req: Requirements, cat) -> None:
+    """The requirement values that name catalog entries (runtimes, licences, hardware) must name one: an
+    unknown id is bad input (exit 2 with the accepted ids), never a silent "nothing fits"."""
+    bad = [r for r in req.runtimes if r not in cat.runtimes]
+    if bad:
+        raise InputError("--runtime", f"unknown runtime {', '.join(repr(b) for b in bad)}", ", ".join(sorted(cat.runtimes)))
+    known = sorted({m.license.lower() for m in cat.models.values()})
+    bad = [x for x in req.license if x not in LICENSE_CLASSES and x not in known]
+    if bad:
+        raise InputError("--license", f"unknown licence {', '.join(repr(b) for b in bad)} (no catalog model has it)",
+                         ", ".join(LICENSE_CLASSES) + ", or a licence id of the catalog: " + ", ".join(known))
+    if req.hardware:
+        cat.hw(req.hardware)
 
 
 def license_ok(req: Requirements, license_id: str) -> bool:

@@ -233,13 +233,25 @@ class PlatformApi(Strict):
     limited_access: bool = False
 
 
+class LifecycleEvent(Strict):
+    """A dated step in a model's life as a product (a platform built-in is offered or withdrawn by date)."""
+
+    date: str = Field(pattern=r"^\d{4}-\d{2}(-\d{2})?$", description="YYYY-MM-DD, or YYYY-MM where the source gives a month")
+    event: Literal["announced", "preview", "available", "removed"]
+    channel: Optional[str] = Field(None, description="where it applies, e.g. 'retail devices', 'Windows Insider'")
+    note: Optional[str] = None
+    source: SourceKey
+
+
 class Model(Sourced):
     name: str
     family: str = Field(description="id of a knowledge/families entry")
     series: Optional[str] = Field(None, description="e.g. qwen2.5-coder, phi-4")
     hf_repo: Optional[str] = None
     release_date: Optional[str] = None
-    params_b: float = Field(gt=0, description="total parameters in billions, encoders included")
+    params_b: Optional[float] = Field(
+        gt=0, description="total parameters in billions, encoders included; null only for a built-in whose vendor "
+                          "publishes no size")
     active_params_b: Optional[float] = Field(None, gt=0, description="per token (MoE); default params_b")
     effective_params_b: Optional[float] = Field(
         None, gt=0, description="vendor's 'effective' size (Gemma 3n E2B/E4B)"
@@ -266,6 +278,9 @@ class Model(Sourced):
     artifacts: list[Artifact] = Field(default_factory=list)
     published_performance: list[PublishedPerformance] = Field(default_factory=list)
     corrections: list[Correction] = Field(default_factory=list)
+    lifecycle: list[LifecycleEvent] = Field(
+        default_factory=list, description="dated availability (built-ins: offered from 'available' until 'removed')")
+    successor: Optional[str] = Field(None, description="id of the model that replaces this one")
 
     @field_validator("languages")
     @classmethod

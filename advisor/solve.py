@@ -19,6 +19,7 @@ from typing import Optional
 from .estimate import HardwareSpec, apply_measured, choose_backend, cpu_side_speed, listed_bytes, offload_for
 from .offload import offload_speed
 from .kb import Catalog
+from .lifecycle import offered
 from .memory import Target, estimate_memory
 from .requirements import Requirements, license_ok
 from .schemas import Model
@@ -40,12 +41,38 @@ TASK_BENCHMARKS = {
 MULTILINGUAL_BENCHMARKS = ("MMMLU", "Global", "MGSM", "WMT")
 
 
+# constraint ids, as the JSON carries them
+MEMORY, LANGUAGE, MODALITY, RUNTIME_MODALITY, TASK, CONTEXT = (
+    "memory", "language", "modality", "runtime_modality", "task", "context")
+DECODE, TTFT, LICENSE, DOWNLOAD = "decode_tps", "ttft_ms", "license", "download"
+SPEED_CONSTRAINTS = (DECODE, TTFT)  # what only a run measures
+
+
 @dataclass
 class Violation:
+    """A broken constraint as data: the limit the requirements set, the stack's figure and its unit (numbers
+    for quantities, ids for the rest). Sentences are made in advisor.explain."""
+
     constraint: str
-    required: str
-    actual: str
+    required: object
+    actual: object
+    unit: Optional[str] = None
     detail: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        out = {"constraint": self.constraint, "required": self.required, "actual": self.actual, "unit": self.unit}
+        return {**out, **self.detail}
+
+
+@dataclass
+class Note:
+    """A constraint met only by a claim or an extension (shown beside the pick), as data."""
+
+    kind: str  # "language_claim" | "context_extension"
+    detail: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, **self.detail}
 
 
 @dataclass
@@ -61,7 +88,7 @@ class Candidate:
     quality_basis: str = ""
     download_gb: float = 0.0
     violations: list[Violation] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
     score: float = 0.0
     offload: object = None  # advisor.offload.OffloadPlan: -ngl N when the model fits only VRAM + RAM
 
@@ -103,10 +130,13 @@ def enumerate_stacks(cat: Catalog, hw: HardwareSpec, req: Requirements) -> dict[
         return hit
 
     default = sorted(GGUF_DEFAULT)
+    on = req.on
     for mid, m in cat.models.items():
         api_rt = None
         if m.availability == "system-component":
             continue  # no API: never a stack
+        if offered(m, on) is not None:
+            continue  # not offered on that date (not yet released, or retired)
         if m.availability == "platform-builtin":
             api = m.platform_api
             if api is None:
@@ -181,7 +211,9 @@ def stack_paths(cat: Catalog, hw: HardwareSpec, req: Requirements,
     platform = req.platform or hw.platform
     backends = tuple((rid, choose_backend(rt.backends, hw)) for rid, rt in cat.runtimes.items())
     st = os.stat(__file__)  # the edge rules live in this module
-    cls = (platform, backends, _npu_tops(cat, hw), tuple(req.runtimes or ()), st.st_size, st.st_mtime_ns)
+    on = req.on
+    absent = tuple(sorted(mid for mid, m in cat.models.items() if offered(m, on) is not None))
+    cls = (platform, backends, _npu_tops(cat, hw), tuple(req.runtimes or ()), absent, st.st_size, st.st_mtime_ns)
     d = cache_dir() if cat.key else None
     path = d / f"stacks-{cat.key}.pickle" if d is not None else None
     table: dict = {}
@@ -262,7 +294,7 @@ def benchmark_stats(cat: Catalog) -> BenchmarkStats:
     xs, ys = [], []
     for m in cat.models.values():
         t = _t_score(m, bs, None)
-        if t is not None:
+        if t is not None and _text_params_b(m):
             xs.append(math.log2(_text_params_b(m)))
             ys.append(t[0])
     if len(xs) >= 3:
@@ -274,8 +306,8 @@ def benchmark_stats(cat: Catalog) -> BenchmarkStats:
     return bs
 
 
-def _text_params_b(m: Model) -> float:
-    """Parameters of the language model (encoders left out), in billions."""
+def _text_params_b(m: Model) -> Optional[float]:
+    """Parameters of the language model (encoders left out), in billions; None where no size is published."""
     if m.architecture is None:
         return m.params_b
     from .arch import count_params
@@ -326,9 +358,14 @@ def quality_base(m: Model, req: Requirements, cat: Catalog) -> tuple[float, str]
     bs = benchmark_stats(cat)
     a, b = bs.size_fit
     size = _text_params_b(m)
-    prior = a + b * math.log2(size)
     keys = _relevant_keys(req)
     t = _t_score(m, bs, keys)
+    if size is None:
+        # a built-in whose vendor publishes neither size nor benchmarks: the catalog's average, said so
+        if t is None:
+            return 50.0, "no published size or benchmark: the catalog's average T-score (50)"
+        return t[0], f"T-score {t[0]:.1f} over {len(t[1])} task benchmarks ({', '.join(t[1])}); no published size"
+    prior = a + b * math.log2(size)
     what = "task benchmarks"
     if t is None:
         # benchmarks of other tasks say little here (a coder's HumanEval is not chat quality)
@@ -471,31 +508,25 @@ def check(c: Candidate, req: Requirements, budget_gb: Optional[float]) -> None:
         usable = budget_gb * (1 - req.headroom)
         need = c.memory.required / 1e9
         if need > usable:
-            v.append(Violation("memory", f"{usable:.1f} GB ({budget_gb:g} GB less {req.headroom:.0%} headroom)",
-                               f"{need:.1f} GB", {"need_gb": need, "headroom": req.headroom}))
+            v.append(Violation(MEMORY, round(usable, 2), round(need, 2), "GB",
+                               {"budget": budget_gb, "headroom": req.headroom}))
     v += model_violations(m, req, c.notes)
     for mod in req.modalities:
         if mod in m.modalities_in and not runtime_takes(m, c.runtime, mod):
             others = sorted({s.runtime for s in m.modality_support if mod in s.modalities})
-            v.append(Violation("modality", f"{mod} input on {c.runtime}",
-                               f"{c.runtime} runs {c.model_id} without {mod} input",
-                               {"modality": mod, "runtime": c.runtime, "runtimes": others}))
+            v.append(Violation(RUNTIME_MODALITY, mod, c.runtime, None, {"runtimes": others}))
     if req.min_tps is not None:
         if c.speed is None or c.speed.decode_tps < req.min_tps:
-            v.append(Violation("decode speed", f"{req.min_tps:g} tokens/s",
-                               f"{c.speed.decode_tps:.1f} tokens/s" if c.speed else "unknown",
-                               {"tps": c.speed.decode_tps if c.speed else None}))
+            v.append(Violation(DECODE, req.min_tps, round(c.speed.decode_tps, 2) if c.speed else None, "tokens/s"))
     if req.max_ttft_ms is not None:
         if c.speed is None or c.speed.ttft_ms is None or c.speed.ttft_ms > req.max_ttft_ms:
-            v.append(Violation("time to first token", f"{req.max_ttft_ms:g} ms",
-                               f"{c.speed.ttft_ms:.0f} ms" if c.speed and c.speed.ttft_ms else "unknown",
-                               {"ttft_ms": c.speed.ttft_ms if c.speed else None}))
+            v.append(Violation(TTFT, req.max_ttft_ms, round(c.speed.ttft_ms) if c.speed and c.speed.ttft_ms else None,
+                               "ms"))
     if req.max_download_gb is not None and c.download_gb > req.max_download_gb:
-        v.append(Violation("download", f"{req.max_download_gb:g} GB", f"{c.download_gb:.1f} GB",
-                           {"download_gb": c.download_gb}))
+        v.append(Violation(DOWNLOAD, req.max_download_gb, round(c.download_gb, 2), "GB"))
 
 
-def model_violations(m: Model, req: Requirements, notes: Optional[list[str]] = None) -> list[Violation]:
+def model_violations(m: Model, req: Requirements, notes: Optional[list[Note]] = None) -> list[Violation]:
     """The constraints a model meets or breaks whatever its quantization and runtime (languages, inputs,
     tasks, context, licence); `notes` collects what passes only by a claim or an extension."""
     v: list[Violation] = []
@@ -504,24 +535,24 @@ def model_violations(m: Model, req: Requirements, notes: Optional[list[str]] = N
             continue
         if m.languages_claim:
             if notes is not None:
-                notes.append(f"{lang}: not listed by the card, covered only by its claim of {m.languages_claim}")
+                notes.append(Note("language_claim", {"language": lang, "claim": m.languages_claim}))
             continue
-        v.append(Violation("language", lang, ", ".join(m.languages) or "none listed", {"lang": lang}))
+        v.append(Violation(LANGUAGE, lang, list(m.languages)))
     for mod in req.modalities:
         if mod not in m.modalities_in:
-            v.append(Violation("modality", mod, ", ".join(m.modalities_in), {"modality": mod}))
+            v.append(Violation(MODALITY, mod, list(m.modalities_in)))
     for task in req.tasks:
         if task not in m.tasks and not (task == "chat" and "instruct" in m.tasks):
-            v.append(Violation("task", task, ", ".join(m.tasks), {"task": task}))
+            v.append(Violation(TASK, task, list(m.tasks)))
     if m.architecture is not None:
         limit = m.architecture.extended_context_length or m.architecture.context_length
         if req.context > limit:
-            v.append(Violation("context", f"{req.context} tokens", f"{limit} tokens", {"limit": limit}))
+            v.append(Violation(CONTEXT, req.context, limit, "tokens"))
         elif req.context > m.architecture.context_length and notes is not None:
-            notes.append(f"context {req.context} needs {m.architecture.extended_context_method or 'the documented extension'} "
-                         f"(native {m.architecture.context_length})")
+            notes.append(Note("context_extension", {"context": req.context, "native": m.architecture.context_length,
+                                                    "method": m.architecture.extended_context_method}))
     if not license_ok(req, m.license):
-        v.append(Violation("licence", ", ".join(req.license), m.license, {}))
+        v.append(Violation(LICENSE, list(req.license), m.license))
     return v
 
 
@@ -564,9 +595,9 @@ def _distance(c: Candidate) -> float:
     """How far a rejected stack is from feasible: the memory overshoot ratio, else 1 per violation."""
     d = 0.0
     for v in c.violations:
-        if v.constraint == "memory":
-            d += v.detail["need_gb"] / max(float(v.required.split()[0]), 1e-9) - 1
-        elif v.constraint == "modality" and v.detail.get("runtime"):
+        if v.constraint == MEMORY:
+            d += v.actual / max(v.required, 1e-9) - 1
+        elif v.constraint == RUNTIME_MODALITY:
             d += 0.5  # the model takes the input; another runtime would pass it
         else:
             d += 1.0
@@ -586,46 +617,45 @@ def nearest_misses(cands: list[Candidate], n: int = 5) -> list[Candidate]:
     return out
 
 
-def change_for(v: Violation, c: Candidate, req: Requirements) -> Optional[str]:
-    """The one change to the requirements that lifts this violation, as the flag to give."""
-    if v.constraint == "memory":
-        need = v.detail["need_gb"] / (1 - req.headroom)
-        return f"--{'vram' if req.vram_gb else 'ram'} {math.ceil(need)}GB"
-    if v.constraint == "language":
-        return f"drop --lang {v.detail['lang']}"
-    if v.constraint == "modality":
-        if v.detail.get("runtime"):
-            return None  # the stacks on runtimes that pass the input are candidates of their own
-        return f"drop --modality {v.detail['modality']}"
-    if v.constraint == "task":
-        return f"drop --task {v.detail['task']}"
-    if v.constraint == "context":
-        return f"--context {v.detail['limit']}"
-    if v.constraint == "decode speed" and v.detail.get("tps"):
-        return f"--min-tps {math.floor(v.detail['tps'] * 10) / 10:g}"
-    if v.constraint == "time to first token" and v.detail.get("ttft_ms"):
-        return f"--max-ttft-ms {math.ceil(v.detail['ttft_ms'])}"
-    if v.constraint == "download":
-        return f"--max-download-gb {math.ceil(v.detail['download_gb'])}"
-    if v.constraint == "licence":
-        return f"--license {c.model.license}"
+def change_for(v: Violation, c: Candidate, req: Requirements) -> Optional[dict]:
+    """The one change to the requirements that lifts this violation, as data: the flag and its new value
+    (`value` + `unit`), or the value to drop from it (`drop`). advisor.explain writes it as a flag."""
+    if v.constraint == MEMORY:
+        need = v.actual / (1 - req.headroom)
+        return {"flag": "--vram" if req.vram_gb else "--ram", "value": math.ceil(need), "unit": "GB"}
+    if v.constraint in (LANGUAGE, MODALITY, TASK):
+        return {"flag": "--" + ("lang" if v.constraint == LANGUAGE else v.constraint), "drop": v.required}
+    if v.constraint == RUNTIME_MODALITY:
+        return None  # the stacks on runtimes that pass the input are candidates of their own
+    if v.constraint == CONTEXT:
+        return {"flag": "--context", "value": v.actual, "unit": "tokens"}
+    if v.constraint == DECODE and v.actual:
+        return {"flag": "--min-tps", "value": math.floor(v.actual * 10) / 10, "unit": "tokens/s"}
+    if v.constraint == TTFT and v.actual:
+        return {"flag": "--max-ttft-ms", "value": math.ceil(v.actual), "unit": "ms"}
+    if v.constraint == DOWNLOAD:
+        return {"flag": "--max-download-gb", "value": math.ceil(v.actual), "unit": "GB"}
+    if v.constraint == LICENSE:
+        return {"flag": "--license", "value": c.model.license, "unit": None}
     return None
 
 
 def relaxations(cands: list[Candidate], req: Requirements, budget_gb: Optional[float], n: int = 5) -> list[dict]:
-    """Single changes to the requirements that would make a rejected stack feasible."""
-    best: dict[str, Candidate] = {}
+    """Single changes to the requirements that would make a rejected stack feasible, as data."""
+    best: dict[tuple, tuple[dict, Candidate]] = {}
     top = max((c.score for c in cands if c.feasible), default=None)
     # only changes that unlock something better than today's best; the smallest change first
     single = [c for c in cands if len(c.violations) == 1 and (top is None or c.score > top)]
     for c in sorted(single, key=lambda c: (_distance(c), -c.score, c.model_id)):
         change = change_for(c.violations[0], c, req)
-        if change is None or (c.violations[0].constraint == "memory" and not budget_gb):
+        if change is None or (c.violations[0].constraint == MEMORY and not budget_gb):
             continue
-        if change not in best:
-            best[change] = c
-    ordered = list(best.items())[:n]
-    return [{"change": k, "unlocks": f"{c.model_id} {c.quant.upper()} on {c.runtime}"} for k, c in ordered]
+        key = tuple(sorted((k, str(v)) for k, v in change.items()))
+        if key not in best:
+            best[key] = (change, c)
+    ordered = list(best.values())[:n]
+    return [{**change, "unlocks": {"model": c.model_id, "quantization": c.quant, "runtime": c.runtime}}
+            for change, c in ordered]
 
 
 def unreachable(cat: Catalog, hw: HardwareSpec, req: Requirements, m: Model) -> list[dict]:
@@ -633,33 +663,33 @@ def unreachable(cat: Catalog, hw: HardwareSpec, req: Requirements, m: Model) -> 
     platform = req.platform or hw.platform
     if m.availability == "system-component":
         return [{"cause": "no-api", "detail": m.availability}]
+    gone = offered(m, req.on)
+    if gone is not None:
+        return [{**gone, "as_of": req.on.isoformat()}]
     if m.availability == "platform-builtin":
         api = m.platform_api
         if api is None:
             return [{"cause": "no-api", "detail": m.availability}]
         out = []
         if platform != "windows":
-            out.append({"cause": "platform", "required": "windows", "actual": platform or "unknown",
-                        "runtime": api.runtime})
+            out.append({"cause": "platform", "required": "windows", "actual": platform, "runtime": api.runtime})
         if api.min_npu_tops is not None and _npu_tops(cat, hw) < api.min_npu_tops:
-            out.append({"cause": "npu", "required": api.min_npu_tops, "actual": _npu_tops(cat, hw),
+            out.append({"cause": "npu", "required": api.min_npu_tops, "actual": _npu_tops(cat, hw), "unit": "TOPS",
                         "runtime": api.runtime})
         if req.runtimes and api.runtime not in req.runtimes:
-            out.append({"cause": "runtime", "required": api.runtime, "actual": ", ".join(req.runtimes)})
+            out.append({"cause": "runtime", "required": [api.runtime], "actual": list(req.runtimes)})
         return out
     out = []
     runtimes = [rid for rid, rt in cat.runtimes.items() if rt.kind != "platform-api"]
     if req.runtimes:
         allowed = [r for r in runtimes if r in req.runtimes]
         if not allowed:
-            out.append({"cause": "runtime", "required": "one of " + ", ".join(runtimes),
-                        "actual": ", ".join(req.runtimes)})
+            out.append({"cause": "runtime", "required": list(runtimes), "actual": list(req.runtimes)})
         runtimes = allowed
     on_platform = [r for r in runtimes if not platform or platform in cat.runtimes[r].platforms]
     if runtimes and not on_platform:
-        out.append({"cause": "platform", "required": "a runtime for " + str(platform), "actual": ", ".join(runtimes)})
+        out.append({"cause": "platform", "required": platform, "actual": list(runtimes)})
     if on_platform and not any(choose_backend(cat.runtimes[r].backends, hw) for r in on_platform):
-        out.append({"cause": "backend", "required": ", ".join(sorted({b for r in on_platform
-                                                                      for b in cat.runtimes[r].backends})),
-                    "actual": ", ".join(hw.backends)})
-    return out or [{"cause": "no-stack", "detail": "no runtime in the knowledge base loads its artifacts here"}]
+        out.append({"cause": "backend", "required": sorted({b for r in on_platform for b in cat.runtimes[r].backends}),
+                    "actual": list(hw.backends)})
+    return out or [{"cause": "no-stack"}]

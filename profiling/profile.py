@@ -43,11 +43,21 @@ class ProfileOutcome:
         }
 
 
+def check_gguf_file(file: str) -> None:
+    """--file must be a GGUF: checked before anything runs (bad input, exit 2; never a loader traceback)."""
+    if not os.path.isfile(file):
+        raise InputError("--file", f"no such file: {file}", "a path to a .gguf file")
+    with open(file, "rb") as f:
+        magic = f.read(4)
+    if magic != b"GGUF":
+        raise InputError("--file", f"{file} is not a GGUF file (it does not start with the GGUF magic bytes)",
+                         "a .gguf file, e.g. one llama-quantize wrote")
+
+
 def _artifact(cat: Catalog, model_id: str, quant: str, file: Optional[str], synthetic: bool) -> tuple[str, bool]:
     m = cat.model(model_id)
     if file:
-        if not os.path.isfile(file):
-            raise InputError("--file", f"no such file: {file}", "a path to a .gguf file")
+        check_gguf_file(file)
         return file, False
     if synthetic:
         from .synth import build
@@ -59,7 +69,7 @@ def _artifact(cat: Catalog, model_id: str, quant: str, file: Optional[str], synt
         if art.format == "gguf" and art.quantization == quant and art.file:
             size = art.size_bytes if (art.size_bytes and not art.size_estimated) else None
             return str(fetch_artifact(art.hf_repo or m.hf_repo, art.file, size)), False
-    raise InputError("--quant", f"the knowledge base lists no {quant.upper()} GGUF file for {model_id}",
+    raise InputError("--quant", f"the knowledge base lists no {quant} GGUF file for {model_id}",
                      "--file PATH for a local GGUF, or --synthetic")
 
 
@@ -83,8 +93,7 @@ def profile_stack(cat: Catalog, model_id: str, quant: str, *, runtime: str = "ll
                   profiles_dir: Optional[str] = None, announce=None) -> ProfileOutcome:
     """`announce(text)` is told what will run and how long it should take before the run starts."""
     m = cat.model(model_id)
-    q = quant.lower()
-    cat.quant(q)
+    q = cat.quant_id(quant)
     if runtime not in PROFILED_RUNTIMES:
         raise InputError("--runtime", f"profiling supports {' and '.join(PROFILED_RUNTIMES)}, not '{runtime}'",
                          ", ".join(PROFILED_RUNTIMES))
@@ -94,7 +103,9 @@ def profile_stack(cat: Catalog, model_id: str, quant: str, *, runtime: str = "ll
     if hf:
         check_transformers(m, q, synthetic)
     elif q not in FILE_TYPES:
-        raise InputError("--quant", f"llama.cpp runs GGUF quantizations, not {q}", ", ".join(k.upper() for k in FILE_TYPES))
+        raise InputError("--quant", f"llama.cpp runs GGUF quantizations, not {q}", ", ".join(FILE_TYPES))
+    if file and not hf:
+        check_gguf_file(file)
     spec = detected_spec()
     spec.threads = settings.threads or os.cpu_count() or 1  # the runner's thread count
     if hf:
@@ -115,7 +126,7 @@ def profile_stack(cat: Catalog, model_id: str, quant: str, *, runtime: str = "ll
     avail = detect(measure=False).ram_available_gb * 1e9
     if est.memory.required > avail and not force:
         raise NotEnoughMemory(
-            f"{model_id} {q.upper()} on {runtime} at {settings.context} tokens is predicted to need "
+            f"{model_id} {q} on {runtime} at {settings.context} tokens is predicted to need "
             f"{est.memory.required / 1e9:.2f} GB, more than the {avail / 1e9:.2f} GB available now; "
             "use --context to ask for less, or --force")
     if announce is not None:
@@ -151,8 +162,8 @@ def check_transformers(m, q: str, synthetic: bool) -> None:
     from .measure import TORCH_DTYPES
 
     if q not in TORCH_DTYPES:
-        raise InputError("--quant", f"the Transformers profile runs 16- and 32-bit checkpoints, not {q.upper()}",
-                         ", ".join(k.upper() for k in TORCH_DTYPES))
+        raise InputError("--quant", f"the Transformers profile runs 16- and 32-bit checkpoints, not {q}",
+                         ", ".join(TORCH_DTYPES))
     if not (importlib.util.find_spec("torch") and importlib.util.find_spec("transformers")):
         raise InputError("--runtime", "Transformers and PyTorch are not installed",
                          "pip install 'advisor[transformers]', or --runtime llama.cpp")

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from advisor.errors import AdvisorError, InputError
+from advisor.explain import violation_sentence
 from advisor.gguf import FILE_TYPES
 
 from .measure import RunSettings
@@ -83,7 +84,7 @@ def runnable_reason(c, synthetic: bool) -> Optional[str]:
     if c.runtime not in LLAMA_ENGINE:
         return f"{c.runtime} is not profiled yet (llama.cpp and Transformers only)"
     if c.quant not in FILE_TYPES:
-        return f"{c.quant.upper()} is not a GGUF type llama.cpp's quantizer makes"
+        return f"{c.quant} is not a GGUF type llama.cpp's quantizer makes"
     if c.backend != "cpu":
         return f"backend {c.backend}: the harness runs llama.cpp on the CPU"
     if synthetic:
@@ -124,7 +125,7 @@ def verify(cat, req, spec, *, synthetic: bool, file: Optional[str], gen_tokens: 
     passed_over, pick = [], None
     # the recommendation's feasible stacks first; when none, the best stacks that miss only the
     # predicted speed or TTFT: those are what the run measures
-    measured_only = ("decode speed", "time to first token")
+    from advisor.solve import SPEED_CONSTRAINTS as measured_only
     speed_only = [c for c in cands if c.violations and all(v.constraint in measured_only for v in c.violations)]
     ordered = [c for c in cands if c.feasible] or speed_only
     for c in ordered:
@@ -138,11 +139,11 @@ def verify(cat, req, spec, *, synthetic: bool, file: Optional[str], gen_tokens: 
         # the model's best stack cannot run here: try its other feasible stacks before moving on
         alt = next((o for o in ordered if o.model_id == c.model_id and runnable_reason(o, synthetic) is None), None)
         if alt is not None:
-            passed_over.append({"model": c.model_id, "quantization": c.quant.upper(), "runtime": c.runtime,
-                                "reason": why_not + f"; verifying its {alt.quant.upper()} on {alt.runtime} instead"})
+            passed_over.append({"model": c.model_id, "quantization": c.quant, "runtime": c.runtime,
+                                "reason": why_not + f"; verifying its {alt.quant} on {alt.runtime} instead"})
             pick = alt
             break
-        passed_over.append({"model": c.model_id, "quantization": c.quant.upper(), "runtime": c.runtime, "reason": why_not})
+        passed_over.append({"model": c.model_id, "quantization": c.quant, "runtime": c.runtime, "reason": why_not})
     if pick is None:
         raise NothingToVerify("no feasible stack can be run here with llama.cpp or Transformers"
                               + (": " + "; ".join(p["reason"] for p in passed_over) if passed_over else
@@ -207,7 +208,8 @@ def verify(cat, req, spec, *, synthetic: bool, file: Optional[str], gen_tokens: 
     if not pick.feasible:
         notes.append("nothing is predicted to meet every requirement; the best stack that misses only the "
                      "predicted speed or TTFT was run to measure it: " + "; ".join(
-                         f"{v.constraint} predicted {v.actual}, required {v.required}" for v in pick.violations))
-    pick_rec = {"model": pick.model_id, "quantization": cat.quantizations[pick.quant].name, "runtime": pick.runtime,
+                         violation_sentence(pick, v) for v in pick.violations))
+    pick_rec = {"model": pick.model_id, "quantization": pick.quant,
+                "quantization_name": cat.quantizations[pick.quant].name, "runtime": pick.runtime,
                 "context": ctx, "artifact": out.artifact}
     return VerifyOutcome(pick_rec, passed_over, checks, str(out.path), bool(out.profile.synthetic), notes)

@@ -38,20 +38,24 @@ def test_rejected_model_names_each_failing_constraint_and_the_changes_that_would
     assert d["verdict"] == "rejected"
     assert set(d["violation_counts"]) == {"memory", "modality"}
     assert d["violation_counts"]["modality"] == d["stacks_total"]
-    assert any(n.startswith("--ram ") for n in d["needs"]) and "drop --modality image" in d["needs"]
+    needs = [n["change"] for n in d["needs"]]
+    assert any(n.startswith("--ram ") for n in needs) and "drop --modality image" in needs
+    # as data: the flag and its value, numbers as numbers
+    ram = next(n for n in d["needs"] if n["flag"] == "--ram")
+    assert isinstance(ram["value"], int) and ram["unit"] == "GB"
     text = cli("why", "qwen3-8b", "--ram", "4GB", "--modality", "image").stdout
-    assert "you allow 3.6 GB" in text and "takes text as input, not image" in text and "It would fit with" in text
+    assert "you allow 3.60 GB (4 GB less 10% headroom)" in text and "takes text as input, not image" in text and "It would fit with" in text
 
 
 def test_models_without_a_stack_explain_the_platform_rule(cli):
     r, d = _why(cli, "mu", "--ram", "16GB")
     assert d["verdict"] == "unreachable" and d["unreachable"][0]["cause"] == "no-api"
     assert "no public API" in d["why"][0]
-    r, d = _why(cli, "phi-silica", "--ram", "16GB", "--platform", "linux")
+    r, d = _why(cli, "phi-silica", "--ram", "16GB", "--platform", "linux", "--as-of", "2026-06-01")
     causes = {x["cause"] for x in d["unreachable"]}
     assert causes == {"platform", "npu"}
     assert any("windows-ai-apis" in w for w in d["why"]) and any("40 TOPS" in w for w in d["why"])
-    r, d = _why(cli, "phi-silica", "--hardware", "copilot-plus-x-elite-16gb")
+    r, d = _why(cli, "phi-silica", "--hardware", "copilot-plus-x-elite-16gb", "--as-of", "2026-06-01")
     assert d["verdict"] in ("recommended", "outranked") and d["best"]["runtime"] == "windows-ai-apis"
 
 
