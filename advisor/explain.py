@@ -69,6 +69,12 @@ def violation_sentence(c: Candidate, v: Violation) -> str:
         return (f"{memory_sentence(c)}; you allow {v.required:.2f} GB "
                 f"({v.detail['budget']:g} GB less {v.detail['headroom']:.0%} headroom)")
     if k == LANGUAGE:
+        if v.detail.get("modality"):
+            return (f"{c.model_id} takes {v.detail['modality']} input in {_ids(v.actual)} only (its card's list), "
+                    f"not '{v.required}'")
+        if v.detail.get("strict"):
+            return (f"{c.model_id} does not list '{v.required}'; it only claims {v.detail['claim']}, and "
+                    "--lang-strict admits listed languages only")
         return f"{c.model_id} does not list '{v.required}' (its card lists {_ids(v.actual)}) and makes no broad language claim"
     if k == RUNTIME_MODALITY:
         where = (f"; it does on {', '.join(v.detail['runtimes'])}" if v.detail.get("runtimes")
@@ -91,6 +97,29 @@ def violation_sentence(c: Candidate, v: Violation) -> str:
     if k == DOWNLOAD:
         return f"{c.model_id} {c.quant} downloads {_num(v.actual, v.unit)}; you allow {_num(v.required, v.unit)}"
     return f"{c.model_id}: {k} requires {v.required}, is {v.actual}"
+
+
+def _gb(n) -> str:
+    return f"{n / 1e9:.2f} GB"
+
+
+def artifact_sentence(a: dict) -> str:
+    """Where the stack's file comes from: a published one (repository, file, size) or one to make (how)."""
+    st = a.get("status")
+    if st == "built-in":
+        return "Nothing to download: built into the platform" + (f" ({a['api']})" if a.get("api") else "")
+    if st == "published":
+        where = a["hf_repo"] + (f"/{a['file']}" if a.get("file") else "")
+        size = (_gb(a["size_bytes"]) if a.get("size_bytes") else
+                f"about {_gb(a['size_estimated_bytes'])} (estimated from the shapes; no listed size)"
+                if a.get("size_estimated_bytes") else "size not listed")
+        who = "the vendor's own" if a.get("official") else "a community"
+        return f"Published file: {where}, {size}, {who} upload [{a['source']}]"
+    steps = "; ".join(a.get("steps") or [])
+    size = f" (about {_gb(a['size_estimated_bytes'])})" if a.get("size_estimated_bytes") else ""
+    if not steps:
+        return f"No published file: to be made from {a.get('from')}{size}; no recipe is recorded for this runtime"
+    return f"No published file: make it{size} from {a.get('from')} with {a['tool']}: {steps} [{a.get('source')}]"
 
 
 def note_sentence(n: Note) -> str:
@@ -124,6 +153,8 @@ def why(c: Candidate) -> list[str]:
             s += f"; first token after about {c.speed.ttft_ms / 1000:.1f} s"
         out.append(s + ".")
     out.append(f"Quality {c.quality:.1f}: {c.quality_basis}.")
+    if c.artifact:
+        out.append(artifact_sentence(c.artifact) + ".")
     out += [note_sentence(n) + "." for n in c.notes]
     return out
 
@@ -160,6 +191,9 @@ def unreachable_sentence(model_id: str, r: dict) -> str:
         if r.get("preview"):
             out += f" (preview from {when(r['preview'])})"
         return out
+    if cause == "architecture":
+        return (f"{model_id} ({r['hf_class']}) is not loaded by {_ids(r['actual'])} (see `advisor runtime list` and "
+                "each runtime's architecture rules)")
     if cause == "no-stack":
         return f"{model_id}: no runtime in the knowledge base loads its artifacts here"
     return f"{model_id}: {cause}"

@@ -150,6 +150,28 @@ def sliding_in_runtime(a: Architecture, arch: str, runtime_id: str) -> bool:
     return True
 
 
+# --------------------------------------------------------------------------- process overheads
+
+
+def process_overhead_bytes(runtime_id: str, rt: Runtime | None = None, backend: str = "cpu",
+                           frontend: str | None = None) -> int:
+    """The runtime's process before any weight is loaded: the one figure the exact memory model and the
+    vectorised screen (advisor.screen) both use. llama.cpp family: the frontend binary (measured);
+    Transformers: PyTorch imported (measured on the CPU) or the CUDA context; the others as noted there."""
+    if runtime_id in ("llama.cpp", "ollama", "bitnet.cpp"):
+        fe = frontend or {"ollama": "ollama", "bitnet.cpp": "bitnet.cpp"}.get(runtime_id, "llama-server")
+        return {"llama-cpp-python": 40, "bitnet.cpp": 40, "ollama": 200}.get(fe, 16) * MiB
+    if runtime_id == "transformers":
+        if backend == "cuda":
+            return 600 * MiB
+        return int(float(_param(rt, "cpu_process_overhead_mib", 900)) * MiB)
+    if runtime_id == "vllm":
+        return 512 * MiB
+    if runtime_id in ("onnxruntime-genai", "foundry-local"):
+        return 250 * MiB
+    return 300 * MiB  # mlx and any other library runtime
+
+
 # --------------------------------------------------------------------------- llama.cpp
 
 
@@ -160,16 +182,18 @@ def llama_cpp_settings(runtime_id: str, context: int, frontend: str | None, kv: 
     if frontend == "llama-cpp-python":
         # llama_cpp.Llama(): n_batch=512, flash_attn=False, swa_full from llama_context_default_params (true)
         return LlamaCppSettings(context, n_batch=512, n_ubatch=512, flash_attn=False, swa_full=True,
-                                type_k=kv, type_v=kv, frontend=frontend, base_overhead=40 * MiB)
+                                type_k=kv, type_v=kv, frontend=frontend,
+                                base_overhead=process_overhead_bytes(runtime_id, rt, frontend=frontend))
     if frontend == "bitnet.cpp":
         return LlamaCppSettings(context, n_batch=2048, n_ubatch=512, flash_attn=False, swa_full=True,
-                                type_k=kv, type_v=kv, frontend=frontend, base_overhead=40 * MiB)
+                                type_k=kv, type_v=kv, frontend=frontend,
+                                base_overhead=process_overhead_bytes(runtime_id, rt, frontend=frontend))
     ub = 512
     if rt is not None and "n_ubatch" in rt.memory:
         ub = int(rt.memory["n_ubatch"].value)
     return LlamaCppSettings(context, n_batch=2048, n_ubatch=ub, flash_attn=True, swa_full=False,
                             type_k=kv, type_v=kv, frontend=frontend,
-                            base_overhead=(200 if frontend == "ollama" else 16) * MiB)
+                            base_overhead=process_overhead_bytes(runtime_id, rt, frontend=frontend))
 
 
 def llama_cpp_memory(m: Model, quant: str, s: LlamaCppSettings, target: Target, runtime_id: str,
@@ -295,17 +319,15 @@ def generic_memory(m: Model, quant: str, runtime_id: str, context: int, kv: str,
                      f"weights + KV for one {context}-token sequence + activations for max_num_batched_tokens "
                      f"+ CUDA graphs inside that share")
         notes.append("CUDA context ~0.5 GiB outside the pool (estimate)")
-        return MemoryEstimate(weight_bytes, kv_bytes, act + graphs, 512 * MiB, 0, assumptions=notes,
+        return MemoryEstimate(weight_bytes, kv_bytes, act + graphs, process_overhead_bytes("vllm", rt), 0,
+                              assumptions=notes,
                               settings={"gpu_memory_utilization": util})
     if runtime_id == "transformers":
         kv_bytes = _kv_16bit(a, context, elem)
         act = int(min(context, 2048) * (4 * a.intermediate_size + 6 * h) * 2 + a.vocab_size * 4 * 2)
-        if target.backend == "cuda":
-            overhead = 600 * MiB
-            what = "CUDA context on the device (estimate)"
-        else:
-            overhead = int(float(_param(rt, "cpu_process_overhead_mib", 900)) * MiB)
-            what = "the process with PyTorch and Transformers imported, before any weight (measured)"
+        overhead = process_overhead_bytes("transformers", rt, target.backend)
+        what = ("CUDA context on the device (estimate)" if target.backend == "cuda" else
+                "the process with PyTorch and Transformers imported, before any weight (measured)")
         notes.append("Transformers: dynamic KV cache grows to the context in the model dtype; "
                      "activations of a 2048-token prefill chunk; logits of the last token in float32")
         notes.append(f"overhead {overhead / MiB:.0f} MiB: {what}")
@@ -313,7 +335,7 @@ def generic_memory(m: Model, quant: str, runtime_id: str, context: int, kv: str,
     if runtime_id in ("onnxruntime-genai", "foundry-local"):
         kv_bytes = _kv_16bit(a, context, 2.0)
         act = int(min(context, 512) * (4 * a.intermediate_size + 4 * h) * 4 + a.vocab_size * 4 * 2)
-        overhead = 250 * MiB
+        overhead = process_overhead_bytes(runtime_id, rt)
         notes.append("ONNX Runtime GenAI: past_present_share_buffer pre-allocates the KV cache for max_length "
                      "(= the context) in float16")
         return MemoryEstimate(weight_bytes, kv_bytes, act, overhead, 0, assumptions=notes)
@@ -322,7 +344,7 @@ def generic_memory(m: Model, quant: str, runtime_id: str, context: int, kv: str,
         kv_bytes = _kv_16bit(a, _pad(context, step), elem)
         act = int(min(context, 2048) * (4 * a.intermediate_size + 4 * h) * 2)
         notes.append(f"MLX: KV cache grows in steps of {step} tokens in float16; unified memory")
-        return MemoryEstimate(weight_bytes, kv_bytes, act, 300 * MiB, 0, assumptions=notes)
+        return MemoryEstimate(weight_bytes, kv_bytes, act, process_overhead_bytes("mlx", rt), 0, assumptions=notes)
     raise InputError("--runtime", f"no memory model for runtime '{runtime_id}'")
 
 

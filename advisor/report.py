@@ -49,6 +49,8 @@ def candidate_record(cat: Catalog, c, req: Requirements, hw: HardwareSpec, budge
                        c.speed.basis if c.speed else ("published" if c.model.published_performance else "none"),
                        hw, fits, budget)
     rec.update(download_gb=round(c.download_gb, 3), quality=round(c.quality, 1), score=round(c.score, 2),
+               languages={lang: "listed" if lang in c.model.languages else "claimed" for lang in req.languages},
+               artifact=c.artifact,
                notes=[n.as_dict() for n in c.notes])
     return rec
 
@@ -68,8 +70,9 @@ def render_table(rep: dict) -> str:
             mem = f"{r['memory_required_gb']:.2f} GB" if r["memory_required_gb"] is not None else "built in"
             tps = (f"{r['decode_tps']:.1f} tok/s" if r["decode_tps"] else "published figures only"
                    if r["basis"] == "published" else "no speed figure published")
+            langs = "".join(f", {k} {'listed' if v == 'listed' else 'claimed only'}" for k, v in r["languages"].items())
             lines.append(f"{r['rank']}. {r['model']} {r['quantization']} on {r['runtime']} ({r['backend']}): "
-                         f"{mem}, {tps} [{r['basis']}], licence {r['license']}")
+                         f"{mem}, {tps} [{r['basis']}], licence {r['license']}{langs}")
             lines += [f"   - {w}" for w in r["why"]]
     else:
         lines.append("\nnothing fits these requirements.")
@@ -88,11 +91,12 @@ def render_markdown(rep: dict) -> str:
     out = [f"# Recommendation", "", f"**Hardware:** {hw['name']}, {hw['memory_gb']:.1f} GB {hw['memory_kind']}, "
            f"{hw['bandwidth_gbps']:g} GB/s", ""]
     if rep["recommendations"]:
-        out += ["| rank | model | quantization | runtime | memory GB | decode tok/s | basis | licence |",
-                "|---|---|---|---|---|---|---|---|"]
+        out += ["| rank | model | quantization | runtime | memory GB | decode tok/s | basis | licence | languages |",
+                "|---|---|---|---|---|---|---|---|---|"]
         for r in rep["recommendations"]:
+            langs = ", ".join(f"{k} {'listed' if v == 'listed' else 'claimed only'}" for k, v in r["languages"].items())
             out.append(f"| {r['rank']} | {r['model']} | {r['quantization']} | {r['runtime']} | {r['memory_required_gb']} | "
-                       f"{r['decode_tps']} | {r['basis']} | {r['license']} |")
+                       f"{r['decode_tps']} | {r['basis']} | {r['license']} | {langs} |")
         for r in rep["recommendations"]:
             out += ["", f"## {r['rank']}. {r['model']} {r['quantization']}"] + [f"- {w}" for w in r["why"]]
     else:

@@ -172,7 +172,7 @@ class Benchmark(Strict):
 
 
 class Artifact(Strict):
-    format: Literal["gguf", "safetensors", "onnx", "mlx", "platform"]
+    format: Literal["gguf", "safetensors", "onnx", "mlx", "litertlm", "platform"]
     quantization: str = Field(description="id of a knowledge/quantizations entry")
     hf_repo: Optional[str] = None
     file: Optional[str] = Field(None, description="file (or folder) inside hf_repo")
@@ -181,6 +181,7 @@ class Artifact(Strict):
         False, description="true when size_bytes was computed, not read from a file listing"
     )
     official: bool = Field(True, description="published by the model's own vendor")
+    note: Optional[str] = None
     source: SourceKey
 
 
@@ -262,6 +263,9 @@ class Model(Sourced):
         None, description="a broad claim without a list, e.g. '140+ languages'"
     )
     languages_claim_count: Optional[int] = None
+    modality_languages: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="languages per input modality where the card gives them (e.g. speech input); `languages` is text")
     modalities_in: list[Modality]
     modalities_out: list[Modality]
     tasks: list[Task]  # type: ignore[valid-type]
@@ -278,6 +282,8 @@ class Model(Sourced):
     artifacts: list[Artifact] = Field(default_factory=list)
     published_performance: list[PublishedPerformance] = Field(default_factory=list)
     corrections: list[Correction] = Field(default_factory=list)
+    quantizations_only: Optional[list[str]] = Field(
+        None, description="the only quantizations it is offered in (its own formats, e.g. BitNet), where set")
     lifecycle: list[LifecycleEvent] = Field(
         default_factory=list, description="dated availability (built-ins: offered from 'available' until 'removed')")
     successor: Optional[str] = Field(None, description="id of the model that replaces this one")
@@ -314,7 +320,7 @@ class HigherPrecisionRule(Strict):
 
 class Quantization(Sourced):
     name: str = Field(description="as tools spell it, e.g. Q4_K_M")
-    format: Literal["gguf", "onnx", "awq", "gptq", "bitsandbytes", "mlx", "fp8", "safetensors", "platform"]
+    format: Literal["gguf", "onnx", "awq", "gptq", "bitsandbytes", "mlx", "fp8", "safetensors", "litertlm", "platform"]
     bits_per_weight: float = Field(gt=0, description="exact, from the block layout of the base type")
     weight_bytes_per_param: Optional[float] = None
     block_size: Optional[int] = None
@@ -338,10 +344,33 @@ class RuntimeParam(Strict):
     source: SourceKey
 
 
+class ArchitectureRule(Strict):
+    """What a runtime does with one architecture (by its Hugging Face class), where it differs from the default
+    (every quantization the runtime lists): not loaded at all, or loaded only in some quantizations."""
+
+    hf_class: str
+    loads: bool = True
+    quantizations: Optional[list[str]] = Field(None, description="only these quantization ids, where set")
+    note: Optional[str] = None
+    source: SourceKey
+
+
+class MakeRecipe(Strict):
+    """How to make an artifact of these quantizations for this runtime from the original checkpoint.
+    Placeholders: {hf_repo} (the original repository), {name} (its last part), {quant} (the id),
+    {QUANT} (the id in upper case, as llama-quantize takes it)."""
+
+    quantizations: list[str]
+    tool: str
+    steps: list[str]
+    note: Optional[str] = None
+    source: SourceKey
+
+
 class Runtime(Sourced):
     name: str
     kind: Literal["engine", "server", "library", "platform-api"]
-    formats: list[Literal["gguf", "safetensors", "onnx", "mlx", "platform"]]
+    formats: list[Literal["gguf", "safetensors", "onnx", "mlx", "litertlm", "platform"]]
     quantizations: list[str] = Field(description="ids of knowledge/quantizations entries it loads")
     backends: list[Backend]
     platforms: list[Platform]
@@ -355,6 +384,12 @@ class Runtime(Sourced):
     requires_hardware: list[str] = Field(
         default_factory=list, description="free-text hardware conditions, e.g. 'Copilot+ PC NPU'"
     )
+    architecture_rules: list[ArchitectureRule] = Field(default_factory=list)
+    quantization_cpu_arch: dict[str, list[str]] = Field(
+        default_factory=dict, description="quantization id -> the CPU architectures its kernels exist for, where limited")
+    published_only: bool = Field(
+        False, description="loads only files published in its own format (no convert step a user can run)")
+    make: list[MakeRecipe] = Field(default_factory=list, description="how to make the artifacts it loads")
 
 
 # --------------------------------------------------------------------------- hardware

@@ -34,8 +34,6 @@ SCREEN_SLACK = 0.25       # memory may be this much over budget, speed this much
 REFINE_MODELS = 24        # how many of the best screened models get the exact evaluation (at least 4 x --top)
 REFINE_MISSES = 12        # nearest screened misses refined for the "rejected" list and relaxations
 
-RUNTIME_OVERHEAD_MB = {"llama.cpp": 16, "ollama": 200, "bitnet.cpp": 40, "transformers": 350,
-                       "vllm": 1024, "onnxruntime-genai": 250, "foundry-local": 250, "mlx": 300}
 
 
 @dataclass
@@ -53,7 +51,9 @@ def screen(cat, hw, req, stacks_by_model: dict[str, list[tuple[str, str, str]]],
     """
     from .arch import count_params
     from .memory import kv_layers
-    from .solve import model_violations, quality_base, quant_loss_pct, runtime_takes
+    from .memory import process_overhead_bytes
+    from .ranking import score as rank_score
+    from .solve import claimed_languages, model_violations, quality_base, quant_loss_pct, runtime_takes
 
     mids = [mid for mid in stacks_by_model if cat.models[mid].architecture is not None]
     n = len(mids)
@@ -74,6 +74,7 @@ def screen(cat, hw, req, stacks_by_model: dict[str, list[tuple[str, str, str]]],
     misses = np.zeros(n)
     ctx = np.empty(n)
     qual = np.empty(n)
+    claimed = np.empty(n)
     for i, mid in enumerate(mids):
         m = cat.models[mid]
         a = m.architecture
@@ -92,6 +93,7 @@ def screen(cat, hw, req, stacks_by_model: dict[str, list[tuple[str, str, str]]],
         enc[i] = sum(e.params_b for e in m.encoders) * 2e9 if m.modalities_in != ["text"] else 0.0
         misses[i] = len(model_violations(m, req))
         qual[i] = quality_base(m, req, cat)[0]
+        claimed[i] = claimed_languages(m, req)
     ok = misses == 0
 
     # the (quant, runtime, backend) axis: every combination any model has
@@ -111,7 +113,7 @@ def screen(cat, hw, req, stacks_by_model: dict[str, list[tuple[str, str, str]]],
     for j, (q, rid, backend) in enumerate(combos):
         qz = cat.quantizations[q]
         bpw[j] = qz.typical_model_bpw or qz.bits_per_weight
-        over[j] = RUNTIME_OVERHEAD_MB.get(rid, 300) * 2**20
+        over[j] = process_overhead_bytes(rid, cat.runtimes.get(rid), backend)
         loss[j] = quant_loss_pct(cat, q)
         bw[j] = (hw.bandwidth_for(backend)[0] or 0.0) * 1e9
         e = eff_for(rid, backend, q)
@@ -126,12 +128,7 @@ def screen(cat, hw, req, stacks_by_model: dict[str, list[tuple[str, str, str]]],
     kv_read = (kv_tok * pos + kv_swa * np.minimum(pos, np.where(window > 0, window, pos)))[:, None]
     tps = 1.0 / ((read + kv_read) * coef[None, :] / np.maximum(bw, 1.0)[None, :] + layers[:, None] * tau[None, :])
     quality = qual[:, None] * (1 - loss[None, :] / 100)
-    if req.prefer == "quality":
-        score = quality + 2 * np.log10(np.maximum(tps, 0.1))
-    elif req.prefer == "speed":
-        score = 20 * np.log10(np.maximum(tps, 0.1)) + 0.2 * quality
-    else:
-        score = -10 * mem / 1e9 + 0.2 * quality
+    score = rank_score(quality, tps, mem / 1e9, req.prefer, claimed[:, None], log10=np.log10, maximum=np.maximum)
 
     # non-text inputs: only on runtimes documented to take them for that model
     nontext = [mod for mod in req.modalities if mod != "text"]

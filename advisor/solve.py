@@ -18,6 +18,7 @@ from typing import Optional
 
 from .estimate import HardwareSpec, apply_measured, choose_backend, cpu_side_speed, listed_bytes, offload_for
 from .offload import offload_speed
+from .artifacts import artifact_for
 from .kb import Catalog
 from .lifecycle import offered
 from .memory import Target, estimate_memory
@@ -91,6 +92,7 @@ class Candidate:
     notes: list[Note] = field(default_factory=list)
     score: float = 0.0
     offload: object = None  # advisor.offload.OffloadPlan: -ngl N when the model fits only VRAM + RAM
+    artifact: dict = field(default_factory=dict)  # advisor.artifacts.artifact_for: published or to be made
 
     @property
     def feasible(self) -> bool:
@@ -122,6 +124,8 @@ def enumerate_stacks(cat: Catalog, hw: HardwareSpec, req: Requirements) -> dict[
                 continue
             if platform and platform not in rt.platforms:
                 continue
+            if q in rt.quantization_cpu_arch and hw.cpu_arch and hw.cpu_arch not in rt.quantization_cpu_arch[q]:
+                continue  # no kernels for this CPU (bitnet.cpp: TL1 on ARM, TL2 on x86)
             if rid not in backend_of:
                 backend_of[rid] = choose_backend(rt.backends, hw)
             if backend_of[rid] is not None:
@@ -154,10 +158,30 @@ def enumerate_stacks(cat: Catalog, hw: HardwareSpec, req: Requirements) -> dict[
             quants = sorted(quants)
         else:
             quants = default
-        stacks = [s for q in quants for s in allowed(q, m.availability, api_rt)]
+        if m.quantizations_only is not None:  # its own formats only (BitNet)
+            quants = sorted(set(m.quantizations_only))
+        stacks = [s for q in quants for s in allowed(q, m.availability, api_rt)
+                  if runtime_loads(cat.runtimes[s[1]], m, q) is None]
         if stacks:
             out[mid] = stacks
     return out
+
+
+def runtime_loads(rt, m: Model, q: str) -> Optional[dict]:
+    """None when this runtime loads this model in this quantization; otherwise why not, as data. The rules come
+    from the runtime's knowledge entry (architectures it does not load, or only in some quantizations), and a
+    runtime that loads only published files (LiteRT-LM) needs one of that quantization in its format."""
+    if rt.published_only and not any(a.quantization == q and a.format in rt.formats for a in m.artifacts):
+        return {"cause": "no-published-file", "quantization": q, "formats": list(rt.formats)}
+    hf_class = m.architecture.hf_class if m.architecture is not None else None
+    for rule in rt.architecture_rules:
+        if rule.hf_class != hf_class:
+            continue
+        if not rule.loads:
+            return {"cause": "architecture", "hf_class": hf_class, "note": rule.note}
+        if rule.quantizations is not None and q not in rule.quantizations:
+            return {"cause": "architecture-quantization", "hf_class": hf_class, "quantizations": list(rule.quantizations)}
+    return None
 
 
 def stack_graph(cat: Catalog, hw: HardwareSpec, req: Requirements, stacks=None):
@@ -209,7 +233,7 @@ def stack_paths(cat: Catalog, hw: HardwareSpec, req: Requirements,
     from .kb import cache_dir, write_cache
 
     platform = req.platform or hw.platform
-    backends = tuple((rid, choose_backend(rt.backends, hw)) for rid, rt in cat.runtimes.items())
+    backends = tuple((rid, choose_backend(rt.backends, hw)) for rid, rt in cat.runtimes.items()) + (hw.cpu_arch,)
     st = os.stat(__file__)  # the edge rules live in this module
     on = req.on
     absent = tuple(sorted(mid for mid, m in cat.models.items() if offered(m, on) is not None))
@@ -380,11 +404,13 @@ def quality_base(m: Model, req: Requirements, cat: Catalog) -> tuple[float, str]
 
 def quality_score(m: Model, req: Requirements, cat: Catalog, quant: str) -> tuple[float, str]:
     """Task quality (quality_base) less the quantization's loss."""
-    return _with_loss(quality_base(m, req, cat), cat, quant)
+    return _with_loss(quality_base(m, req, cat), cat, quant, m)
 
 
-def _with_loss(base: tuple[float, str], cat: Catalog, quant: str) -> tuple[float, str]:
+def _with_loss(base: tuple[float, str], cat: Catalog, quant: str, m: Optional[Model] = None) -> tuple[float, str]:
     q, basis = base
+    if m is not None and m.quantizations_only and quant in m.quantizations_only:
+        return q, basis + f", in its native format {quant} (no loss: the weights are trained at this precision)"
     loss = quant_loss_pct(cat, quant)
     if loss:
         basis += f", less {loss:.1f}% for {cat.quantizations[quant].name if quant in cat.quantizations else quant}"
@@ -484,8 +510,9 @@ def evaluate(cat: Catalog, hw: HardwareSpec, req: Requirements, profiles=(), *, 
         if (mid, q) not in quality_cache:
             if mid not in base_cache:
                 base_cache[mid] = quality_base(m, req, cat)
-            quality_cache[(mid, q)] = _with_loss(base_cache[mid], cat, q)
+            quality_cache[(mid, q)] = _with_loss(base_cache[mid], cat, q, m)
         c.quality, c.quality_basis = quality_cache[(mid, q)]
+        c.artifact = artifact_for(cat, m, q, rid, int(c.download_gb * 1e9) if c.download_gb else None)
         check(c, req, budget_gb)
         out.append(c)
     rank(out, req)
@@ -533,6 +560,9 @@ def model_violations(m: Model, req: Requirements, notes: Optional[list[Note]] = 
     for lang in req.languages:
         if lang in m.languages:
             continue
+        if m.languages_claim and req.lang_strict:
+            v.append(Violation(LANGUAGE, lang, list(m.languages), None, {"claim": m.languages_claim, "strict": True}))
+            continue
         if m.languages_claim:
             if notes is not None:
                 notes.append(Note("language_claim", {"language": lang, "claim": m.languages_claim}))
@@ -541,6 +571,10 @@ def model_violations(m: Model, req: Requirements, notes: Optional[list[Note]] = 
     for mod in req.modalities:
         if mod not in m.modalities_in:
             v.append(Violation(MODALITY, mod, list(m.modalities_in)))
+        elif mod in m.modality_languages:  # the card lists the languages this input takes
+            for lang in req.languages:
+                if lang not in m.modality_languages[mod]:
+                    v.append(Violation(LANGUAGE, lang, list(m.modality_languages[mod]), None, {"modality": mod}))
     for task in req.tasks:
         if task not in m.tasks and not (task == "chat" and "instruct" in m.tasks):
             v.append(Violation(TASK, task, list(m.tasks)))
@@ -556,6 +590,11 @@ def model_violations(m: Model, req: Requirements, notes: Optional[list[Note]] = 
     return v
 
 
+def claimed_languages(m: Model, req: Requirements) -> int:
+    """How many requested languages the model covers only by a broad claim (not listed by its card)."""
+    return sum(1 for lang in req.languages if lang not in m.languages and m.languages_claim)
+
+
 def runtime_takes(m: Model, runtime: str, modality: str) -> bool:
     """Whether this runtime accepts this input for this model (text always; platform APIs as documented)."""
     if modality == "text" or m.availability != "open-weights":
@@ -564,15 +603,13 @@ def runtime_takes(m: Model, runtime: str, modality: str) -> bool:
 
 
 def rank(cands: list[Candidate], req: Requirements) -> None:
+    from .ranking import score
+
     for c in cands:
         tps = c.speed.decode_tps if c.speed else 1.0
         mem = c.memory.required / 1e9 if c.memory is not None else 0.0
-        if req.prefer == "quality":
-            c.score = c.quality + 2 * math.log10(max(tps, 0.1))
-        elif req.prefer == "speed":
-            c.score = 20 * math.log10(max(tps, 0.1)) + 0.2 * c.quality
-        else:
-            c.score = -10 * mem + 0.2 * c.quality
+        c.score = score(c.quality, tps, mem, req.prefer, claimed_languages(c.model, req),
+                        to_be_made=c.artifact.get("status") == "to-be-made")
     # a split stack (partial offload) ranks after every stack that fits VRAM whole: its speed rests on the CPU;
     # then a stack whose speed rests on runs of its own engine before one whose figure is borrowed or generic
     cands.sort(key=lambda c: (c.offload is not None, bool(c.speed) and not c.speed.own_runs, -c.score,
@@ -686,6 +723,12 @@ def unreachable(cat: Catalog, hw: HardwareSpec, req: Requirements, m: Model) -> 
         if not allowed:
             out.append({"cause": "runtime", "required": list(runtimes), "actual": list(req.runtimes)})
         runtimes = allowed
+    loaders = [r for r in runtimes if any(runtime_loads(cat.runtimes[r], m, q) is None
+                                          for q in cat.runtimes[r].quantizations)]
+    if runtimes and not loaders:
+        out.append({"cause": "architecture", "hf_class": m.architecture.hf_class if m.architecture else None,
+                    "actual": list(runtimes)})
+    runtimes = loaders
     on_platform = [r for r in runtimes if not platform or platform in cat.runtimes[r].platforms]
     if runtimes and not on_platform:
         out.append({"cause": "platform", "required": platform, "actual": list(runtimes)})

@@ -99,7 +99,7 @@ def model_facts(m: Model) -> list[tuple[str, str, list[str]]]:
         if name in skip:
             continue
         v = getattr(m, name)
-        if v is None or v == []:
+        if v is None or v == [] or v == {}:
             continue
         if isinstance(v, BaseModel):
             for sub in type(v).model_fields:
