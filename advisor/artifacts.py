@@ -30,6 +30,7 @@ def artifact_for(cat, m, q: str, runtime_id: str, estimated_bytes: Optional[int]
                 "size_bytes": a.size_bytes if a.size_bytes and not a.size_estimated else None,
                 "size_estimated_bytes": None if (a.size_bytes and not a.size_estimated) else estimated_bytes,
                 "official": a.official, "note": getattr(a, "note", None), "source": src.ref if src else key,
+                "context_length": getattr(a, "context_length", None),
                 "alternatives": len(arts) - 1}
     origin = next((a.hf_repo for a in m.artifacts if a.format == "safetensors" and a.quantization in ("bf16", "f16")
                    and a.hf_repo), None) or m.hf_repo

@@ -534,6 +534,12 @@ def _requirements(spec_file, ram, vram, hardware_id, gpu, bandwidth, tflops, lan
     check_ids(req, cat)
     spec = resolve_hardware(cat, req.hardware, str(req.ram_gb) + "GB" if req.ram_gb else None,
                             str(req.vram_gb) + "GB" if req.vram_gb else None, req.bandwidth_gbps, req.gpu, req.tflops)
+    if raw.get("context") is None and req.hardware and cat.hw(req.hardware).kind == "phone":
+        from .requirements import PHONE_CONTEXT
+
+        req.context = PHONE_CONTEXT
+        spec.notes.append(f"context {PHONE_CONTEXT} tokens: the default on phones, where on-device runtimes ship "
+                          "files fixed to 4K (give --context for more)")
     if spec.memory_kind == "vram" and not spec.bandwidth_gbps and (req.min_tps is not None or req.max_ttft_ms is not None):
         from .errors import InputError
 

@@ -345,6 +345,13 @@ def generic_memory(m: Model, quant: str, runtime_id: str, context: int, kv: str,
         act = int(min(context, 2048) * (4 * a.intermediate_size + 4 * h) * 2)
         notes.append(f"MLX: KV cache grows in steps of {step} tokens in float16; unified memory")
         return MemoryEstimate(weight_bytes, kv_bytes, act, process_overhead_bytes("mlx", rt), 0, assumptions=notes)
+    if runtime_id == "litert-lm":
+        kv_bytes = _kv_16bit(a, context, elem)
+        act = int(min(context, 512) * (4 * a.intermediate_size + 4 * h) * 4 + a.vocab_size * 4 * 2)
+        notes.append("LiteRT-LM: the .litertlm file fixes its context; KV cache for it in 16 bits (estimate); "
+                     "weights at the file's 4-bit per-channel size")
+        return MemoryEstimate(weight_bytes, kv_bytes, act, process_overhead_bytes(runtime_id, rt), 0,
+                              assumptions=notes)
     raise InputError("--runtime", f"no memory model for runtime '{runtime_id}'")
 
 
@@ -378,10 +385,12 @@ def estimate_memory(m: Model, quant: str, runtime_id: str, context: int, *, kv: 
             raise InputError("--quant", f"unknown quantization '{quant}'")
         ws = quant_weights(m, quant, quantization)
         wb = listed_bytes or (ws.bytes if ws else 0)
-        if ws and ws.includes_encoders:
-            wb -= enc  # encoders are reported on their own line
+        if ws and ws.includes_encoders and not (runtime_id == "litert-lm" and listed_bytes):
+            wb -= enc  # encoders are reported on their own line (a .litertlm file's size includes them)
         est = generic_memory(m, quant, runtime_id, context, kv, rt, wb, target)
-    if enc and m.modalities_in != ["text"]:
+    if enc and runtime_id == "litert-lm" and listed_bytes:
+        est.assumptions.append("encoders: inside the .litertlm file (its listed size), not counted again")
+    elif enc and m.modalities_in != ["text"]:
         est.encoders = enc
         names = ", ".join(f"{e.name.split('(')[0].strip()} {e.params_b:g} B" for e in m.encoders)
         est.assumptions.append(f"encoders {enc / MiB:.0f} MiB at 16 bits: {names} (loaded for image/audio input)")

@@ -19,6 +19,7 @@ MODALITIES = ("text", "image", "audio", "video")
 PLATFORMS = ("linux", "windows", "macos", "android", "ios")
 PERMISSIVE = {"apache-2.0", "mit", "bsd-3-clause", "bsd-2-clause"}
 DEFAULT_CONTEXT = 8192
+PHONE_CONTEXT = 4096  # default on --hardware of kind phone: LiteRT-LM's Gemma files are fixed to 4096 (a choice)
 DEFAULT_HEADROOM = 0.10  # share of memory kept free for the OS and the app around the model
 
 

@@ -181,6 +181,7 @@ class Artifact(Strict):
         False, description="true when size_bytes was computed, not read from a file listing"
     )
     official: bool = Field(True, description="published by the model's own vendor")
+    context_length: Optional[int] = Field(None, gt=0, description="the context the file is fixed to, where it is")
     note: Optional[str] = None
     source: SourceKey
 

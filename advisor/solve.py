@@ -398,6 +398,7 @@ def quality_base(m: Model, req: Requirements, cat: Catalog) -> tuple[float, str]
     n = len(t[1])
     # a card that reports few benchmarks may report its best: shrink toward the size-expected score
     score = (n * t[0] + SHRINK * prior) / (n + SHRINK)
+    what = what if n > 1 else what[:-1]
     return score, (f"T-score {t[0]:.1f} over {n} {what} compared across the catalog ({', '.join(t[1])}), "
                    f"shrunk toward {prior:.1f} expected at {size:.2g} B")
 
@@ -549,6 +550,9 @@ def check(c: Candidate, req: Requirements, budget_gb: Optional[float]) -> None:
         if c.speed is None or c.speed.ttft_ms is None or c.speed.ttft_ms > req.max_ttft_ms:
             v.append(Violation(TTFT, req.max_ttft_ms, round(c.speed.ttft_ms) if c.speed and c.speed.ttft_ms else None,
                                "ms"))
+    fixed = c.artifact.get("context_length") if c.artifact else None
+    if fixed and req.context > fixed:  # the published file is built for a fixed context (LiteRT-LM)
+        v.append(Violation(CONTEXT, req.context, fixed, "tokens", {"artifact": c.artifact.get("file")}))
     if req.max_download_gb is not None and c.download_gb > req.max_download_gb:
         v.append(Violation(DOWNLOAD, req.max_download_gb, round(c.download_gb, 2), "GB"))
 

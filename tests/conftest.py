@@ -51,3 +51,11 @@ def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture(scope="module")
+def cat():
+    """The bundled knowledge base, validated (read through the isolated session cache)."""
+    from advisor.kb import load_catalog
+
+    return load_catalog()
