@@ -413,7 +413,7 @@ def profiles() -> None:
 @click.option("--profiles-dir", default=None)
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 def profiles_list(profiles_dir, fmt) -> None:
-    from profiling.store import list_profiles
+    from advisor.store import list_profiles
 
     items = list_profiles(profiles_dir)
     if fmt == "json":
@@ -430,7 +430,7 @@ def profiles_list(profiles_dir, fmt) -> None:
 @click.argument("profile_id")
 @click.option("--profiles-dir", default=None)
 def profiles_show(profile_id, profiles_dir) -> None:
-    from profiling.store import find_profile
+    from advisor.store import find_profile
 
     path, _ = find_profile(profile_id, profiles_dir)
     click.echo(path.read_text())
@@ -440,7 +440,7 @@ def profiles_show(profile_id, profiles_dir) -> None:
 @click.argument("profile_id")
 @click.option("--profiles-dir", default=None)
 def profiles_rm(profile_id, profiles_dir) -> None:
-    from profiling.store import find_profile
+    from advisor.store import find_profile
 
     path, _ = find_profile(profile_id, profiles_dir)
     path.unlink()
@@ -631,10 +631,8 @@ def verify(synthetic, file, gen_tokens, repeats, threads, fill, profiles_dir, fo
 
 def _user_profiles():
     """Profiles measured on this machine by `advisor profile` (none until that has run)."""
-    try:
-        from profiling.store import load_profiles
-    except ImportError:
-        return []
+    from .store import load_profiles
+
     return load_profiles()
 
 

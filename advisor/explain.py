@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .solve import (CONTEXT, DECODE, DOWNLOAD, LANGUAGE, LICENSE, MEMORY, MODALITY, RUNTIME_MODALITY, TASK, TTFT,
-                    Candidate, Note, Violation)
+from .constraints import (CONTEXT, DECODE, DOWNLOAD, LANGUAGE, LICENSE, MEMORY, MODALITY, RUNTIME_MODALITY, TASK,
+                          TTFT, Candidate, Note, Violation)
 
 
 LABELS = {MEMORY: "memory", LANGUAGE: "language", MODALITY: "input", RUNTIME_MODALITY: "input on this runtime",

@@ -88,7 +88,7 @@ def render_table(rep: dict) -> str:
 
 def render_markdown(rep: dict) -> str:
     hw = rep["hardware"]
-    out = [f"# Recommendation", "", f"**Hardware:** {hw['name']}, {hw['memory_gb']:.1f} GB {hw['memory_kind']}, "
+    out = ["# Recommendation", "", f"**Hardware:** {hw['name']}, {hw['memory_gb']:.1f} GB {hw['memory_kind']}, "
            f"{hw['bandwidth_gbps']:g} GB/s", ""]
     if rep["recommendations"]:
         out += ["| rank | model | quantization | runtime | memory GB | decode tok/s | basis | licence | languages |",

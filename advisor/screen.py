@@ -53,7 +53,8 @@ def screen(cat, hw, req, stacks_by_model: dict[str, list[tuple[str, str, str]]],
     from .memory import kv_layers
     from .memory import process_overhead_bytes
     from .ranking import score as rank_score
-    from .solve import claimed_languages, model_violations, quality_base, quant_loss_pct, runtime_takes
+    from .constraints import claimed_languages, model_violations, runtime_takes
+    from .quality import quality_base, quant_loss_pct
 
     mids = [mid for mid in stacks_by_model if cat.models[mid].architecture is not None]
     n = len(mids)

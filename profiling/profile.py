@@ -14,7 +14,7 @@ from advisor.kb import Catalog
 from advisor.schemas import MeasuredProfile
 
 from .measure import RunSettings, run_gguf, to_profile
-from .store import save_profile
+from advisor.store import save_profile
 
 
 class NotEnoughMemory(AdvisorError):

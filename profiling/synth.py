@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 from advisor.errors import AdvisorError

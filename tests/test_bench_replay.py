@@ -1,4 +1,4 @@
-"""`python -m profiling.bench_estimates --replay knowledge/profiles/measured` prints the same table on any
+"""`python -m benchmarks.bench_estimates --replay knowledge/profiles/measured` prints the same table on any
 machine: each stored run is predicted with its own machine (bandwidth, FLOP/s, threads, SIMD, fingerprint)."""
 
 import os
@@ -20,14 +20,14 @@ FAKE = textwrap.dedent("""
         return d
     h.detect = detect
     os.cpu_count = lambda: 64
-    from profiling.bench_estimates import main
+    from benchmarks.bench_estimates import main
     main(sys.argv[1:])
 """)
 
 
 def _run(fake: bool) -> list[str]:
     args = ["--replay", "knowledge/profiles/measured", "--contexts", "512", "2048", "4096", "16384"]
-    cmd = [sys.executable, "-c", FAKE, *args] if fake else [sys.executable, "-m", "profiling.bench_estimates", *args]
+    cmd = [sys.executable, "-c", FAKE, *args] if fake else [sys.executable, "-m", "benchmarks.bench_estimates", *args]
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600,
                        env={**os.environ, "PYTHONPATH": ROOT})
     assert r.returncode == 0, r.stderr[-3000:]

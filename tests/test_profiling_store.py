@@ -25,7 +25,7 @@ def _profile(decode=10.0, stamp="2026-11-29T10:00:00", model="qwen3-0.6b"):
 
 
 def test_round_trip(tmp_path):
-    from profiling.store import list_profiles, load_profiles, save_profile
+    from advisor.store import list_profiles, load_profiles, save_profile
 
     path = save_profile(_profile(), tmp_path)
     assert path.parent.name == "abc123" and path.suffix == ".yaml"
@@ -35,7 +35,7 @@ def test_round_trip(tmp_path):
 
 
 def test_a_failed_write_loses_no_earlier_profile(tmp_path, monkeypatch):
-    from profiling import store
+    from advisor import store
 
     first = store.save_profile(_profile(stamp="2026-11-29T09:00:00"), tmp_path)
     before = first.read_text()
@@ -53,7 +53,7 @@ def test_a_failed_write_loses_no_earlier_profile(tmp_path, monkeypatch):
 
 
 def test_damaged_files_are_skipped_not_fatal(tmp_path):
-    from profiling.store import load_profiles, save_profile
+    from advisor.store import load_profiles, save_profile
 
     save_profile(_profile(), tmp_path)
     (tmp_path / "abc123" / "broken.yaml").write_text("decode_tokens_per_s: [1, 2\n")

@@ -6,7 +6,7 @@ from advisor.estimate import from_profile
 from advisor.kb import load_catalog
 from advisor.requirements import build
 from advisor.solve import best_per_model, evaluate
-from profiling.bench_solver import generate
+from benchmarks.bench_solver import generate
 
 
 @pytest.fixture(scope="module")

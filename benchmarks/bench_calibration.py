@@ -13,7 +13,7 @@ the published Raspberry Pi 5 runs (knowledge/profiles/published). Three checks:
 - every run as the calibration run in turn: the spread of the one-run result over the choice of run;
 - no calibration: the same prior without the machine's run (basis `estimated`).
 
-    python -m profiling.bench_calibration [--profiles DIR ...]
+    python -m benchmarks.bench_calibration [--profiles DIR ...]
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def main(argv=None) -> None:
     runs = [p for p in cat.profiles.values() if p.backend == "cpu" and p.bandwidth_gbps and p.runtime == "llama.cpp"
             and profile_arch(p, dict(cat.models)) is not None]
     if a.profiles:
-        from profiling.store import load_profiles
+        from advisor.store import load_profiles
 
         mine = [p for d in a.profiles for p in load_profiles(d) if p.backend == "cpu"]
         fps = {p.hardware_fingerprint for p in mine}

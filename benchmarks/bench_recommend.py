@@ -1,6 +1,6 @@
 """End-to-end time of `advisor recommend --ram 4GB --lang sv` in new processes, beside llmfit.
 
-    python -m profiling.bench_recommend [--runs 15] [--cold 3]
+    python -m benchmarks.bench_recommend [--runs 15] [--cold 3]
 
 Each run is a fresh process (imports, catalog, solve, output). llmfit's `recommend` is timed
 the same way when it is installed (pip install llmfit), interleaved with ours. The timed runs use

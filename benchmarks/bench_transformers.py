@@ -1,6 +1,6 @@
 """The second runtime: Transformers (PyTorch, CPU) runs against the advisor's estimates.
 
-    python -m profiling.bench_transformers [--models qwen3-0.6b,...] [--save DIR] [--replay DIR]
+    python -m benchmarks.bench_transformers [--models qwen3-0.6b,...] [--save DIR] [--replay DIR]
 
 Each model runs in BF16 with random weights and its exact shapes (`from_config`), a 256-token
 prompt and 32 decoded tokens x 3 repeats, through the same harness as `advisor profile --runtime
@@ -36,7 +36,7 @@ def main(argv=None) -> None:
     spec = detected_spec()
     models = [m.strip() for m in a.models.split(",") if m.strip()]
     if a.replay:
-        from profiling.store import load_profiles
+        from advisor.store import load_profiles
 
         runs = [p for p in load_profiles(a.replay) if p.runtime == "transformers"]
         runs.sort(key=lambda p: models.index(p.model) if p.model in models else len(models))

@@ -1,6 +1,6 @@
 """The reclaimable-pages rule under a real memory limit, with its figures.
 
-    python -m profiling.bench_memory_limit [--model qwen3-1.7b] [--layers 14] [--quant q4_k_m]
+    python -m benchmarks.bench_memory_limit [--model qwen3-1.7b] [--layers 14] [--quant q4_k_m]
 
 Builds a random-weight GGUF with the model's real shapes (here with fewer layers, so it builds in a
 minute), runs it once without a limit and once in a memory cgroup of its own limited to the predicted

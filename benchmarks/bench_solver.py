@@ -1,6 +1,6 @@
 """Solver time on a generated catalog: 10,000 models x 8 quantizations x 4 runtimes, one hardware profile.
 
-    python -m profiling.bench_solver [--models 10000] [--runs 5] [--hardware raspberry-pi-5-8gb]
+    python -m benchmarks.bench_solver [--models 10000] [--runs 5] [--hardware raspberry-pi-5-8gb]
 
 The models are variations of the knowledge base's open-weights models (layers, widths,
 vocabulary, context, languages and benchmark scores drawn from a seeded generator), each

@@ -4,7 +4,7 @@ The harness times each decode step from Python (wall clock around llama_decode +
 llama.cpp books the same steps in its own perf counters (llama_perf_context). The gap is the
 harness's overhead.
 
-    python -m profiling.bench_overhead [--model qwen3-0.6b] [--quant q4_k_m] [--repeats 5]
+    python -m benchmarks.bench_overhead [--model qwen3-0.6b] [--quant q4_k_m] [--repeats 5]
 """
 
 from __future__ import annotations

@@ -7,11 +7,11 @@ the error of each. Then it stores the first run as a calibration profile and
 predicts the other stacks again (basis `calibrated`). Where llmfit is installed
 its predictions are printed beside ours.
 
-    python -m profiling.bench_estimates                     # full table (about 30 minutes here)
-    python -m profiling.bench_estimates --quick             # two stacks, two contexts
-    python -m profiling.bench_estimates --json out.json     # also write the rows
-    python -m profiling.bench_estimates --replay DIR        # the table again from runs stored in DIR
-    python -m profiling.bench_estimates --replay knowledge/profiles/measured   # from the shipped runs
+    python -m benchmarks.bench_estimates                     # full table (about 30 minutes here)
+    python -m benchmarks.bench_estimates --quick             # two stacks, two contexts
+    python -m benchmarks.bench_estimates --json out.json     # also write the rows
+    python -m benchmarks.bench_estimates --replay DIR        # the table again from runs stored in DIR
+    python -m benchmarks.bench_estimates --replay knowledge/profiles/measured   # from the shipped runs
 
 Run it alone: other work on the machine distorts the timings.
 """
@@ -20,12 +20,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import os
 import sys
 import json
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 from advisor.estimate import detected_spec, estimate_stack, spec_of_run
@@ -90,7 +88,7 @@ def main(argv=None) -> None:
     overrides = {"flash_attn": False, "swa_full": True}
     rows, measured_profiles = [], []
     if a.replay:
-        from profiling.store import load_profiles
+        from advisor.store import load_profiles
 
         measured_profiles = sorted(load_profiles(a.replay), key=lambda p: (
             models.index(p.model) if p.model in models else 99, p.quantization, p.context))
@@ -209,7 +207,7 @@ def main(argv=None) -> None:
     if a.json_out:
         Path(a.json_out).write_text(json.dumps(rows, indent=2))
     if a.save_profiles and not a.replay:
-        from profiling.store import save_profile
+        from advisor.store import save_profile
 
         for p in measured_profiles:
             save_profile(p, a.save_profiles)

@@ -1,7 +1,7 @@
 """One calibration run on a machine whose speed drifts: measure the stacks interleaved, then calibrate.
 
-    python -m profiling.bench_interleaved [--rounds 4] [--save DIR]    # runs llama.cpp, about 10 minutes
-    python -m profiling.bench_interleaved --replay knowledge/profiles/measured
+    python -m benchmarks.bench_interleaved [--rounds 4] [--save DIR]    # runs llama.cpp, about 10 minutes
+    python -m benchmarks.bench_interleaved --replay knowledge/profiles/measured
 
 A shared VM's speed drifts by 10-25% over hours, so runs recorded one after another over an
 afternoon disagree by more than the speed model's error. Here every stack (4 models x Q4_K_M,
@@ -60,17 +60,17 @@ def main(argv=None) -> None:
     ap.add_argument("--replay", default=None, help="a folder of stored interleaved runs instead of running")
     a = ap.parse_args(argv)
     from advisor.kb import load_catalog
-    from profiling.bench_calibration import print_sweep, prior_runs, sweep
+    from benchmarks.bench_calibration import print_sweep, prior_runs, sweep
 
     cat = load_catalog()
     if a.replay:
-        from profiling.store import load_profiles
+        from advisor.store import load_profiles
 
         runs = [p for p in load_profiles(a.replay) if (p.hardware_fingerprint or "").endswith(SUFFIX)]
     else:
         runs = measure(cat, a.rounds)
         if a.save:
-            from profiling.store import save_profile
+            from advisor.store import save_profile
 
             for p in runs:
                 save_profile(p, a.save)

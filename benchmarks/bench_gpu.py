@@ -1,6 +1,6 @@
 """Published GPU and unified-memory runs predicted by the speed model, held out from its fit.
 
-    python -m profiling.bench_gpu [--json FILE]
+    python -m benchmarks.bench_gpu [--json FILE]
 
 The split is fixed in advance, by source, not by looking at errors:
 - fit: the llama.cpp scoreboards of LLaMA-2 7B (CUDA scoreboard, discussion #15013; Apple silicon table,
