@@ -137,7 +137,8 @@ def change_text(ch: dict) -> str:
     if "drop" in ch:
         return f"drop {ch['flag']} {ch['drop']}"
     unit = ch.get("unit")
-    return f"{ch['flag']} {ch['value']}{'GB' if unit == 'GB' else ''}"
+    text = f"{ch['flag']} {ch['value']}{'GB' if unit == 'GB' else ''}"
+    return text + (f" (in place of {ch['instead_of']})" if ch.get("instead_of") else "")
 
 
 def why(c: Candidate) -> list[str]:
@@ -215,13 +216,14 @@ def why_model_sentences(rep: dict) -> list[str]:
                        f"its best stack is {stack}, score {best['score']:.1f}.")
         else:
             top = rep["outranked_by"][0]
-            out.append(f"{mid} fits ({rep['stacks_feasible']} of its {n} stacks meet every requirement) but ranks "
+            out.append(f"{mid} fits ({rep['stacks_feasible']} of its {n} stack{'s' if n > 1 else ''} meet every requirement) but ranks "
                        f"{rep['rank']} of {rep['feasible_models']}: its best stack {stack} scores {best['score']:.1f}, "
                        f"behind {top['model']} {top['quantization']} at {top['score']:.1f} "
                        f"(ranking: {rep['prefer']}). `--top {rep['rank']}` would list it.")
         out += best["why"]
         return out
-    out.append(f"None of {mid}'s {n} stacks meets the requirements.")
+    out.append(f"None of {mid}'s {n} stacks meets the requirements." if n > 1 else
+               f"{mid}'s one stack does not meet the requirements.")
     for con, k in rep["violation_counts"].items():
         out.append(f"{label(con)[0].upper() + label(con)[1:]} fails in {k} of {n} stacks.")
     if best:

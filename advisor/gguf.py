@@ -376,12 +376,12 @@ def _disk_path():
     except ImportError:  # pragma: no cover
         return None
     stamp = int(Path(__file__).stat().st_mtime)
-    return Path(user_cache_dir("advisor")) / f"layouts-{stamp}.json"
+    return Path(user_cache_dir("advisor")) / f"layouts-{stamp}.pickle"
 
 
 def _save_disk() -> None:
-    import json
     import os
+    import pickle
 
     path = _disk_path()
     if path is None or not _DIRTY or _DISK is None:
@@ -389,10 +389,10 @@ def _save_disk() -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(_DISK))
+        tmp.write_bytes(pickle.dumps(_DISK, protocol=pickle.HIGHEST_PROTOCOL))
         os.replace(tmp, path)
-        for old in path.parent.glob("layouts-*.json"):  # caches of earlier versions of this module
-            if old != path:
+        for old in [*path.parent.glob("layouts-*.pickle"), *path.parent.glob("layouts-*.json")]:
+            if old != path:  # caches of earlier versions of this module
                 old.unlink(missing_ok=True)
     except OSError:
         pass
@@ -408,20 +408,22 @@ def _arch_text(a: Architecture) -> str:
 def layout_summary(a: Architecture, quant: str) -> dict:
     """Sizes of a GGUF layout (total, by type, read per decoded token, CPU repack copies).
 
-    Memoised in memory and, across processes, in a JSON file in the user cache folder
-    (keyed on the architecture, the quantization and this module's version).
+    Memoised in memory and, across processes, in a pickle this module writes in the user's own cache folder
+    (keyed on the architecture, the quantization and this module's version; read back only from there).
     """
     global _DISK, _DIRTY
     import hashlib
-    import json
 
     if _DISK is None:
         _DISK = {}
         path = _disk_path()
         if path is not None and path.exists():
+            import pickle
+
             try:
-                _DISK = json.loads(path.read_text())
-            except (OSError, ValueError):
+                loaded = pickle.loads(path.read_bytes())
+                _DISK = loaded if isinstance(loaded, dict) else {}
+            except Exception:  # noqa: BLE001 - a damaged cache is rebuilt
                 _DISK = {}
         import atexit
 

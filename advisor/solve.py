@@ -32,6 +32,7 @@ def evaluate(cat: Catalog, hw: HardwareSpec, req: Requirements, profiles=(), *, 
     budget_gb = req.vram_gb or req.ram_gb or hw.memory_gb
     models = dict(cat.models)
     all_profiles = list(cat.profiles.values()) + list(profiles)
+    mine = [p for p in all_profiles if hw.fingerprint and p.hardware_fingerprint == hw.fingerprint]  # this machine's
     eff_cache: dict = {}
 
     from .speed import _runtime_group
@@ -86,7 +87,7 @@ def evaluate(cat: Catalog, hw: HardwareSpec, req: Requirements, profiles=(), *, 
                         prompt_tokens=req.prompt_tokens, eff=eff_for(rid, backend, q), q=cat.quantizations[q],
                         bandwidth_source=bw_src, compute_source=hw.compute_source, simd=hw.simd)
                     # the same basis rule as `estimate`: measured only within this machine's runs of the stack
-                    apply_measured(speed_cache[skey], all_profiles, mid, q, rid, backend, hw, ctx, req.prompt_tokens)
+                    apply_measured(speed_cache[skey], mine, mid, q, rid, backend, hw, ctx, req.prompt_tokens)
                 c.speed = speed_cache[skey]
                 off = offload_for(m, q, rid, backend, c.memory, hw, req.headroom) if c.speed is not None else None
                 if off is not None:
@@ -181,7 +182,8 @@ def change_for(v: Violation, c: Candidate, req: Requirements) -> Optional[dict]:
     (`value` + `unit`), or the value to drop from it (`drop`). advisor.explain writes it as a flag."""
     if v.constraint == MEMORY:
         need = v.actual / (1 - req.headroom)
-        return {"flag": "--vram" if req.vram_gb else "--ram", "value": math.ceil(need), "unit": "GB"}
+        out = {"flag": "--vram" if req.vram_gb else "--ram", "value": math.ceil(need), "unit": "GB"}
+        return {**out, "instead_of": "--hardware"} if req.hardware else out
     if v.constraint in (LANGUAGE, MODALITY, TASK):
         return {"flag": "--" + ("lang" if v.constraint == LANGUAGE else v.constraint), "drop": v.required}
     if v.constraint == RUNTIME_MODALITY:
