@@ -336,6 +336,15 @@ def _announce(text: str) -> None:
     click.echo(text, err=True)
 
 
+def _verbose(on: bool) -> None:
+    """--verbose: the runner's own log (llama.cpp, PyTorch) goes to stderr; otherwise it is kept and shown only
+    when a run fails."""
+    import os
+
+    if on:
+        os.environ["ADVISOR_VERBOSE"] = "1"
+
+
 def _profiling(command: str, module: str, file, synthetic):
     """A profiling module, or a clear error when the optional extra is missing; checks --file/--synthetic."""
     import importlib
@@ -365,14 +374,16 @@ def _profiling(command: str, module: str, file, synthetic):
 @click.option("--threads", type=click.IntRange(1, 1024), default=None)
 @click.option("--profiles-dir", default=None, help="Where profiles are stored (default: the user data folder).")
 @click.option("--force", is_flag=True, help="Run even when the prediction exceeds available memory.")
+@click.option("--verbose", is_flag=True, help="Show llama.cpp's (or PyTorch's) own log while it runs.")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 def profile(model_id, quant, runtime, file, synthetic, context, prompt_tokens, gen_tokens, repeats, threads,
-            profiles_dir, force, fmt) -> None:
+            profiles_dir, force, verbose, fmt) -> None:
     """Run MODEL on this machine (llama.cpp, or Transformers with --runtime transformers --quant BF16),
     store the measurement, compare with the prediction."""
     from .errors import InputError
     from .units import parse_tokens
 
+    _verbose(verbose)
     RunSettings = _profiling("profile", "profiling.measure", file, synthetic).RunSettings
     profile_stack = _profiling("profile", "profiling.profile", file, synthetic).profile_stack
     ctx = parse_tokens(context, "--context")
@@ -598,11 +609,13 @@ def why(model_id, fmt, **flags) -> None:
               help="Fill the whole context after the timed runs, so the memory peak is the full-context one.")
 @click.option("--profiles-dir", default=None, help="Where the run is stored (default: the user data folder).")
 @click.option("--force", is_flag=True, help="Run even when the prediction exceeds available memory.")
+@click.option("--verbose", is_flag=True, help="Show llama.cpp's (or PyTorch's) own log while it runs.")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
-def verify(synthetic, file, gen_tokens, repeats, threads, fill, profiles_dir, force, fmt, **flags) -> None:
+def verify(synthetic, file, gen_tokens, repeats, threads, fill, profiles_dir, force, verbose, fmt, **flags) -> None:
     """Recommend, run the pick here with llama.cpp, and PASS/FAIL each constraint (exit 4 on any FAIL)."""
     from .units import parse_tokens
 
+    _verbose(verbose)
     run_verify = _profiling("verify", "profiling.verify", file, synthetic).verify
     cat, req, spec = _requirements(**flags)
     out = run_verify(cat, req, spec, synthetic=synthetic, file=file, gen_tokens=parse_tokens(gen_tokens, "--gen-tokens"),

@@ -172,7 +172,7 @@ class Benchmark(Strict):
 
 
 class Artifact(Strict):
-    format: Literal["gguf", "safetensors", "onnx", "mlx", "litertlm", "platform"]
+    format: Literal["gguf", "safetensors", "onnx", "mlx", "litertlm", "sbs", "platform"]
     quantization: str = Field(description="id of a knowledge/quantizations entry")
     hf_repo: Optional[str] = None
     file: Optional[str] = Field(None, description="file (or folder) inside hf_repo")
@@ -321,7 +321,7 @@ class HigherPrecisionRule(Strict):
 
 class Quantization(Sourced):
     name: str = Field(description="as tools spell it, e.g. Q4_K_M")
-    format: Literal["gguf", "onnx", "awq", "gptq", "bitsandbytes", "mlx", "fp8", "safetensors", "litertlm", "platform"]
+    format: Literal["gguf", "onnx", "awq", "gptq", "bitsandbytes", "mlx", "fp8", "safetensors", "litertlm", "sbs", "platform"]
     bits_per_weight: float = Field(gt=0, description="exact, from the block layout of the base type")
     weight_bytes_per_param: Optional[float] = None
     block_size: Optional[int] = None
@@ -371,7 +371,7 @@ class MakeRecipe(Strict):
 class Runtime(Sourced):
     name: str
     kind: Literal["engine", "server", "library", "platform-api"]
-    formats: list[Literal["gguf", "safetensors", "onnx", "mlx", "litertlm", "platform"]]
+    formats: list[Literal["gguf", "safetensors", "onnx", "mlx", "litertlm", "sbs", "platform"]]
     quantizations: list[str] = Field(description="ids of knowledge/quantizations entries it loads")
     backends: list[Backend]
     platforms: list[Platform]

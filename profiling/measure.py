@@ -138,6 +138,7 @@ def _run(cmd: list[str], timeout: float, what: str, *, quiet: Optional[bool] = N
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                             preexec_fn=pre if os.name == "posix" else None)
     err_lines: list[str] = []
+    verbose = bool(os.environ.get("ADVISOR_VERBOSE"))
     seen_amx = []  # the loader's AMX buffer line comes long before a crash's last lines
 
     def read_err():
@@ -148,6 +149,8 @@ def _run(cmd: list[str], timeout: float, what: str, *, quiet: Optional[bool] = N
                 if not quiet:
                     _show_progress(line[len("@@PROGRESS@@"):], started)
             else:
+                if verbose:  # llama.cpp's / PyTorch's own log, shown only with --verbose
+                    sys.stderr.write(line)
                 err_lines.append(line.rstrip("\n"))
                 del err_lines[:-200]
 
