@@ -200,6 +200,43 @@ def quantization_list(fmt: str) -> None:
                        for r in recs]))
 
 
+@main.group("artifacts")
+def artifacts_group() -> None:
+    """The published files the knowledge base records (repositories, files, sizes)."""
+
+
+@artifacts_group.command("refresh")
+@click.argument("model_ids", nargs=-1)
+@click.option("--all", "all_models", is_flag=True, help="Every open-weights model of the catalog.")
+@click.option("--revision", default="main", show_default=True)
+@click.option("--write", is_flag=True, help="Record the listed sizes in the knowledge files (source: the listing).")
+@click.option("--root", type=click.Path(file_okay=False), default=None, help="Knowledge directory (default: the bundled one).")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+def artifacts_refresh(model_ids, all_models, revision, write, root, fmt) -> None:
+    """Read each recorded repository's file listing from the Hugging Face Hub (huggingface_hub) and compare the
+    sizes; --write records them. Needs the Hub (HF_HUB_OFFLINE unset)."""
+    from .errors import InputError
+    from .hub import refresh, write as write_sizes
+    from .kb import load_catalog
+
+    cat = load_catalog(root) if root else _catalog()
+    if not model_ids and not all_models:
+        raise InputError("MODEL", "name one or more models, or give --all", "model ids from `advisor catalog`")
+    ids = [i for i, m in cat.models.items() if m.availability == "open-weights"] if all_models else list(model_ids)
+    for i in ids:
+        cat.model(i)
+    rows = refresh(cat, ids, revision)
+    changed = write_sizes(cat, rows) if write else []
+    if fmt == "json":
+        click.echo(_dump({"artifacts": rows, "written": changed}))
+        return
+    click.echo(_table(["model", "repository", "file", "recorded", "listed", "status"],
+                      [[r["model"], r["hf_repo"], r["file"] or "(all files)",
+                        r["recorded_bytes"] or "", r["listed_bytes"] or "", r["status"]] for r in rows]))
+    for f in changed:
+        click.echo(f"written: {f}")
+
+
 # --------------------------------------------------------------------------- hardware
 
 
