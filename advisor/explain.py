@@ -192,6 +192,10 @@ def unreachable_sentence(model_id: str, r: dict) -> str:
         if r.get("preview"):
             out += f" (preview from {when(r['preview'])})"
         return out
+    if cause == "runtime-catalog":
+        return f"{model_id} is not in the catalog of {_ids(r['actual'])}, which runs only its own models"
+    if cause == "architecture" and r.get("hf_class") is None:
+        return f"{model_id} is not loaded by {_ids(r['actual'])}"
     if cause == "architecture":
         return (f"{model_id} ({r['hf_class']}) is not loaded by {_ids(r['actual'])} (see `advisor runtime list` and "
                 "each runtime's architecture rules)")

@@ -129,7 +129,8 @@ def why_report(cat: Catalog, req: Requirements, hw: HardwareSpec, model_id: str,
                 "why": why(c) if c.feasible else [violation_sentence(c, v) for v in c.violations]}
 
     if not mine:
-        rep.update(verdict="unreachable", unreachable=unreachable(cat, hw, req, cat.model(model_id)), stacks=[])
+        rep.update(verdict="unreachable", unreachable=unreachable(cat, hw, req, cat.model(model_id), model_id),
+                   stacks=[])
     else:
         feasible = [c for c in mine if c.feasible]
         if feasible:

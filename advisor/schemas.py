@@ -388,6 +388,8 @@ class Runtime(Sourced):
     architecture_rules: list[ArchitectureRule] = Field(default_factory=list)
     quantization_cpu_arch: dict[str, list[str]] = Field(
         default_factory=dict, description="quantization id -> the CPU architectures its kernels exist for, where limited")
+    catalog: list[str] = Field(
+        default_factory=list, description="model ids it offers from its own catalog, where it runs no other model")
     published_only: bool = Field(
         False, description="loads only files published in its own format (no convert step a user can run)")
     make: list[MakeRecipe] = Field(default_factory=list, description="how to make the artifacts it loads")

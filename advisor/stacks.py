@@ -82,16 +82,18 @@ def enumerate_stacks(cat: Catalog, hw: HardwareSpec, req: Requirements) -> dict[
         if m.quantizations_only is not None:  # its own formats only (BitNet)
             quants = sorted(set(m.quantizations_only))
         stacks = [s for q in quants for s in allowed(q, m.availability, api_rt)
-                  if runtime_loads(cat.runtimes[s[1]], m, q) is None]
+                  if runtime_loads(cat.runtimes[s[1]], m, q, mid) is None]
         if stacks:
             out[mid] = stacks
     return out
 
 
-def runtime_loads(rt, m: Model, q: str) -> Optional[dict]:
+def runtime_loads(rt, m: Model, q: str, model_id: Optional[str] = None) -> Optional[dict]:
     """None when this runtime loads this model in this quantization; otherwise why not, as data. The rules come
     from the runtime's knowledge entry (architectures it does not load, or only in some quantizations), and a
     runtime that loads only published files (LiteRT-LM) needs one of that quantization in its format."""
+    if rt.catalog and model_id is not None and model_id not in rt.catalog:
+        return {"cause": "not-in-runtime-catalog", "model": model_id}
     if rt.published_only and not any(a.quantization == q and a.format in rt.formats for a in m.artifacts):
         return {"cause": "no-published-file", "quantization": q, "formats": list(rt.formats)}
     hf_class = m.architecture.hf_class if m.architecture is not None else None
@@ -185,7 +187,8 @@ def _npu_tops(cat: Catalog, hw: HardwareSpec) -> float:
     return 0.0
 
 
-def unreachable(cat: Catalog, hw: HardwareSpec, req: Requirements, m: Model) -> list[dict]:
+def unreachable(cat: Catalog, hw: HardwareSpec, req: Requirements, m: Model, model_id: Optional[str] = None
+                ) -> list[dict]:
     """Why a model has no stack at all on this hardware and platform, as data (cause + details)."""
     platform = req.platform or hw.platform
     if m.availability == "system-component":
@@ -213,11 +216,15 @@ def unreachable(cat: Catalog, hw: HardwareSpec, req: Requirements, m: Model) -> 
         if not allowed:
             out.append({"cause": "runtime", "required": list(runtimes), "actual": list(req.runtimes)})
         runtimes = allowed
-    loaders = [r for r in runtimes if any(runtime_loads(cat.runtimes[r], m, q) is None
+    loaders = [r for r in runtimes if any(runtime_loads(cat.runtimes[r], m, q, model_id) is None
                                           for q in cat.runtimes[r].quantizations)]
     if runtimes and not loaders:
-        out.append({"cause": "architecture", "hf_class": m.architecture.hf_class if m.architecture else None,
-                    "actual": list(runtimes)})
+        reasons = [runtime_loads(cat.runtimes[r], m, cat.runtimes[r].quantizations[0], model_id) for r in runtimes]
+        if all(x and x["cause"] == "not-in-runtime-catalog" for x in reasons):
+            out.append({"cause": "runtime-catalog", "actual": list(runtimes)})
+        else:
+            out.append({"cause": "architecture", "hf_class": m.architecture.hf_class if m.architecture else None,
+                        "actual": list(runtimes)})
     runtimes = loaders
     on_platform = [r for r in runtimes if not platform or platform in cat.runtimes[r].platforms]
     if runtimes and not on_platform:

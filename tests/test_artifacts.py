@@ -143,3 +143,12 @@ def test_solver_writes_no_english(cat):
                     assert " " not in val, (c.model_id, v)
         for n in c.notes:
             assert n.kind in ("language_claim", "context_extension")
+
+
+def test_foundry_local_offers_only_its_catalog(cli, cat):
+    fl = cat.runtimes["foundry-local"]
+    assert fl.catalog and "gemma-3-4b-it" not in fl.catalog
+    w = json.loads(cli("why", "gemma-3-4b-it", "--ram", "16GB", "--runtime", "foundry-local", "--format", "json").stdout)
+    assert w["verdict"] == "unreachable" and w["unreachable"][0]["cause"] == "runtime-catalog"
+    d = _rec(cli, "--ram", "16GB", "--runtime", "foundry-local", "--top", "10")
+    assert d["recommendations"] and all(r["model"] in fl.catalog for r in d["recommendations"])
