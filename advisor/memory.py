@@ -150,6 +150,9 @@ def sliding_in_runtime(a: Architecture, arch: str, runtime_id: str) -> bool:
     return True
 
 
+BUNDLING_FORMATS = ("litertlm",)  # containers that hold tokenizer, encoders and weights in one listed file
+
+
 # --------------------------------------------------------------------------- process overheads
 
 
@@ -380,16 +383,18 @@ def estimate_memory(m: Model, quant: str, runtime_id: str, context: int, *, kv: 
         if overrides:
             s = replace(s, **{k: v for k, v in overrides.items() if k in LlamaCppSettings.__dataclass_fields__})
         est = llama_cpp_memory(m, quant, s, target, runtime_id, listed_bytes)
-    else:
+    bundled = False  # a listed file whose container holds the encoders too: its size is the whole model
+    if runtime_id not in LLAMA_CPP_FAMILY:
         if quantization is None:
             raise InputError("--quant", f"unknown quantization '{quant}'")
+        bundled = bool(listed_bytes) and quantization.format in BUNDLING_FORMATS
         ws = quant_weights(m, quant, quantization)
         wb = listed_bytes or (ws.bytes if ws else 0)
-        if ws and ws.includes_encoders and not (runtime_id == "litert-lm" and listed_bytes):
-            wb -= enc  # encoders are reported on their own line (a .litertlm file's size includes them)
+        if ws and ws.includes_encoders and not bundled:
+            wb -= enc  # encoders are reported on their own line
         est = generic_memory(m, quant, runtime_id, context, kv, rt, wb, target)
-    if enc and runtime_id == "litert-lm" and listed_bytes:
-        est.assumptions.append("encoders: inside the .litertlm file (its listed size), not counted again")
+    if enc and bundled:
+        est.assumptions.append(f"encoders: inside the .{quantization.format} file (its listed size), not counted again")
     elif enc and m.modalities_in != ["text"]:
         est.encoders = enc
         names = ", ".join(f"{e.name.split('(')[0].strip()} {e.params_b:g} B" for e in m.encoders)
