@@ -44,3 +44,11 @@ def artifact_for(cat, m, q: str, runtime_id: str, estimated_bytes: Optional[int]
     src = rt.sources.get(recipe.source)
     return {**out, "tool": recipe.tool, "steps": [s.format_map(fields) for s in recipe.steps], "note": recipe.note,
             "source": src.ref if src else recipe.source}
+
+
+def artifact_url(a: dict, hf_repo: Optional[str] = None) -> Optional[str]:
+    """The Hub page of a stack's file: the published file itself, or the repository a file is made from."""
+    if a.get("status") == "published" and a.get("hf_repo"):
+        return f"https://huggingface.co/{a['hf_repo']}" + (f"/blob/main/{a['file']}" if a.get("file") else "")
+    origin = a.get("from") or hf_repo
+    return f"https://huggingface.co/{origin}" if origin else None

@@ -300,31 +300,6 @@ def hardware_detect(fmt: str, refresh: bool) -> None:
 # --------------------------------------------------------------------------- estimate
 
 
-def resolve_hardware(cat, hardware_id: str | None, ram: str | None, vram: str | None, bandwidth: float | None,
-                     gpu: str | None = None, tflops: float | None = None):
-    """--hardware, or --gpu/--ram/--vram/--bandwidth/--tflops, or this machine (detected and measured)."""
-    from .errors import InputError
-    from .estimate import custom_spec, detected_spec, from_profile
-    from .units import parse_budget_gb
-
-    if hardware_id:
-        if ram or vram or bandwidth or gpu or tflops:
-            raise InputError("--hardware", "give either --hardware or --gpu/--ram/--vram/--bandwidth/--tflops, not both",
-                             "--hardware ID alone, or any of --gpu/--ram/--vram/--bandwidth/--tflops")
-        return from_profile(hardware_id, cat.hw(hardware_id))
-    ram_gb = parse_budget_gb(ram, "--ram") if ram else None
-    vram_gb = parse_budget_gb(vram, "--vram") if vram else None
-    for flag, v in (("--bandwidth", bandwidth), ("--tflops", tflops)):
-        if v is not None and v <= 0:
-            raise InputError(flag, "must be positive", "a number, e.g. --bandwidth 50 (GB/s), --tflops 165")
-    base = detected_spec(measure=bandwidth is None or bool(vram_gb or gpu), cat=cat)
-    if ram_gb or vram_gb or bandwidth or gpu or tflops:
-        if base.memory_kind == "vram" and not (vram_gb or gpu):
-            base = detected_spec(measure=bandwidth is None, cat=None)  # --ram: this machine's CPU side
-        return custom_spec(ram_gb, vram_gb, bandwidth, base, tflops=tflops, cat=cat, gpu=gpu)
-    return base
-
-
 @main.command()
 @click.argument("model_id")
 @click.option("--quant", "quant", default="Q4_K_M", show_default=True, help="Quantization, e.g. Q4_K_M, Q8_0, BF16.")
@@ -342,6 +317,7 @@ def resolve_hardware(cat, hardware_id: str | None, ram: str | None, vram: str | 
 def estimate(model_id, quant, runtime, context, hardware_id, ram, vram, bandwidth, gpu, tflops, prompt_tokens, kv,
              fmt) -> None:
     """Memory and speed of one model + quantization + runtime, with the basis of every figure."""
+    from .api import resolve_hardware
     from .estimate import estimate_stack
     from .units import parse_tokens
 
@@ -566,7 +542,7 @@ def _requirements(spec_file, ram, vram, hardware_id, gpu, bandwidth, tflops, lan
                   prompt_tokens, license_, platform, runtimes, max_download_gb, headroom, prefer, top, as_of=None,
                   lang_strict=None):
     """(catalog, Requirements, HardwareSpec) from a spec file and the flags (flags win)."""
-    from .requirements import build, check_ids, load_spec
+    from .requirements import load_spec
 
     raw = load_spec(spec_file) if spec_file else {}
     flags = {"ram_gb": ram, "vram_gb": vram, "hardware": hardware_id, "gpu": gpu, "bandwidth_gbps": bandwidth,
@@ -577,23 +553,10 @@ def _requirements(spec_file, ram, vram, hardware_id, gpu, bandwidth, tflops, lan
              "max_download_gb": max_download_gb, "headroom": headroom, "prefer": prefer, "top": top,
              "as_of": as_of, "lang_strict": lang_strict}
     raw.update({k: v for k, v in flags.items() if v is not None})
-    req = build(raw)
+    from .api import resolve
+
     cat = _catalog()
-    check_ids(req, cat)
-    spec = resolve_hardware(cat, req.hardware, str(req.ram_gb) + "GB" if req.ram_gb else None,
-                            str(req.vram_gb) + "GB" if req.vram_gb else None, req.bandwidth_gbps, req.gpu, req.tflops)
-    if raw.get("context") is None and req.hardware and cat.hw(req.hardware).kind == "phone":
-        from .requirements import PHONE_CONTEXT
-
-        req.context = PHONE_CONTEXT
-        spec.notes.append(f"context {PHONE_CONTEXT} tokens: the default on phones, where on-device runtimes ship "
-                          "files fixed to 4K (give --context for more)")
-    if spec.memory_kind == "vram" and not spec.bandwidth_gbps and (req.min_tps is not None or req.max_ttft_ms is not None):
-        from .errors import InputError
-
-        flag = "--min-tps" if req.min_tps is not None else "--max-ttft-ms"
-        raise InputError(flag, f"the speed of {spec.name} is unknown, so a speed limit cannot be checked",
-                         "--gpu NAME (see `advisor hardware gpus`) or --bandwidth GB/s [--tflops N]")
+    req, spec = resolve(cat, raw)
     return cat, req, spec
 
 
@@ -681,9 +644,9 @@ def verify(synthetic, file, gen_tokens, repeats, threads, fill, profiles_dir, fo
 
 def _user_profiles():
     """Profiles measured on this machine by `advisor profile` (none until that has run)."""
-    from .store import load_profiles
+    from .api import user_profiles
 
-    return load_profiles()
+    return user_profiles()
 
 
 # --------------------------------------------------------------------------- kb

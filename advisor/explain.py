@@ -269,3 +269,131 @@ def run_plan(model_id: str, quant: str, runtime: str, s, synthetic: bool, file, 
     if seconds:
         out += f"; expected about {seconds:.0f} s after loading (from the estimate)"
     return out + " (Ctrl-C stops it and the runner)"
+
+
+# --------------------------------------------------------------------------- the web UI's words
+
+PART_LABELS = {"weights": "weights", "kv_cache": "KV cache", "buffers": "buffers", "overhead": "runtime overhead",
+               "encoders": "encoders (image/audio)"}
+BASIS_COLOURS = {"measured": "green", "calibrated": "blue", "estimated": "orange", "published": "violet"}
+
+
+def part_label(part: str) -> str:
+    return PART_LABELS.get(part, part)
+
+
+def basis_badge(basis: str | None) -> str:
+    """A figure's basis as a coloured Streamlit Markdown badge."""
+    b = basis or "none"
+    return f":{BASIS_COLOURS.get(b, 'gray')}-badge[{UI['basis']}: {b}]"
+
+
+def violation_text(v: dict) -> tuple[str, str, str]:
+    """(constraint, required, actual) of a violation record as a table shows them."""
+    unit = v.get("unit")
+
+    def fmt(x) -> str:
+        if x is None:
+            return "unknown"
+        if isinstance(x, (list, tuple)):
+            return ", ".join(map(str, x)) or "none"
+        if isinstance(x, float):
+            x = f"{x:.2f}".rstrip("0").rstrip(".")
+        return f"{x} {unit}" if unit else str(x)
+
+    return label(v["constraint"]), fmt(v.get("required")), fmt(v.get("actual"))
+
+
+def check_rows(checks: list[dict]) -> list[dict]:
+    """`advisor verify`'s table: each check's requirement, prediction, measurement, error and result."""
+    def num(x):
+        return None if x is None else round(x, 2)
+
+    return [{"check": c["check"], "required": c["required"] or "(no requirement)", "predicted": num(c["predicted"]),
+             "measured": num(c["measured"]), "unit": c["unit"],
+             "error": f"{c['error']:+.0%}" if c["error"] is not None else "-", "result": c["status"]} for c in checks]
+
+
+UI = {
+    "app_title": "advisor: choose, defend and verify a small language model",
+    "page_recommend": "Recommend", "page_why": "Why", "page_compare": "Compare", "page_catalog": "Catalog",
+    "page_profiles": "Profiles and verify",
+    # sidebar
+    "upload_spec": "Requirements spec (YAML)",
+    "upload_spec_help": "The file `advisor recommend --spec` reads; it fills this sidebar.",
+    "hardware": "Hardware", "hw_mode_this": "this machine", "hw_mode_profile": "a profile", "hw_mode_custom": "custom",
+    "hardware_profile": "Hardware profile", "ram_gb": "RAM (GB)", "vram_gb": "VRAM (GB)",
+    "ram_help": "The memory budget on this machine's CPU (--ram); with VRAM, the system RAM beside the GPU.",
+    "gpu": "GPU", "bandwidth": "Bandwidth (GB/s)", "tflops": "TFLOP/s (FP16)", "none": "none",
+    "languages": "Languages", "languages_placeholder": "search by name or code: Swedish, svenska, sv",
+    "lang_strict": "Only languages the card lists",
+    "lang_strict_help": "A broad claim ('over 140 languages') is then not enough (--lang-strict).",
+    "modalities": "Inputs", "tasks": "Tasks", "context": "Context (tokens)",
+    "min_tps": "Min decode tok/s", "max_ttft": "Max TTFT (ms)", "prompt_tokens": "Prompt tokens (for TTFT)",
+    "license": "Licence", "any": "any", "all": "all", "platform": "Platform", "runtimes": "Runtimes",
+    "max_download": "Max download (GB)", "max_download_help": "0: only what is already on the platform (built-ins).",
+    "headroom": "Headroom (share of memory kept free)", "prefer": "Prefer", "top": "How many",
+    "as_of": "As of", "as_of_help": "What is offered on this date (default today): built-ins come and go.",
+    "load_error": "The requirements could not be read: {error}",
+    # recommend
+    "hardware_line": "Hardware: {name}; memory {gb:.1f} GB ({kind}), bandwidth {bw:g} GB/s",
+    "top_pick": "Top pick: {model} {quant} on {runtime} ({backend})",
+    "memory": "Memory that must fit", "built_in": "built in", "decode": "Decode", "range": "range {lo:.1f}-{hi:.1f}",
+    "no_speed": "no speed figure", "ttft": "Time to first token", "prefill": "prefill {tps:g} tok/s",
+    "quality": "Quality", "basis": "basis", "licence_line": "licence **{licence}**",
+    "ranked": "Ranked recommendations", "col_rank": "rank", "col_model": "model", "col_quant": "quantization",
+    "col_runtime": "runtime", "col_backend": "backend", "col_memory": "memory", "col_share": "share of budget",
+    "col_decode": "decode tok/s", "col_basis": "basis", "col_quality": "quality", "col_licence": "licence",
+    "col_artifact": "file", "artifact_link": "Hub", "col_stack": "stack", "col_constraint": "constraint",
+    "col_required": "required", "col_actual": "actual", "col_score": "score", "col_verdict": "verdict",
+    "nothing_fits": "Nothing fits these requirements. The changes below would unlock a stack.",
+    "relaxations": "What would unlock more", "relax_button": "{change}: unlocks {model} {quant} on {runtime}",
+    "pareto": "Trade-offs", "pareto_axis": "Quality against", "axis_memory": "memory that must fit (GB)",
+    "axis_speed": "decode speed", "axis_decode": "decode tokens/s (log)", "axis_quality": "quality (T-score)",
+    "axis_context": "context (tokens)", "axis_decode_full": "decode tokens/s with the context full",
+    "axis_decode_measured": "measured decode tokens/s", "axis_decode_predicted": "predicted decode tokens/s",
+    "show_rejected": "Show rejected stacks", "rejected": "rejected", "front": "Pareto front",
+    "hover_fails": "fails:", "hover_quality": "quality", "hover_memory": "memory", "hover_decode": "decode tok/s",
+    "budget_line": "budget {gb:g} GB", "usable_line": "less headroom {gb:.2f} GB",
+    "pareto_caption": "{n} of {total} stacks meet every requirement; each is a point ({missing} without a figure on "
+                      "this axis are not drawn). The front joins the stacks no other beats on both axes.",
+    "misses": "Nearest misses", "misses_why": "Each miss in words",
+    "export": "Export", "export_spec": "Requirements (YAML spec)", "export_json": "Result (JSON)",
+    "export_md": "Result (Markdown)",
+    "cli_equivalent": "# advisor recommend --spec requirements.yaml\n{spec}",
+    # why
+    "pick_model": "Model", "verdict": "{model}: {verdict}", "needs": "It would need:", "fits": "fits",
+    "fails": "fails",
+    # compare
+    "pick_stacks": "Stacks to compare (two to four, of those that meet the requirements)",
+    "pick_two": "Pick at least two stacks.",
+    "sweep_caption": "Memory that must fit and decode speed with the context full, at each context up to the "
+                     "model's longest; the budget is the red line.",
+    # catalog
+    "tab_models": "Models", "tab_quants": "Quantizations", "tab_runtimes": "Runtimes", "tab_hardware": "Hardware",
+    "tab_gpus": "GPUs and accelerators", "filter_text": "Search", "filter_family": "Family",
+    "col_family": "family", "col_params": "params (B)", "col_active": "active (B)", "col_languages": "languages listed",
+    "col_availability": "availability", "col_repo": "weights", "hub_link": "Hub",
+    "models_count": "{n} of {total} models", "model_view": "A model's facts", "col_field": "field",
+    "col_value": "value", "col_source": "source", "sources": "Sources", "col_key": "key", "col_kind": "kind",
+    "col_ref": "reference", "col_note": "note", "corrections": "Corrections to the course",
+    "col_course": "the course says", "col_primary": "the primary source says", "col_name": "name",
+    "col_format": "format", "col_bits": "bits/weight",
+    # profiles
+    "stored_profiles": "Measured profiles",
+    "profiles_count": "{shipped} runs ship with the knowledge base; {mine} measured on this machine.",
+    "col_hardware": "hardware", "col_threads": "threads", "col_decode_measured": "decode measured",
+    "col_decode_predicted": "decode predicted", "col_memory_measured": "peak GB measured",
+    "col_memory_predicted": "peak GB predicted", "col_skipped": "not predicted because",
+    "profiles_caption": "Predicted before calibration: each run is predicted for its own machine (bandwidth, "
+                        "compute, threads) with no run of that machine informing the estimate.",
+    "measured": "measured", "predicted": "predicted",
+    "verify_here": "Verify a stack on this machine",
+    "needs_profile_extra": "Running a model needs the profile extra: pip install -e '.[profile]' (llama.cpp through "
+                           "llama-cpp-python, and gguf).",
+    "pick_stack": "Stack (llama.cpp engine, CPU)", "gen_tokens": "Generated tokens", "repeats": "Repeats",
+    "fill": "Fill the context (full-context memory peak; slower)",
+    "run_verify": "Profile with random weights of its real shapes",
+    "verify_running": "Building and running {stack} (random weights, real shapes)",
+    "verify_done": "Stored: {path}", "pass": "PASS", "fail": "FAIL",
+}

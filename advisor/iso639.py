@@ -9,3 +9,36 @@ mn mr ms mt my na nb nd ne ng nl nn no nr nv ny oc oj om or os pa pi pl ps pt qu
 se sg si sk sl sm sn so sq sr ss st su sv sw ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi
 vo wa wo xh yi yo za zh zu
 """.split())
+
+
+def names() -> dict[str, tuple[str, str]]:
+    """Each code's name in English and in the language itself (CLDR, through Babel); a code CLDR lacks has
+    its code for a name."""
+    global _NAMES
+    if _NAMES is None:
+        from babel import Locale, UnknownLocaleError
+
+        en = Locale("en").languages
+        out = {}
+        for code in sorted(CODES):
+            try:
+                native = Locale.parse(code).get_language_name(code) or ""
+            except (UnknownLocaleError, ValueError):
+                native = ""
+            out[code] = (en.get(code, code), native)
+        _NAMES = out
+    return _NAMES
+
+
+_NAMES: dict[str, tuple[str, str]] | None = None
+
+
+def find(query: str) -> str | None:
+    """The code of a language given by its code, English name or own name ('Swedish', 'svenska' -> 'sv')."""
+    q = query.strip().casefold()
+    if q in CODES:
+        return q
+    for code, (en, native) in names().items():
+        if q in (en.casefold(), native.casefold()):
+            return code
+    return None

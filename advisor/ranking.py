@@ -28,3 +28,18 @@ def score(quality, tps, memory_gb, prefer: str, claimed_only=0, log10=math.log10
     if prefer == "speed":
         return 20 * log10(maximum(tps, 0.1)) + 0.2 * q
     return -10 * memory_gb + 0.2 * q
+
+
+def pareto_front(points: list[tuple[float | None, float]], lower_x_better: bool) -> list[bool]:
+    """Which (x, quality) points no other point beats on both: higher quality and lower x (memory) or
+    higher x (speed). A point without x is on no front."""
+    sign = 1 if lower_x_better else -1
+    order = sorted((i for i, (x, _) in enumerate(points) if x is not None),
+                   key=lambda i: (sign * points[i][0], -points[i][1]))
+    out = [False] * len(points)
+    best = -math.inf
+    for i in order:
+        if points[i][1] > best:
+            out[i] = True
+            best = points[i][1]
+    return out

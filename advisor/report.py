@@ -9,7 +9,10 @@ from .requirements import Requirements
 from .solve import best_per_model, evaluate, nearest_misses, relaxations
 
 
-def recommend_report(cat: Catalog, req: Requirements, hw: HardwareSpec, profiles=()) -> dict:
+def recommend_report(cat: Catalog, req: Requirements, hw: HardwareSpec, profiles=(), *,
+                     include_stacks: bool = False) -> dict:
+    """The recommendation as data; `include_stacks` adds every evaluated stack in brief (`stacks`), with the
+    Pareto fronts of quality against memory and against decode speed among the feasible ones."""
     cands = evaluate(cat, hw, req, profiles)
     budget = req.vram_gb or req.ram_gb or hw.memory_gb
     recs = [{"rank": i, **candidate_record(cat, c, req, hw, budget), "hf_repo": c.model.hf_repo,
@@ -25,7 +28,7 @@ def recommend_report(cat: Catalog, req: Requirements, hw: HardwareSpec, profiles
               "bandwidth_gbps": hw.bandwidth_gbps, "bandwidth_source": hw.bandwidth_source,
               "compute_tflops": hw.gpu_tflops if hw.memory_kind == "vram" else hw.cpu_tflops,
               "accelerator": hw.accelerator, "backends": list(hw.backends), "detected": hw.detected}
-    return {
+    out = {
         "requirements": req.model_dump(),
         "hardware": hw_rec,
         "recommendations": recs,
@@ -34,6 +37,35 @@ def recommend_report(cat: Catalog, req: Requirements, hw: HardwareSpec, profiles
         "notes": (["no --ram, --vram or --hardware: the detected machine was used"] if hw.detected and not req.ram_gb
                   and not req.vram_gb and not req.gpu else []) + list(hw.notes),
     }
+    if include_stacks:
+        out["stacks"] = stack_points(cands)
+    return out
+
+
+def stack_points(cands) -> list[dict]:
+    """Every evaluated stack in brief (a chart's points): feasible ones first in rank order, then rejected
+    ones with the constraints they fail; `pareto_memory` / `pareto_speed` mark the feasible fronts."""
+    from .ranking import pareto_front
+
+    feas = [c for c in cands if c.feasible]
+    rej = sorted((c for c in cands if not c.feasible), key=lambda c: (c.model_id, c.quant, c.runtime, c.backend))
+    pts = []
+    for c in feas + rej:
+        mem = c.memory.required / 1e9 if c.memory is not None and c.memory.total else None
+        if c.offload is not None:
+            mem = (c.offload.vram_bytes + c.offload.ram_bytes) / 1e9
+        pts.append({"model": c.model_id, "family": c.model.family, "quantization": c.quant, "runtime": c.runtime,
+                    "backend": c.backend, "memory_required_gb": round(mem, 3) if mem is not None else None,
+                    "decode_tps": round(c.speed.decode_tps, 2) if c.speed else None,
+                    "basis": c.speed.basis if c.speed else None, "quality": round(c.quality, 1),
+                    "score": round(c.score, 2), "feasible": c.feasible,
+                    "violations": sorted({v.constraint for v in c.violations}),
+                    "pareto_memory": False, "pareto_speed": False})
+    n = len(feas)
+    for key, xk, lower in (("pareto_memory", "memory_required_gb", True), ("pareto_speed", "decode_tps", False)):
+        for p, on in zip(pts[:n], pareto_front([(p[xk], p["quality"]) for p in pts[:n]], lower)):
+            p[key] = on
+    return pts
 
 
 def candidate_record(cat: Catalog, c, req: Requirements, hw: HardwareSpec, budget) -> dict:
@@ -179,3 +211,63 @@ def render_why_markdown(rep: dict) -> str:
             out.append(f"| {s['quantization']} | {s['runtime']} | {s['backend']} | {s['memory_required_gb']} | "
                        f"{s['decode_tps']} | {s['score']} | {state} |")
     return "\n".join(out)
+
+
+# contexts a sweep walks through (tokens), up to the model's longest
+SWEEP_CONTEXTS = (512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072)
+
+
+def context_sweep(cat: Catalog, hw: HardwareSpec, stacks: list[tuple[str, str, str]], profiles=(),
+                  contexts=SWEEP_CONTEXTS, gen_tokens: int = 128) -> list[dict]:
+    """Memory and decode speed of each (model, quantization, runtime) as the context grows: at each context
+    the memory that must fit and the decode speed with the context full (the prompt fills it, less the
+    generated tokens). One row per stack and context; contexts beyond the model's longest are left out."""
+    from .errors import AdvisorError
+    from .estimate import estimate_stack
+
+    rows = []
+    for model_id, quant, runtime in stacks:
+        m = cat.model(model_id)
+        longest = (m.architecture.extended_context_length or m.architecture.context_length) if m.architecture else 0
+        for ctx in contexts:
+            if ctx > longest:
+                break
+            try:
+                est = estimate_stack(cat, model_id, quant, runtime, ctx, hw, prompt_tokens=max(1, ctx - gen_tokens),
+                                     gen_tokens=gen_tokens, extra_profiles=profiles)
+            except AdvisorError:
+                break
+            rec = est.as_dict()
+            rows.append({"stack": f"{model_id} {quant} {runtime}", "model": model_id, "quantization": quant,
+                         "runtime": runtime, "context": ctx, "memory_required_gb": rec["memory_required_gb"],
+                         "decode_tps": rec["decode_tps"], "basis": rec["basis"], "fits": rec["fits"]})
+    return rows
+
+
+def profile_comparison(cat: Catalog, profiles) -> list[dict]:
+    """Each stored run beside the advisor's prediction for its own machine (its bandwidth, compute, threads,
+    SIMD), before calibration: no run of that machine informs the estimate. Runs the catalog cannot predict
+    (an unknown model, a GPU run without its machine's figures) carry the reason instead."""
+    from .errors import AdvisorError
+    from .estimate import estimate_stack, spec_of_run
+    from .speed import machine_of
+
+    rows = []
+    for p in profiles:
+        row = {"model": p.model, "quantization": p.quantization, "runtime": p.runtime, "backend": p.backend,
+               "hardware": p.hardware, "threads": p.threads, "context": p.context, "prompt_tokens": p.prompt_tokens,
+               "synthetic": p.synthetic, "decode_measured": p.decode_tokens_per_s.median,
+               "decode_predicted": None, "memory_measured_gb": round(p.peak_rss_bytes / 1e9, 3)
+               if p.peak_rss_bytes else None, "memory_predicted_gb": None, "skipped": None}
+        try:
+            est = estimate_stack(cat, p.model, p.quantization, p.runtime, p.context, spec_of_run(p),
+                                 prompt_tokens=p.prompt_tokens, gen_tokens=p.gen_tokens,
+                                 exclude_fingerprint=machine_of(p), exclude_same_cpu=True)
+        except AdvisorError as e:
+            row["skipped"] = str(e)
+        else:
+            if est.speed is not None:
+                row["decode_predicted"] = round(est.speed.decode_tps, 2)
+            row["memory_predicted_gb"] = round(est.memory.total / 1e9, 3)
+        rows.append(row)
+    return rows

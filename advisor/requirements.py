@@ -85,21 +85,26 @@ def _list(v: Any) -> list[str]:
 
 
 def load_spec(path: str) -> dict[str, Any]:
-    import yaml
-
     p = Path(path)
     if not p.is_file():
         raise InputError("--spec", f"no such file: {path}", "a YAML file of requirement keys")
+    return parse_spec(p.read_text(errors="replace"), path)
+
+
+def parse_spec(text: str, name: str = "the spec") -> dict[str, Any]:
+    """Raw requirement values from the text of a YAML spec (a file, an upload); `name` says which in errors."""
+    import yaml
+
     try:
-        data = yaml.safe_load(p.read_text())
+        data = yaml.safe_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise InputError("--spec", f"{path} is not valid YAML{where}", "a YAML mapping of requirement keys") from None
+        raise InputError("--spec", f"{name} is not valid YAML{where}", "a YAML mapping of requirement keys") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise InputError("--spec", f"{path} must hold a mapping", "keys such as ram, lang, task, context")
+        raise InputError("--spec", f"{name} must hold a mapping", "keys such as ram, lang, task, context")
     out = {}
     for k, v in data.items():
         key = SPEC_KEYS.get(str(k))
@@ -131,9 +136,14 @@ def build(raw: dict[str, Any]) -> Requirements:
                 raise InputError(flag, "must be positive", form)
             r[key] = v
     langs = _list(raw.get("languages"))
+    if any(x not in CODES for x in langs):
+        from .iso639 import find
+
+        langs = [x if x in CODES else (find(x) or x) for x in langs]
     bad = [x for x in langs if x not in CODES]
     if bad:
-        raise InputError("--lang", f"unknown language code {', '.join(bad)}", "ISO 639-1 two-letter codes, e.g. sv, en, de")
+        raise InputError("--lang", f"unknown language {', '.join(bad)}",
+                         "ISO 639-1 two-letter codes, e.g. sv, en, de, or a language's name (Swedish, svenska)")
     r["languages"] = sorted(set(langs))
     mods = _list(raw.get("modalities"))
     bad = [x for x in mods if x not in MODALITIES]
@@ -229,3 +239,59 @@ def license_ok(req: Requirements, license_id: str) -> bool:
     if "commercial" in want and (lic in PERMISSIVE or lic == "gemma"):
         return True
     return lic in want
+
+
+# the spec keys `to_spec` writes, in this order, each with its Requirements field
+SPEC_OUT = (("hardware", "hardware"), ("ram", "ram_gb"), ("vram", "vram_gb"), ("gpu", "gpu"),
+            ("bandwidth", "bandwidth_gbps"), ("tflops", "tflops"), ("languages", "languages"),
+            ("lang_strict", "lang_strict"), ("modalities", "modalities"), ("tasks", "tasks"), ("context", "context"),
+            ("min_tps", "min_tps"), ("max_ttft_ms", "max_ttft_ms"), ("prompt_tokens", "prompt_tokens"),
+            ("license", "license"), ("platform", "platform"), ("runtimes", "runtimes"),
+            ("max_download_gb", "max_download_gb"), ("headroom", "headroom"), ("prefer", "prefer"), ("top", "top"),
+            ("as_of", "as_of"))
+
+
+def to_spec(req: Requirements) -> dict[str, Any]:
+    """The requirements as the YAML spec `advisor recommend --spec` reads: only the values that differ from
+    the defaults, so `build(parse_spec(yaml.dump(to_spec(r))))` gives `r` back."""
+    default = Requirements()
+    out: dict[str, Any] = {}
+    for key, fld in SPEC_OUT:
+        v = getattr(req, fld)
+        if v == getattr(default, fld) or v is None:
+            continue
+        if fld in ("ram_gb", "vram_gb"):
+            v = f"{v:g}GB"
+        out[key] = list(v) if isinstance(v, list) else v
+    return out
+
+
+def spec_yaml(req: Requirements) -> str:
+    import yaml
+
+    return yaml.safe_dump(to_spec(req), sort_keys=False, allow_unicode=True)
+
+
+# a relaxation's flag (advisor.solve.change_for) and the raw requirement key it changes
+FLAG_KEYS = {"--ram": "ram_gb", "--vram": "vram_gb", "--lang": "languages", "--modality": "modalities",
+             "--task": "tasks", "--context": "context", "--min-tps": "min_tps", "--max-ttft-ms": "max_ttft_ms",
+             "--max-download-gb": "max_download_gb", "--license": "license", "--hardware": "hardware"}
+
+
+def apply_change(raw: dict[str, Any], change: dict) -> dict[str, Any]:
+    """Raw requirements with one relaxation (advisor.solve.change_for) applied: a new value for its flag,
+    a value dropped from a list, a licence admitted, `instead_of` removed."""
+    key = FLAG_KEYS.get(change.get("flag", ""))
+    if key is None:
+        raise InputError("change", f"unknown flag {change.get('flag')!r}", ", ".join(FLAG_KEYS))
+    out = dict(raw)
+    if "drop" in change:
+        out[key] = [x for x in _list(out.get(key)) if x != str(change["drop"]).lower()]
+    elif key == "license":
+        have = [x for x in _list(out.get(key)) if x != "any"]
+        out[key] = sorted(set(have) | {str(change["value"]).lower()})
+    else:
+        out[key] = change["value"]
+    if change.get("instead_of"):
+        out.pop(FLAG_KEYS[change["instead_of"]], None)
+    return out

@@ -112,7 +112,9 @@ def _transformers_reason(c, synthetic: bool) -> Optional[str]:
 
 def verify(cat, req, spec, *, synthetic: bool, file: Optional[str], gen_tokens: int, repeats: int,
            threads: Optional[int], fill: bool, force: bool, profiles_dir: Optional[str], user_profiles=(),
-           announce=None) -> VerifyOutcome:
+           announce=None, stack: Optional[tuple[str, str, str]] = None) -> VerifyOutcome:
+    """Run the pick of the requirements here and check each requirement; `stack` (model, quantization id,
+    runtime) runs that stack instead, feasible or not (the web UI's chosen stack)."""
     from advisor.solve import evaluate
 
     from .profile import profile_stack
@@ -128,6 +130,14 @@ def verify(cat, req, spec, *, synthetic: bool, file: Optional[str], gen_tokens: 
     from advisor.solve import SPEED_CONSTRAINTS as measured_only
     speed_only = [c for c in cands if c.violations and all(v.constraint in measured_only for v in c.violations)]
     ordered = [c for c in cands if c.feasible] or speed_only
+    if stack is not None:
+        ordered = [c for c in cands if (c.model_id, c.quant, c.runtime) == tuple(stack)]
+        if not ordered:
+            raise InputError("stack", f"{' '.join(stack)} is not a stack of this catalog on this machine",
+                             "a model, quantization id and runtime from `advisor why MODEL`")
+        why_not = runnable_reason(ordered[0], synthetic)
+        if why_not is not None:
+            raise NothingToVerify(why_not)
     for c in ordered:
         if c.model_id in seen:
             continue

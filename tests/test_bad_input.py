@@ -27,7 +27,7 @@ REQUIREMENT_CASES = [
     (["--bandwidth", "fast"], "--bandwidth"),
     (["--tflops", "0"], "--tflops"),
     (["--lang", "xx"], "--lang"),
-    (["--lang", "swedish"], "--lang"),
+    (["--lang", "klingon"], "--lang"),
     (["--modality", "smell"], "--modality"),
     (["--task", "dance"], "--task"),
     (["--context", "0"], "--context"),

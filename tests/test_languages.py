@@ -50,3 +50,19 @@ def test_speech_input_languages_constrain_the_audio_modality(cli):
     ok = json.loads(cli("why", "phi-4-multimodal-instruct", "--ram", "32GB", "--modality", "audio", "--lang", "de",
                         "--format", "json").stdout)
     assert ok["verdict"] in ("recommended", "outranked")
+
+
+def test_a_language_by_its_name(cli):
+    """--lang takes a language's English name or its own name (CLDR through Babel) as well as its code; the
+    three spellings give the same requirements."""
+    import json
+
+    outs = []
+    for spelling in ("sv", "Swedish", "svenska"):
+        r = cli("recommend", "--ram", "4GB", "--lang", spelling, "--bandwidth", "30", "--format", "json")
+        assert r.returncode == 0, r.stderr
+        outs.append(json.loads(r.stdout))
+    assert {tuple(o["requirements"]["languages"]) for o in outs} == {("sv",)}
+    assert len({o["recommendations"][0]["model"] for o in outs}) == 1
+    r = cli("recommend", "--ram", "4GB", "--lang", "klingon")
+    assert r.returncode == 2 and "--lang" in r.stderr and "Swedish" in r.stderr

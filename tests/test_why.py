@@ -62,7 +62,7 @@ def test_models_without_a_stack_explain_the_platform_rule(cli):
 @pytest.mark.parametrize("args, field", [
     (("no-such-model", "--ram", "4GB"), "model"),
     (("qwen3-0.6b", "--ram", "four"), "--ram"),
-    (("qwen3-0.6b", "--lang", "swedish"), "--lang"),
+    (("qwen3-0.6b", "--lang", "klingon"), "--lang"),
 ])
 def test_bad_input_exits_2(cli, args, field):
     r = cli("why", *args)

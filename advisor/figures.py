@@ -1,0 +1,113 @@
+"""Charts of the advisor's data as plotly figures, for the web UI and the offline report. Imported only by
+front ends that draw (plotly loads with this module); every label comes from advisor.explain."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+from .explain import UI, part_label
+
+# one symbol per runtime, in the catalog's order of runtime ids (stable across runs)
+SYMBOLS = ("circle", "square", "diamond", "cross", "x", "triangle-up", "triangle-down", "star", "hexagon", "pentagon",
+           "triangle-left", "triangle-right", "hourglass", "bowtie")
+PARTS = ("weights", "kv_cache", "buffers", "overhead", "encoders")
+_LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", yanchor="top", y=-0.2))
+
+
+def memory_bar(stacks: list[dict], budget_gb: float | None, headroom: float | None = None) -> go.Figure:
+    """Memory of one or more stacks as stacked horizontal bars of their parts (weights, KV cache, buffers,
+    overhead, encoders), with the budget (and the budget less the headroom) as vertical lines."""
+    fig = go.Figure()
+    names = [f"{s['model']} {s['quantization']} {s['runtime']}" for s in stacks]
+    for part in PARTS:
+        xs = [(s.get("memory_breakdown_gb") or {}).get(part, 0.0) for s in stacks]
+        if any(xs):
+            fig.add_bar(y=names, x=xs, name=part_label(part), orientation="h",
+                        hovertemplate="%{y}: %{x:.2f} GB<extra>" + part_label(part) + "</extra>")
+    if budget_gb:
+        fig.add_vline(x=budget_gb, line_dash="solid", line_color="crimson",
+                      annotation_text=UI["budget_line"].format(gb=budget_gb), annotation_position="top")
+        if headroom:
+            usable = budget_gb * (1 - headroom)
+            fig.add_vline(x=usable, line_dash="dot", line_color="crimson",
+                          annotation_text=UI["usable_line"].format(gb=usable), annotation_position="bottom")
+    fig.update_layout(barmode="stack", xaxis_title=UI["axis_memory"], height=140 + 40 * len(stacks), **_LAYOUT)
+    return fig
+
+
+def pareto(points: list[dict], axis: str = "memory", show_rejected: bool = False,
+           runtimes: tuple[str, ...] = ()) -> go.Figure:
+    """Quality against memory (axis='memory') or decode speed (axis='speed'): one point per feasible stack
+    with a figure on that axis, coloured by family (one trace each), shaped by runtime; the Pareto front as a
+    line; rejected stacks in grey when asked."""
+    xk, front = ("memory_required_gb", "pareto_memory") if axis == "memory" else ("decode_tps", "pareto_speed")
+    order = list(runtimes) or sorted({p["runtime"] for p in points})
+    sym = {r: SYMBOLS[i % len(SYMBOLS)] for i, r in enumerate(order)}
+    fig = go.Figure()
+    if show_rejected:
+        rej = [p for p in points if not p["feasible"] and p[xk] is not None]
+        fig.add_scatter(x=[p[xk] for p in rej], y=[p["quality"] for p in rej], mode="markers", name=UI["rejected"],
+                        marker=dict(color="lightgrey", size=6, symbol=[sym.get(p["runtime"], "circle") for p in rej]),
+                        customdata=[[_stack(p), ", ".join(p["violations"])] for p in rej],
+                        hovertemplate="%{customdata[0]}<br>" + UI["hover_fails"] + " %{customdata[1]}<extra></extra>")
+    feas = [p for p in points if p["feasible"] and p[xk] is not None]
+    for fam in sorted({p["family"] for p in feas}):
+        ps = [p for p in feas if p["family"] == fam]
+        fig.add_scatter(x=[p[xk] for p in ps], y=[p["quality"] for p in ps], mode="markers", name=fam,
+                        marker=dict(size=9, symbol=[sym.get(p["runtime"], "circle") for p in ps]),
+                        customdata=[[_stack(p), p["basis"] or UI["no_speed"], p["memory_required_gb"],
+                                     p["decode_tps"]] for p in ps],
+                        hovertemplate=("%{customdata[0]}<br>" + UI["hover_quality"] + " %{y}<br>" + UI["hover_memory"]
+                                       + " %{customdata[2]} GB<br>" + UI["hover_decode"] + " %{customdata[3]} ("
+                                       + "%{customdata[1]})<extra></extra>"))
+    fr = sorted((p for p in feas if p[front]), key=lambda p: p[xk])
+    if fr:
+        fig.add_scatter(x=[p[xk] for p in fr], y=[p["quality"] for p in fr], mode="lines", name=UI["front"],
+                        line=dict(color="black", dash="dash", shape="hv" if axis == "memory" else "vh"),
+                        hoverinfo="skip")
+    fig.update_layout(xaxis_title=UI["axis_memory"] if axis == "memory" else UI["axis_decode"],
+                      yaxis_title=UI["axis_quality"], height=480, **_LAYOUT)
+    if axis == "speed":
+        fig.update_xaxes(type="log")
+    return fig
+
+
+def _stack(p: dict) -> str:
+    return f"{p['model']} {p['quantization']} on {p['runtime']} ({p['backend']})"
+
+
+def context_lines(rows: list[dict], budget_gb: float | None) -> tuple[go.Figure, go.Figure]:
+    """(memory against context with the budget as a line, decode speed against context), one line a stack."""
+    mem, dec = go.Figure(), go.Figure()
+    for name in dict.fromkeys(r["stack"] for r in rows):
+        rs = [r for r in rows if r["stack"] == name]
+        mem.add_scatter(x=[r["context"] for r in rs], y=[r["memory_required_gb"] for r in rs], mode="lines+markers",
+                        name=name)
+        dec.add_scatter(x=[r["context"] for r in rs], y=[r["decode_tps"] for r in rs], mode="lines+markers", name=name)
+    if budget_gb:
+        mem.add_hline(y=budget_gb, line_color="crimson", annotation_text=UI["budget_line"].format(gb=budget_gb))
+    for f, title in ((mem, UI["axis_memory"]), (dec, UI["axis_decode_full"])):
+        f.update_xaxes(type="log", title=UI["axis_context"])
+        f.update_layout(yaxis_title=title, height=380, **_LAYOUT)
+    return mem, dec
+
+
+def predicted_measured(rows: list[dict]) -> go.Figure:
+    """Predicted (before calibration) against measured decode speed, one trace per runtime, with y = x."""
+    rows = [r for r in rows if r["decode_predicted"] is not None]
+    fig = go.Figure()
+    for rt in sorted({r["runtime"] for r in rows}):
+        rs = [r for r in rows if r["runtime"] == rt]
+        fig.add_scatter(x=[r["decode_measured"] for r in rs], y=[r["decode_predicted"] for r in rs], mode="markers",
+                        name=rt, customdata=[[f"{r['model']} {r['quantization']}", r["hardware"], r["context"]]
+                                             for r in rs],
+                        hovertemplate="%{customdata[0]}<br>%{customdata[1]}<br>" + UI["axis_context"]
+                        + " %{customdata[2]}<br>" + UI["measured"] + " %{x}<br>" + UI["predicted"]
+                        + " %{y}<extra></extra>")
+    if rows:
+        hi = max(max(r["decode_measured"], r["decode_predicted"]) for r in rows) * 1.1
+        fig.add_scatter(x=[0, hi], y=[0, hi], mode="lines", name="y = x", line=dict(color="grey", dash="dot"),
+                        hoverinfo="skip")
+    fig.update_layout(xaxis_title=UI["axis_decode_measured"], yaxis_title=UI["axis_decode_predicted"], height=480,
+                      **_LAYOUT)
+    return fig
