@@ -11,14 +11,14 @@ from .explain import UI, part_label
 SYMBOLS = ("circle", "square", "diamond", "cross", "x", "triangle-up", "triangle-down", "star", "hexagon", "pentagon",
            "triangle-left", "triangle-right", "hourglass", "bowtie")
 PARTS = ("weights", "kv_cache", "buffers", "overhead", "encoders")
-_LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", yanchor="top", y=-0.2))
+_LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", yanchor="bottom", y=1.02))
 
 
 def memory_bar(stacks: list[dict], budget_gb: float | None, headroom: float | None = None) -> go.Figure:
     """Memory of one or more stacks as stacked horizontal bars of their parts (weights, KV cache, buffers,
     overhead, encoders), with the budget (and the budget less the headroom) as vertical lines."""
     fig = go.Figure()
-    names = [f"{s['model']} {s['quantization']} {s['runtime']}" for s in stacks]
+    names = [f"{s['model']} {s.get('quantization_name') or s['quantization']} {s['runtime']}" for s in stacks]
     for part in PARTS:
         xs = [(s.get("memory_breakdown_gb") or {}).get(part, 0.0) for s in stacks]
         if any(xs):
@@ -30,7 +30,7 @@ def memory_bar(stacks: list[dict], budget_gb: float | None, headroom: float | No
         if headroom:
             usable = budget_gb * (1 - headroom)
             fig.add_vline(x=usable, line_dash="dot", line_color="crimson",
-                          annotation_text=UI["usable_line"].format(gb=usable), annotation_position="bottom")
+                          annotation_text=UI["usable_line"].format(gb=usable), annotation_position="top left")
     fig.update_layout(barmode="stack", xaxis_title=UI["axis_memory"], height=140 + 40 * len(stacks), **_LAYOUT)
     return fig
 

@@ -63,10 +63,11 @@ def init_state() -> None:
 def set_state(raw: dict[str, Any]) -> None:
     """Put raw requirement values (a spec, a URL, a relaxation) into the sidebar's widgets. Checks them first
     (advisor.requirements.build): bad values raise InputError and change nothing."""
-    from advisor.requirements import build
+    from advisor.requirements import build, check_ids
 
     req = build(raw)
     cat = catalog()
+    check_ids(req, cat)
     new = dict(DEFAULTS)
     if req.hardware:
         new.update(req_hw_mode="profile", req_hardware=req.hardware)

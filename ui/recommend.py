@@ -34,12 +34,12 @@ if got is not None:
                 if top["decode_tps"]:
                     lo, hi = top["decode_tps_range"]
                     c[1].metric(W["decode"], f"{top['decode_tps']:.1f} tok/s", W["range"].format(lo=lo, hi=hi),
-                                delta_color="off")
+                                delta_color="off", delta_arrow="off")
                 else:
                     c[1].metric(W["decode"], W["no_speed"])
                 c[2].metric(W["ttft"], f"{top['ttft_ms'] / 1000:.1f} s" if top["ttft_ms"] else "-",
                             W["prefill"].format(tps=top["prefill_tps"]) if top["prefill_tps"] else None,
-                            delta_color="off")
+                            delta_color="off", delta_arrow="off")
                 c[3].metric(W["quality"], f"{top['quality']:.1f}")
                 st.markdown(basis_badge(top["basis"]) + "  " + W["licence_line"].format(licence=top["license"]))
                 if top["memory_breakdown_gb"]:
