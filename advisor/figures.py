@@ -31,7 +31,9 @@ def memory_bar(stacks: list[dict], budget_gb: float | None, headroom: float | No
             usable = budget_gb * (1 - headroom)
             fig.add_vline(x=usable, line_dash="dot", line_color="crimson",
                           annotation_text=UI["usable_line"].format(gb=usable), annotation_position="top left")
-    fig.update_layout(barmode="stack", xaxis_title=UI["axis_memory"], height=140 + 40 * len(stacks), **_LAYOUT)
+    fig.update_xaxes(ticksuffix=" GB")
+    fig.update_layout(barmode="stack", height=170 + 40 * len(stacks),
+                      margin=dict(l=10, r=10, t=60, b=10), legend=dict(orientation="h", yanchor="bottom", y=1.15, x=0))
     return fig
 
 

@@ -34,7 +34,7 @@ def custom(at: AppTest, **values) -> AppTest:
 
 
 def ranked(at: AppTest):
-    return next(d for d in at.dataframe if "share of budget" in d.value.columns).value
+    return next(d for d in at.dataframe if "of budget" in d.value.columns).value
 
 
 def pareto_points(at: AppTest, axis="memory") -> dict:

@@ -46,21 +46,23 @@ if got is not None:
                     st.plotly_chart(memory_bar([top], top["memory_budget_gb"], req.headroom), key="top_memory")
                 for w in top["why"]:
                     st.markdown(f"- {w}")
-            rows = [{W["col_rank"]: r["rank"], W["col_model"]: r["model"], W["col_quant"]: r["quantization_name"],
-                     W["col_runtime"]: r["runtime"], W["col_backend"]: r["backend"],
+            rows = [{W["col_model"]: r["model"], W["col_quant"]: r["quantization_name"],
+                     W["col_runtime"]: f"{r['runtime']} ({r['backend']})",
                      W["col_memory"]: r["memory_required_gb"],
                      W["col_share"]: (r["memory_required_gb"] / r["memory_budget_gb"]) if r["memory_required_gb"]
                      and r["memory_budget_gb"] else None,
                      W["col_decode"]: r["decode_tps"], W["col_basis"]: r["basis"], W["col_quality"]: r["quality"],
-                     W["col_licence"]: r["license"], W["col_artifact"]: artifact_url(r["artifact"], r["hf_repo"])}
+                     W["col_artifact"]: artifact_url(r["artifact"], r["hf_repo"])}
                     for r in recs]
             st.subheader(W["ranked"])
             st.dataframe(rows, key="ranked", hide_index=True, width="stretch", column_config={
                 W["col_share"]: st.column_config.ProgressColumn(W["col_share"], min_value=0.0, max_value=1.0,
-                                                                format="percent"),
-                W["col_memory"]: st.column_config.NumberColumn(format="%.2f GB"),
-                W["col_decode"]: st.column_config.NumberColumn(format="%.1f"),
-                W["col_artifact"]: st.column_config.LinkColumn(display_text=W["artifact_link"]),
+                                                                format="percent", width="small"),
+                W["col_memory"]: st.column_config.NumberColumn(format="%.2f GB", width="small"),
+                W["col_decode"]: st.column_config.NumberColumn(format="%.1f", width="small"),
+                W["col_quality"]: st.column_config.NumberColumn(width="small"),
+                W["col_basis"]: st.column_config.TextColumn(width="small"),
+                W["col_artifact"]: st.column_config.LinkColumn(display_text=W["artifact_link"], width="small"),
             })
         else:
             st.warning(W["nothing_fits"])
@@ -75,8 +77,8 @@ if got is not None:
         c1, c2 = st.columns(2)
         axis = c1.radio(W["pareto_axis"], ("memory", "speed"), key="pareto_axis", horizontal=True,
                         format_func=lambda a: W["axis_" + a])
-        show_rej = c2.toggle(W["show_rejected"], key="pareto_rejected")
         pts = rep["stacks"]
+        show_rej = c2.toggle(W["show_rejected"], key="pareto_rejected") or not any(p["feasible"] for p in pts)
         xk = "memory_required_gb" if axis == "memory" else "decode_tps"
         missing = sum(1 for p in pts if p["feasible"] and p[xk] is None)
         st.plotly_chart(pareto(pts, axis, show_rej, tuple(sorted(common.catalog().runtimes))), key="pareto_chart")

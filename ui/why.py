@@ -8,6 +8,10 @@ from ui import common
 st.title(W["page_why"])
 cat = common.catalog()
 got = common.requirements()
+if got is not None and "why_model" not in st.session_state:  # the top pick of the requirements to start with
+    rep = common.run(common.recommend, common.normalised(got[1]))
+    if rep and rep["recommendations"]:
+        st.session_state.why_model = rep["recommendations"][0]["model"]
 model = st.selectbox(W["pick_model"], sorted(cat.models), key="why_model", format_func=lambda i: f"{cat.models[i].name} ({i})")
 if got is not None and model:
     raw, req = got
