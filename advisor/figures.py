@@ -14,27 +14,34 @@ PARTS = ("weights", "kv_cache", "buffers", "overhead", "encoders")
 _LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", yanchor="bottom", y=1.02))
 
 
+def _vline(x: float, text: str, dash: str, position: str) -> tuple[dict, dict]:
+    """A vertical line across the plot at x, and its label (shapes are cheaper than add_vline)."""
+    return (dict(type="line", xref="x", yref="paper", x0=x, x1=x, y0=0, y1=1, line=dict(color="crimson", dash=dash)),
+            dict(xref="x", yref="paper", x=x, y=1 if position == "top" else 0, text=text, showarrow=False,
+                 yanchor="bottom" if position == "top" else "top", xanchor="right" if dash == "dot" else "center"))
+
+
 def memory_bar(stacks: list[dict], budget_gb: float | None, headroom: float | None = None) -> go.Figure:
     """Memory of one or more stacks as stacked horizontal bars of their parts (weights, KV cache, buffers,
     overhead, encoders), with the budget (and the budget less the headroom) as vertical lines."""
-    fig = go.Figure()
     names = [f"{s['model']} {s.get('quantization_name') or s['quantization']} {s['runtime']}" for s in stacks]
+    data = []
     for part in PARTS:
         xs = [(s.get("memory_breakdown_gb") or {}).get(part, 0.0) for s in stacks]
         if any(xs):
-            fig.add_bar(y=names, x=xs, name=part_label(part), orientation="h",
-                        hovertemplate="%{y}: %{x:.2f} GB<extra>" + part_label(part) + "</extra>")
+            data.append(dict(type="bar", y=names, x=xs, name=part_label(part), orientation="h",
+                             hovertemplate="%{y}: %{x:.2f} GB<extra>" + part_label(part) + "</extra>"))
+    shapes, notes = [], []
     if budget_gb:
-        fig.add_vline(x=budget_gb, line_dash="solid", line_color="crimson",
-                      annotation_text=UI["budget_line"].format(gb=budget_gb), annotation_position="top")
-        if headroom:
-            usable = budget_gb * (1 - headroom)
-            fig.add_vline(x=usable, line_dash="dot", line_color="crimson",
-                          annotation_text=UI["usable_line"].format(gb=usable), annotation_position="top left")
-    fig.update_xaxes(ticksuffix=" GB")
-    fig.update_layout(barmode="stack", height=170 + 40 * len(stacks),
-                      margin=dict(l=10, r=10, t=60, b=10), legend=dict(orientation="h", yanchor="bottom", y=1.15, x=0))
-    return fig
+        for line in ([_vline(budget_gb, UI["budget_line"].format(gb=budget_gb), "solid", "top")]
+                     + ([_vline(budget_gb * (1 - headroom), UI["usable_line"].format(gb=budget_gb * (1 - headroom)),
+                                "dot", "bottom")] if headroom else [])):
+            shapes.append(line[0])
+            notes.append(line[1])
+    return go.Figure(data=data, layout=dict(
+        barmode="stack", height=170 + 40 * len(stacks), shapes=shapes, annotations=notes,
+        xaxis=dict(ticksuffix=" GB"), margin=dict(l=10, r=10, t=60, b=30),
+        legend=dict(orientation="h", yanchor="bottom", y=1.15, x=0)))
 
 
 def pareto(points: list[dict], axis: str = "memory", show_rejected: bool = False,
@@ -45,33 +52,32 @@ def pareto(points: list[dict], axis: str = "memory", show_rejected: bool = False
     xk, front = ("memory_required_gb", "pareto_memory") if axis == "memory" else ("decode_tps", "pareto_speed")
     order = list(runtimes) or sorted({p["runtime"] for p in points})
     sym = {r: SYMBOLS[i % len(SYMBOLS)] for i, r in enumerate(order)}
-    fig = go.Figure()
+    data = []
     if show_rejected:
         rej = [p for p in points if not p["feasible"] and p[xk] is not None]
-        fig.add_scatter(x=[p[xk] for p in rej], y=[p["quality"] for p in rej], mode="markers", name=UI["rejected"],
-                        marker=dict(color="lightgrey", size=6, symbol=[sym.get(p["runtime"], "circle") for p in rej]),
-                        customdata=[[_stack(p), ", ".join(p["violations"])] for p in rej],
-                        hovertemplate="%{customdata[0]}<br>" + UI["hover_fails"] + " %{customdata[1]}<extra></extra>")
+        data.append(dict(type="scatter", x=[p[xk] for p in rej], y=[p["quality"] for p in rej], mode="markers",
+                         name=UI["rejected"],
+                         marker=dict(color="lightgrey", size=6, symbol=[sym.get(p["runtime"], "circle") for p in rej]),
+                         customdata=[[_stack(p), ", ".join(p["violations"])] for p in rej],
+                         hovertemplate="%{customdata[0]}<br>" + UI["hover_fails"] + " %{customdata[1]}<extra></extra>"))
     feas = [p for p in points if p["feasible"] and p[xk] is not None]
+    hover = ("%{customdata[0]}<br>" + UI["hover_quality"] + " %{y}<br>" + UI["hover_memory"] + " %{customdata[2]} GB<br>"
+             + UI["hover_decode"] + " %{customdata[3]} (%{customdata[1]})<extra></extra>")
     for fam in sorted({p["family"] for p in feas}):
         ps = [p for p in feas if p["family"] == fam]
-        fig.add_scatter(x=[p[xk] for p in ps], y=[p["quality"] for p in ps], mode="markers", name=fam,
-                        marker=dict(size=9, symbol=[sym.get(p["runtime"], "circle") for p in ps]),
-                        customdata=[[_stack(p), p["basis"] or UI["no_speed"], p["memory_required_gb"],
-                                     p["decode_tps"]] for p in ps],
-                        hovertemplate=("%{customdata[0]}<br>" + UI["hover_quality"] + " %{y}<br>" + UI["hover_memory"]
-                                       + " %{customdata[2]} GB<br>" + UI["hover_decode"] + " %{customdata[3]} ("
-                                       + "%{customdata[1]})<extra></extra>"))
+        data.append(dict(type="scatter", x=[p[xk] for p in ps], y=[p["quality"] for p in ps], mode="markers", name=fam,
+                         marker=dict(size=9, symbol=[sym.get(p["runtime"], "circle") for p in ps]),
+                         customdata=[[_stack(p), p["basis"] or UI["no_speed"], p["memory_required_gb"], p["decode_tps"]]
+                                     for p in ps], hovertemplate=hover))
     fr = sorted((p for p in feas if p[front]), key=lambda p: p[xk])
     if fr:
-        fig.add_scatter(x=[p[xk] for p in fr], y=[p["quality"] for p in fr], mode="lines", name=UI["front"],
-                        line=dict(color="black", dash="dash", shape="hv" if axis == "memory" else "vh"),
-                        hoverinfo="skip")
-    fig.update_layout(xaxis_title=UI["axis_memory"] if axis == "memory" else UI["axis_decode"],
-                      yaxis_title=UI["axis_quality"], height=480, **_LAYOUT)
-    if axis == "speed":
-        fig.update_xaxes(type="log")
-    return fig
+        data.append(dict(type="scatter", x=[p[xk] for p in fr], y=[p["quality"] for p in fr], mode="lines",
+                         name=UI["front"], hoverinfo="skip",
+                         line=dict(color="black", dash="dash", shape="hv" if axis == "memory" else "vh")))
+    return go.Figure(data=data, layout=dict(
+        xaxis=dict(title=UI["axis_memory"] if axis == "memory" else UI["axis_decode"],
+                   type="log" if axis == "speed" else "linear"),
+        yaxis=dict(title=UI["axis_quality"]), height=480, **_LAYOUT))
 
 
 def _stack(p: dict) -> str:
@@ -87,7 +93,10 @@ def context_lines(rows: list[dict], budget_gb: float | None) -> tuple[go.Figure,
                         name=name)
         dec.add_scatter(x=[r["context"] for r in rs], y=[r["decode_tps"] for r in rs], mode="lines+markers", name=name)
     if budget_gb:
-        mem.add_hline(y=budget_gb, line_color="crimson", annotation_text=UI["budget_line"].format(gb=budget_gb))
+        mem.update_layout(shapes=[dict(type="line", xref="paper", yref="y", x0=0, x1=1, y0=budget_gb, y1=budget_gb,
+                                       line=dict(color="crimson"))],
+                          annotations=[dict(xref="paper", yref="y", x=1, y=budget_gb, showarrow=False, yanchor="bottom",
+                                            xanchor="right", text=UI["budget_line"].format(gb=budget_gb))])
     for f, title in ((mem, UI["axis_memory"]), (dec, UI["axis_decode_full"])):
         f.update_xaxes(type="log", title=UI["axis_context"])
         f.update_layout(yaxis_title=title, height=380, **_LAYOUT)
