@@ -148,8 +148,9 @@ def why(c: Candidate) -> list[str]:
     else:
         out.append(f"{c.model_id} is built into the platform: nothing to download, memory managed by the OS.")
     if c.speed is not None:
-        lo, hi = c.speed.decode_tps_range
-        s = f"Decodes about {c.speed.decode_tps:.1f} tokens/s (range {lo:.1f}-{hi:.1f}, {c.speed.basis})"
+        # rounded as the record rounds them (advisor.estimate.stack_record), so the words and the figures agree
+        lo, hi = (round(x, 2) for x in c.speed.decode_tps_range)
+        s = f"Decodes about {round(c.speed.decode_tps, 2):.1f} tokens/s (range {lo:.1f}-{hi:.1f}, {c.speed.basis})"
         if c.speed.ttft_ms:
             s += f"; first token after about {c.speed.ttft_ms / 1000:.1f} s"
         out.append(s + ".")

@@ -17,8 +17,8 @@ _LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h",
 def _vline(x: float, text: str, dash: str, position: str) -> tuple[dict, dict]:
     """A vertical line across the plot at x, and its label (shapes are cheaper than add_vline)."""
     return (dict(type="line", xref="x", yref="paper", x0=x, x1=x, y0=0, y1=1, line=dict(color="crimson", dash=dash)),
-            dict(xref="x", yref="paper", x=x, y=1 if position == "top" else 0, text=text, showarrow=False,
-                 yanchor="bottom" if position == "top" else "top", xanchor="right" if dash == "dot" else "center"))
+            dict(xref="x", yref="paper", x=x, y=1, text=text, showarrow=False, yanchor="bottom",
+                 xanchor="right" if position == "left" else "left"))
 
 
 def memory_bar(stacks: list[dict], budget_gb: float | None, headroom: float | None = None) -> go.Figure:
@@ -33,9 +33,9 @@ def memory_bar(stacks: list[dict], budget_gb: float | None, headroom: float | No
                              hovertemplate="%{y}: %{x:.2f} GB<extra>" + part_label(part) + "</extra>"))
     shapes, notes = [], []
     if budget_gb:
-        for line in ([_vline(budget_gb, UI["budget_line"].format(gb=budget_gb), "solid", "top")]
+        for line in ([_vline(budget_gb, UI["budget_line"].format(gb=budget_gb), "solid", "right")]
                      + ([_vline(budget_gb * (1 - headroom), UI["usable_line"].format(gb=budget_gb * (1 - headroom)),
-                                "dot", "bottom")] if headroom else [])):
+                                "dot", "left")] if headroom else [])):
             shapes.append(line[0])
             notes.append(line[1])
     return go.Figure(data=data, layout=dict(
@@ -73,7 +73,7 @@ def pareto(points: list[dict], axis: str = "memory", show_rejected: bool = False
     if fr:
         data.append(dict(type="scatter", x=[p[xk] for p in fr], y=[p["quality"] for p in fr], mode="lines",
                          name=UI["front"], hoverinfo="skip",
-                         line=dict(color="black", dash="dash", shape="hv" if axis == "memory" else "vh")))
+                         line=dict(color="grey", dash="dash", shape="hv" if axis == "memory" else "vh")))
     return go.Figure(data=data, layout=dict(
         xaxis=dict(title=UI["axis_memory"] if axis == "memory" else UI["axis_decode"],
                    type="log" if axis == "speed" else "linear"),
