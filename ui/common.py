@@ -219,6 +219,16 @@ def requirements():
     return raw, req
 
 
+def recommendation():
+    """(raw, Requirements, report with every stack) of the sidebar, or None after showing the error."""
+    got = requirements()
+    if got is None:
+        return None
+    raw, req = got
+    rep = run(recommend, normalised(req))
+    return None if rep is None else (raw, req, rep)
+
+
 def _key(raw: dict) -> str:
     return json.dumps(raw, sort_keys=True, default=str)
 
