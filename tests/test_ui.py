@@ -213,3 +213,19 @@ def test_profile_a_chosen_stack_and_see_pass_fail(cat, monkeypatch, tmp_path):
     assert list(checks["check"]) == ["memory", "decode speed", "time to first token"]
     assert checks.set_index("check").loc["memory", "result"] == "PASS"
     assert any(s.value == "PASS" for s in at.success)
+
+
+def test_without_the_profile_extra_the_page_names_the_install_command(monkeypatch):
+    """The profile extra (llama-cpp-python, gguf) absent: the page says which install adds it, and the rest of
+    the page still works."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name in ("llama_cpp", "gguf") else real(name, *a))
+    at = app(ram="4GB")
+    at.switch_page("ui/profiles.py").run()
+    ok(at)
+    assert any("pip install -e '.[profile]'" in i.value for i in at.info)
+    assert not [b for b in at.button if b.key == "verify_run"]
+    assert at.get("plotly_chart")
