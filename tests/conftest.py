@@ -39,6 +39,10 @@ def _isolated_home(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.delenv("ADVISOR_KNOWLEDGE", raising=False)
     yield
+    # the CLI sets these in its own process (`profile`/`verify` progress and --verbose); a command run in-process
+    # (CliRunner) must not leave them to later tests
+    for k in ("ADVISOR_PROGRESS", "ADVISOR_VERBOSE"):
+        os.environ.pop(k, None)
 
 
 def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:

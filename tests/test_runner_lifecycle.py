@@ -31,7 +31,8 @@ def _parent(model: str, **env) -> subprocess.Popen:
         run_gguf({str(model)!r}, RunSettings(context=4096, prompt_tokens=64, gen_tokens=4000, repeats=200))
     """)
     return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, "PYTHONPATH": ROOT, **env})
+                            text=True, env={**{k: v for k, v in os.environ.items() if not k.startswith("ADVISOR_")},
+                                            "PYTHONPATH": ROOT, **env})
 
 
 def _runner_of(parent: subprocess.Popen, timeout: float = 60.0):
@@ -55,12 +56,26 @@ def test_killed_parent_takes_its_runner_with_it(tiny):
     assert runner in gone and not alive, "the runner kept running after its parent was killed"
 
 
+def _signals(pid: int) -> str:
+    """The process's blocked and ignored signal masks (/proc), for a failure message."""
+    try:
+        return " ".join(x.strip() for x in open(f"/proc/{pid}/status") if x.startswith(("SigBlk", "SigIgn")))
+    except OSError:
+        return "no /proc"
+
+
 def test_interrupted_parent_stops_its_runner(tiny):
     parent = _parent(tiny)
     runner = _runner_of(parent)
     time.sleep(1.0)
+    masks = _signals(parent.pid)
     parent.send_signal(signal.SIGINT)  # Ctrl-C
-    parent.wait(timeout=20)
+    try:
+        _, err = parent.communicate(timeout=20)  # read its output meanwhile: a full pipe must not hold it
+    except subprocess.TimeoutExpired:
+        parent.kill()
+        _, err = parent.communicate()
+        pytest.fail(f"the parent did not stop on SIGINT ({masks}); its stderr: {err[-1500:]}")
     gone, alive = psutil.wait_procs([runner], timeout=10)
     assert not alive
 
