@@ -30,7 +30,10 @@ def _parent(model: str, **env) -> subprocess.Popen:
         from profiling.measure import RunSettings, run_gguf
         run_gguf({str(model)!r}, RunSettings(context=4096, prompt_tokens=64, gen_tokens=4000, repeats=200))
     """)
+    # as from a terminal: Ctrl-C reaches it even when this test run was started in the background (a shell's
+    # `cmd &` ignores SIGINT in what it starts, and the ignore would be inherited)
     return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
                             text=True, env={**{k: v for k, v in os.environ.items() if not k.startswith("ADVISOR_")},
                                             "PYTHONPATH": ROOT, **env})
 
