@@ -642,6 +642,38 @@ def verify(synthetic, file, gen_tokens, repeats, threads, fill, profiles_dir, fo
         sys.exit(4)
 
 
+@main.command()
+@requirement_options
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder for decision.md, report.html and deploy/.")
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "both", "json"], case_sensitive=False),
+              default="both", show_default=True, help="md: decision record; html: offline report; json: the plan as data.")
+@click.option("--date", "date", default=None, help="The record's date, YYYY-MM-DD (default: --as-of, else today).")
+@click.option("--status", "status", default=None, help="The record's status (default proposed, or the spec's).")
+def plan(out_dir, fmt, date, status, **flags) -> None:
+    """Write the plan for the review and the repository: a MADR decision record, an offline HTML report, and
+    deploy files for the chosen stack (llama-server, Ollama, vLLM, MLX, bitnet.cpp, Foundry Local, Windows)."""
+    from pathlib import Path
+
+    from .lifecycle import parse_date
+    from .plan import PLAN_KEYS, write_plan
+    from .requirements import load_spec
+
+    cat, req, spec = _requirements(**flags)
+    meta = {k: v for k, v in (load_spec(flags["spec_file"]) if flags.get("spec_file") else {}).items() if k in PLAN_KEYS}
+    if status:
+        meta["status"] = status
+    day = parse_date(date, "--date").isoformat() if date else None
+    out = write_plan(cat, req, spec, out_dir, _user_profiles(), fmt=fmt.lower(), date=day, meta=meta)
+    if fmt.lower() == "json":
+        click.echo(_dump({k: v for k, v in out.items() if k != "stacks"}))
+    else:
+        for f in out["files"]:
+            click.echo(f"written: {Path(out_dir) / f}")
+    if out["chosen"] is None:
+        sys.exit(3)
+
+
 def _user_profiles():
     """Profiles measured on this machine by `advisor profile` (none until that has run)."""
     from .api import user_profiles

@@ -24,7 +24,8 @@ def memory_sentence(c: Candidate) -> str:
     ctx = c.memory.settings.get("n_ctx")
     where = f" at a context of {ctx} tokens" if ctx else ""
     need = (c.offload.vram_bytes + c.offload.ram_bytes) if c.offload is not None else c.memory.required
-    out = f"{c.model_id} {c.quant} needs {need / 1e9:.2f} GB{where} ({parts})"
+    # rounded as the record rounds it (advisor.estimate.stack_record), so the words and the figures agree
+    out = f"{c.model_id} {c.quant} needs {round(need / 1e9, 3):.2f} GB{where} ({parts})"
     if c.memory.reclaimable:
         out += (f"; the resident peak shows {c.memory.total / 1e9:.2f} GB with {c.memory.reclaimable / 1e9:.2f} GB "
                 "of reclaimable file cache (mapped originals of repacked tensors)")

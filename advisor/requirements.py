@@ -71,6 +71,9 @@ SPEC_KEYS = {
     "runtime": "runtimes", "runtimes": "runtimes", "max_download_gb": "max_download_gb",
     "max-download-gb": "max_download_gb", "headroom": "headroom", "prefer": "prefer", "top": "top",
     "as_of": "as_of", "as-of": "as_of", "lang_strict": "lang_strict", "lang-strict": "lang_strict",
+    # the decision record's front matter (`advisor plan`); not requirements
+    "title": "title", "status": "status", "decision_makers": "decision_makers", "decision-makers": "decision_makers",
+    "consulted": "consulted", "informed": "informed",
 }
 
 

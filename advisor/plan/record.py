@@ -1,0 +1,117 @@
+"""The plan as an architecture decision record in MADR 4 form (https://github.com/adr/madr/blob/4.0.0/template/
+adr-template.md): front matter (status, date, decision-makers, consulted, informed), then Context and Problem
+Statement, Decision Drivers, Considered Options, Decision Outcome (Consequences, Confirmation), Pros and Cons of
+the Options, More Information. Every figure carries its basis; the sources close the record."""
+
+from __future__ import annotations
+
+from ..explain import change_text, label, when
+
+DRIVER = {
+    "hardware": "run on {v}", "ram": "fit in {v} of memory", "vram": "fit in {v} of GPU memory", "gpu": "run on a {v}",
+    "languages": "handle the languages {v}", "lang_strict": "have those languages listed by its card (not a broad claim)",
+    "modalities": "take {v} input", "tasks": "do {v}", "context": "hold a context of {v} tokens",
+    "min_tps": "decode at least {v} tokens/s", "max_ttft_ms": "give the first token within {v} ms",
+    "prompt_tokens": "take prompts of {v} tokens", "license": "carry a licence of {v}", "platform": "run on {v}",
+    "runtimes": "run on {v}", "max_download_gb": "download at most {v} GB", "headroom": "leave {v} of memory free",
+    "prefer": "favour {v}", "as_of": "be offered on {v}", "bandwidth": "assume {v} GB/s of memory bandwidth",
+    "tflops": "assume {v} TFLOP/s", "top": "compare the best {v}",
+}
+
+
+def _v(v) -> str:
+    return ", ".join(map(str, v)) if isinstance(v, list) else (f"{v:.0%}" if isinstance(v, float) and v < 1 else str(v))
+
+
+def _stack(r: dict) -> str:
+    return f"{r['model']} {r['quantization_name']} on {r['runtime']} ({r['backend']})"
+
+
+def _figures(r: dict) -> str:
+    mem = f"{r['memory_required_gb']:.2f} GB must fit" if r["memory_required_gb"] is not None else "built in"
+    tps = (f"{r['decode_tps']:.1f} tokens/s decode (range {r['decode_tps_range'][0]:.1f}-{r['decode_tps_range'][1]:.1f})"
+           if r["decode_tps"] else "no speed figure")
+    return f"{mem}; {tps}; basis {r['basis']}; quality {r['quality']:.1f}"
+
+
+RISK = {
+    "not_measured": lambda r: (f"The speed figures are {r['basis']}, not measured on the target: run the "
+                               "confirmation below before relying on them."),
+    "context_extension": lambda r: (f"A context of {r['context']} tokens is beyond the native {r['native']}: it needs "
+                                    f"{r.get('method') or 'the documented extension'} (e.g. YaRN rope scaling)."),
+    "licence": lambda r: (f"Licence {r['license']}: its terms apply to the use and the outputs"
+                          + (f" ({r['source']})" if r.get("source") else "") + "; review them with legal."),
+    "lifecycle": lambda r: f"{r['model']} is a platform built-in with a dated life: " + "; ".join(
+        f"{e['event']} {when(e['date'])}" + (f" ({e['channel']})" if e.get("channel") else "") for e in r["events"]) + ".",
+    "languages_claimed": lambda r: (f"Languages {', '.join(r['languages'])} are not listed by the model card, only "
+                                    f"covered by its claim ({r['claim']}): test them."),
+    "to_be_made": lambda r: (f"No published file: it is made from {r['from']} with {r['tool']} (commands in "
+                             "deploy/); the made file should be checked against the estimate."),
+    "size_estimated": lambda r: (f"The file size ({r['bytes'] / 1e9:.2f} GB) is estimated from the shapes; the "
+                                 "Hub listing (`advisor artifacts refresh`) gives the exact one."),
+}
+
+
+def render(plan: dict) -> str:
+    c = plan["chosen"]
+    title = plan["title"] or (f"Use {c['model']} {c['quantization_name']} on {c['runtime']}" if c
+                              else "No stack meets the requirements")
+    out = ["---", f"status: \"{plan['status']}\"", f"date: {plan['date']}"]
+    for key in ("decision_makers", "consulted", "informed"):
+        if plan[key]:
+            out.append(f"{key.replace('_', '-')}: {', '.join(plan[key])}")
+    out += ["---", "", f"# {title}", "", "## Context and Problem Statement", ""]
+    hw = plan["hardware"]
+    wants = [DRIVER[k].format(v=_v(v)) for k, v in plan["requirements"].items() if k in DRIVER and k != "top"]
+    out.append(f"Which small language model, quantization and runtime should run on {hw['name']} "
+               f"({hw['memory_gb']:g} GB {hw['memory_kind']}, {hw['bandwidth_gbps']:g} GB/s)? It must: "
+               + ("; ".join(wants) if wants else "meet the advisor's defaults") + ".")
+    out += [f"- {n}" for n in plan["notes"]]
+    out += ["", "## Decision Drivers", ""]
+    out += [f"* {DRIVER[k].format(v=_v(v))}" for k, v in plan["requirements"].items() if k in DRIVER and k != "top"]
+    if not plan["requirements"]:
+        out.append("* the advisor's defaults: 8192 tokens of context, 10% memory headroom, quality first")
+    out += ["", "## Considered Options", ""]
+    out += [f"* {_stack(r)}" for r in plan["options"]]
+    out += [f"* {r['model']} {r['quantization_name']} on {r['runtime']} (rejected)" for r in plan["rejected"]]
+    out += ["", "## Decision Outcome", ""]
+    if c is None:
+        out.append("No option meets every requirement. The smallest changes that would unlock one:")
+        out += [f"* `{change_text(x)}`" for x in plan["relaxations"]]
+    else:
+        among = (f"it ranks first of {len(plan['options'])} options that meet every requirement"
+                 if len(plan["options"]) > 1 else "it is the only option that meets every requirement")
+        out.append(f"Chosen option: \"{_stack(c)}\", because {among}: {_figures(c)}.")
+        out += ["", "### Consequences", ""]
+        out += [f"* Good, because {w[0].lower() + w[1:]}" for w in c["why"][:3]]
+        if c["memory_budget_gb"] and c["memory_required_gb"] is not None:
+            usable = c["memory_budget_gb"] * (1 - plan["headroom"])
+            out.append(f"* Good, because it needs {c['memory_required_gb']:.2f} GB of the {usable:.2f} GB usable "
+                       f"({c['memory_budget_gb']:g} GB less {plan['headroom']:.0%} headroom).")
+        out += [f"* Bad, because {RISK[r['kind']](r)[0].lower() + RISK[r['kind']](r)[1:]}" for r in plan["risks"]]
+        out += ["", "### Confirmation", ""]
+        if c["basis"] == "measured":
+            out.append("The figures are measured on this machine (stored profiles); re-run the check on each target:")
+        else:
+            out.append("Run on the target machine (deploy/verify.sh); it runs the pick with llama.cpp or Transformers, "
+                       "stores the measurement and prints PASS/FAIL per requirement:")
+        out += ["", "```bash", plan["confirmation"]["command"], "```", "",
+                "Without the model file (random weights, the pick's real shapes; speed and memory are the real "
+                "model's):", "", "```bash", plan["confirmation"]["synthetic_command"], "```"]
+    out += ["", "## Pros and Cons of the Options", ""]
+    for r in plan["options"]:
+        out += [f"### {_stack(r)}", "", _figures(r), ""]
+        out += [f"* Good, because {w[0].lower() + w[1:]}" for w in r["why"][:2]]
+        if r is not c:
+            out.append(f"* Bad, because it ranks {r['rank']} (score {r['score']:.2f} against {c['score']:.2f}).")
+        out.append("")
+    for r in plan["rejected"]:
+        out += [f"### {r['model']} {r['quantization_name']} on {r['runtime']} (rejected)", ""]
+        out += [f"* Bad, because it fails {label(v['constraint'])}: {w}" for v, w in zip(r["violations"], r["why"])]
+        out.append("")
+    out += ["## More Information", ""]
+    out.append("Each figure's basis: measured (run on this machine), calibrated (a run of this machine adjusted the "
+               "estimate), estimated (nothing of this machine informed it). Sources:")
+    out.append("")
+    out += [f"* {s['for']} ({s['key']}, {s['kind']}): {s['ref']}" for s in plan["sources"]]
+    return "\n".join(out) + "\n"

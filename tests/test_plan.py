@@ -1,0 +1,169 @@
+"""`advisor plan`: the decision record, the offline report and the deploy files, pinned by snapshots on the
+fixture knowledge base, and each generated file read by a real parser (YAML, bash -n, Ollama's Modelfile
+instructions), the report loaded in Debian's chromium with no request and no console error."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import FIXTURES, ROOT
+
+SNAP = Path(__file__).parent / "snapshots" / "plan"
+FIXED = ("--hardware", "toy-board-4gb", "--as-of", "2026-06-01", "--date", "2026-06-01")
+KB = {"ADVISOR_KNOWLEDGE": str(FIXTURES / "kb_good"), "ADVISOR_NO_CACHE": "1"}
+
+
+def test_plan_matches_its_snapshot(cli, tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("lang: sv\ncontext: 4096\ntitle: Assistant model for the toy board\nstatus: accepted\n"
+                    "decision-makers: [Ada, Linus]\n")
+    out = tmp_path / "plan"
+    r = cli("plan", "--spec", str(spec), *FIXED, "--out", str(out), "--format", "json", env=KB)
+    assert r.returncode == 0, r.stderr
+    got = {"plan.json": json.dumps(json.loads(r.stdout), indent=2, ensure_ascii=False) + "\n",
+           "decision.md": (out / "decision.md").read_text()}
+    got.update({f"deploy-{p.name}": p.read_text() for p in sorted((out / "deploy").iterdir())})
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
+        shutil.rmtree(SNAP, ignore_errors=True)
+        SNAP.mkdir(parents=True)
+        for name, text in got.items():
+            (SNAP / name).write_text(text)
+    assert sorted(p.name for p in SNAP.iterdir()) == sorted(got), "run with UPDATE_SNAPSHOTS=1 and review"
+    for name, text in got.items():
+        assert text == (SNAP / name).read_text(), f"{name} changed; review and update with UPDATE_SNAPSHOTS=1"
+    md = got["decision.md"]
+    # MADR 4: front matter, then the sections in the template's order
+    assert md.startswith('---\nstatus: "accepted"\ndate: 2026-06-01\ndecision-makers: Ada, Linus\n---\n')
+    heads = [h for h in re.findall(r"^#{1,3} (.+)$", md, re.M)]
+    order = ["Context and Problem Statement", "Decision Drivers", "Considered Options", "Decision Outcome",
+             "Consequences", "Confirmation", "Pros and Cons of the Options", "More Information"]
+    assert [h for h in heads if h in order] == order
+    assert "Chosen option: \"toy-0.6b" in md
+
+
+def _plan(cli, tmp_path, *args, fmt="both") -> tuple[Path, dict]:
+    out = tmp_path / "plan"
+    r = cli("plan", *args, "--out", str(out), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    return out, json.loads(r.stdout)
+
+
+CASES = {
+    "llama.cpp": ("--ram", "4GB", "--lang", "sv", "--bandwidth", "30"),
+    "ollama": ("--ram", "4GB", "--runtime", "ollama", "--bandwidth", "30"),
+    "mlx": ("--ram", "8GB", "--platform", "macos", "--runtime", "mlx", "--bandwidth", "100"),
+    "bitnet.cpp": ("--ram", "4GB", "--runtime", "bitnet.cpp", "--context", "4096", "--bandwidth", "30"),
+    "foundry-local": ("--ram", "8GB", "--runtime", "foundry-local", "--bandwidth", "30"),
+    "windows-ai-apis": ("--hardware", "copilot-plus-x-elite-16gb", "--max-download-gb", "0", "--as-of", "2026-12-06"),
+    "vllm": ("--gpu", "h100-sxm", "--runtime", "vllm"),
+}
+
+
+@pytest.mark.parametrize("runtime", sorted(CASES))
+def test_every_deploy_file_parses_and_names_a_catalog_artifact(cli, tmp_path, runtime, cat):
+    out, plan = _plan(cli, tmp_path, *CASES[runtime])
+    c = plan["chosen"]
+    assert c["runtime"] == runtime
+    files = {p.name: p.read_text() for p in (out / "deploy").iterdir()}
+    assert {"requirements.yaml", "verify.sh"} <= set(files)
+    # the spec reads back as the same requirements
+    from advisor.requirements import build, parse_spec
+
+    assert build(parse_spec(files["requirements.yaml"])).model_dump() == {
+        **plan_requirements(plan), "top": build(parse_spec(files["requirements.yaml"])).top}
+    for name, text in files.items():
+        if name.endswith(".sh"):
+            r = subprocess.run(["bash", "-n", str(out / "deploy" / name)], capture_output=True, text=True)
+            assert r.returncode == 0, (name, r.stderr)
+            assert os.access(out / "deploy" / name, os.X_OK)
+        if name.endswith((".yaml", ".yml")):
+            assert isinstance(yaml.safe_load(text), dict)
+    m = cat.model(c["model"])
+    a = c["artifact"]
+    # every file a command downloads is one the knowledge base records for this model
+    for repo, fname in re.findall(r"hf download (\S+) (\S+\.gguf)", "\n".join(files.values())):
+        assert any((x.hf_repo or m.hf_repo) == repo and x.file == fname for x in m.artifacts), (repo, fname)
+    if runtime in ("llama.cpp",):
+        cmd = next(ln for ln in files["llama-server.sh"].splitlines() if ln.startswith("llama-server "))
+        flags = re.findall(r" (-{1,2}[a-z][a-z-]*)", cmd)
+        assert set(flags) <= LLAMA_SERVER_FLAGS, set(flags) - LLAMA_SERVER_FLAGS
+        assert f"-c {c['context']}" in cmd and "-np 1" in cmd
+    if runtime == "ollama":
+        for ln in files["Modelfile"].splitlines():
+            if ln and not ln.startswith("#"):
+                assert ln.split()[0] in OLLAMA_INSTRUCTIONS, ln
+                if ln.startswith("PARAMETER"):
+                    assert ln.split()[1] in OLLAMA_PARAMETERS, ln
+        assert f"PARAMETER num_ctx {c['context']}" in files["Modelfile"]
+    if runtime == "vllm":
+        compose = yaml.safe_load(files["compose.yaml"])
+        assert compose["services"]["vllm"]["image"].startswith("vllm/vllm-openai")
+        assert "--max-model-len" in compose["services"]["vllm"]["command"]
+    if runtime == "windows-ai-apis":
+        cs = files["OnDeviceModel.cs"]
+        for api in ("GetReadyState", "EnsureReadyAsync", "CreateAsync", "GenerateResponseAsync", "com.microsoft.windows.ai.languagemodel"):
+            assert api in cs
+    if runtime == "bitnet.cpp":
+        assert f"-q {c['quantization']}" in files["bitnet.sh"]
+    if runtime == "foundry-local":
+        assert "foundry model run " + c["model"].removesuffix("-instruct") in files["foundry.sh"]
+    assert a["status"] in ("published", "to-be-made", "built-in")
+
+
+def plan_requirements(plan: dict) -> dict:
+    from advisor.requirements import build, parse_spec
+
+    return build(parse_spec(yaml.safe_dump(plan["requirements"]))).model_dump()
+
+
+# llama-server flags the generated command may use (tools/server/README.md, ggml-org/llama.cpp)
+LLAMA_SERVER_FLAGS = {"-m", "-c", "-t", "-ngl", "-np", "--host", "--port", "-fa", "--cache-type-k", "--cache-type-v"}
+# Ollama's Modelfile instructions and the PARAMETER names its API accepts (docs/modelfile.mdx; api/types.go)
+OLLAMA_INSTRUCTIONS = {"FROM", "PARAMETER", "TEMPLATE", "SYSTEM", "ADAPTER", "LICENSE", "MESSAGE", "REQUIRES"}
+OLLAMA_PARAMETERS = {"num_ctx", "num_thread", "num_gpu", "num_predict", "temperature", "top_k", "top_p", "min_p",
+                     "stop", "seed", "repeat_last_n", "repeat_penalty", "num_batch"}
+
+
+def test_the_report_loads_offline_in_chromium_with_its_charts(cli, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    from test_ui_browser import CHROMIUM_FLAGS, chromium
+
+    out, plan = _plan(cli, tmp_path, "--ram", "4GB", "--lang", "sv", "--bandwidth", "30")
+    html = (out / "report.html").read_text()
+    assert "<script src" not in html and "<link" not in html  # everything inline
+    shots = Path(os.environ.get("ADVISOR_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "plan"
+    shots.mkdir(parents=True, exist_ok=True)
+    requests, errors = [], []
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS)
+        page = b.new_page(viewport={"width": 1280, "height": 3000})
+        page.on("request", lambda r: requests.append(r.url))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto((out / "report.html").as_uri())
+        page.wait_for_selector(".js-plotly-plot .main-svg", timeout=30_000)
+        assert page.locator(".js-plotly-plot").count() == 4  # Pareto, memory, memory and decode against context
+        page.screenshot(path=str(shots / "report.png"), full_page=True)
+        b.close()
+    assert requests == [(out / "report.html").as_uri()]
+    assert errors == []
+
+
+def test_plan_bad_input_and_nothing_fits(cli, tmp_path):
+    r = cli("plan", "--ram", "4GB")
+    assert r.returncode == 2 and "--out" in r.stderr
+    r = cli("plan", "--ram", "4GB", "--out", str(tmp_path / "p"), "--date", "June")
+    assert r.returncode == 2 and "--date" in r.stderr and "Traceback" not in r.stderr
+    r = cli("plan", "--ram", "0.1GB", "--out", str(tmp_path / "p"), "--format", "md")
+    assert r.returncode == 3
+    md = (tmp_path / "p" / "decision.md").read_text()
+    assert "No option meets every requirement" in md and "`--ram" in md
