@@ -538,10 +538,20 @@ def requirement_options(f):
     return f
 
 
-def _requirements(spec_file, ram, vram, hardware_id, gpu, bandwidth, tflops, lang, modality, task, context, min_tps, max_ttft_ms,
-                  prompt_tokens, license_, platform, runtimes, max_download_gb, headroom, prefer, top, as_of=None,
-                  lang_strict=None):
+def _requirements(*args, **kw):
     """(catalog, Requirements, HardwareSpec) from a spec file and the flags (flags win)."""
+    from .api import resolve
+
+    raw = _raw(*args, **kw)
+    cat = _catalog()
+    req, spec = resolve(cat, raw)
+    return cat, req, spec
+
+
+def _raw(spec_file, ram, vram, hardware_id, gpu, bandwidth, tflops, lang, modality, task, context, min_tps, max_ttft_ms,
+         prompt_tokens, license_, platform, runtimes, max_download_gb, headroom, prefer, top, as_of=None,
+         lang_strict=None):
+    """The raw requirements of a spec file and the flags (flags win)."""
     from .requirements import load_spec
 
     raw = load_spec(spec_file) if spec_file else {}
@@ -553,11 +563,7 @@ def _requirements(spec_file, ram, vram, hardware_id, gpu, bandwidth, tflops, lan
              "max_download_gb": max_download_gb, "headroom": headroom, "prefer": prefer, "top": top,
              "as_of": as_of, "lang_strict": lang_strict}
     raw.update({k: v for k, v in flags.items() if v is not None})
-    from .api import resolve
-
-    cat = _catalog()
-    req, spec = resolve(cat, raw)
-    return cat, req, spec
+    return raw
 
 
 @main.command()
@@ -650,27 +656,48 @@ def verify(synthetic, file, gen_tokens, repeats, threads, fill, profiles_dir, fo
               default="both", show_default=True, help="md: decision record; html: offline report; json: the plan as data.")
 @click.option("--date", "date", default=None, help="The record's date, YYYY-MM-DD (default: --as-of, else today).")
 @click.option("--status", "status", default=None, help="The record's status (default proposed, or the spec's).")
-def plan(out_dir, fmt, date, status, **flags) -> None:
+@click.option("--standardise", is_flag=True, help="With a fleet: one model for every device class.")
+def plan(out_dir, fmt, date, status, standardise, **flags) -> None:
     """Write the plan for the review and the repository: a MADR decision record, an offline HTML report, and
     deploy files for the chosen stack (llama-server, Ollama, vLLM, MLX, bitnet.cpp, Foundry Local, Windows)."""
     from pathlib import Path
 
     from .lifecycle import parse_date
     from .plan import PLAN_KEYS, write_plan
-    from .requirements import load_spec
 
-    cat, req, spec = _requirements(**flags)
-    meta = {k: v for k, v in (load_spec(flags["spec_file"]) if flags.get("spec_file") else {}).items() if k in PLAN_KEYS}
+    raw = _raw(**flags)
+    meta = {k: v for k, v in raw.items() if k in PLAN_KEYS}
     if status:
         meta["status"] = status
     day = parse_date(date, "--date").isoformat() if date else None
-    out = write_plan(cat, req, spec, out_dir, _user_profiles(), fmt=fmt.lower(), date=day, meta=meta)
+    if raw.get("fleet") is not None:
+        from .plan import write_fleet_plan
+        from .plan.fleet import parse_fleet
+        from .requirements import build
+
+        classes = parse_fleet(raw["fleet"])
+        base = {k: v for k, v in raw.items() if k not in PLAN_KEYS and k != "fleet"}
+        build(base)  # the shared requirements are checked before any class
+        out = write_fleet_plan(_catalog(), base, classes, out_dir, _user_profiles(), fmt=fmt.lower(), date=day,
+                               meta=meta, standardise=standardise)
+        nothing = bool(out["fleet"]["summary"]["classes_without_stack"])
+    else:
+        if standardise:
+            from .errors import InputError
+
+            raise InputError("--standardise", "needs a fleet (device classes in the spec)", "--spec FILE with fleet:")
+        from .api import resolve
+
+        cat = _catalog()
+        req, spec = resolve(cat, raw)
+        out = write_plan(cat, req, spec, out_dir, _user_profiles(), fmt=fmt.lower(), date=day, meta=meta)
+        nothing = out["chosen"] is None
     if fmt.lower() == "json":
         click.echo(_dump({k: v for k, v in out.items() if k != "stacks"}))
     else:
         for f in out["files"]:
             click.echo(f"written: {Path(out_dir) / f}")
-    if out["chosen"] is None:
+    if nothing:
         sys.exit(3)
 
 

@@ -73,7 +73,7 @@ SPEC_KEYS = {
     "as_of": "as_of", "as-of": "as_of", "lang_strict": "lang_strict", "lang-strict": "lang_strict",
     # the decision record's front matter (`advisor plan`); not requirements
     "title": "title", "status": "status", "decision_makers": "decision_makers", "decision-makers": "decision_makers",
-    "consulted": "consulted", "informed": "informed",
+    "consulted": "consulted", "informed": "informed", "fleet": "fleet",
 }
 
 

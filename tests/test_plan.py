@@ -167,3 +167,63 @@ def test_plan_bad_input_and_nothing_fits(cli, tmp_path):
     assert r.returncode == 3
     md = (tmp_path / "p" / "decision.md").read_text()
     assert "No option meets every requirement" in md and "`--ram" in md
+
+
+FLEET = """title: Assistant across the device fleet
+lang: sv
+fleet:
+  - {name: edge, hardware: raspberry-pi-5-8gb, count: 40}
+  - {name: laptops, ram: 16GB, bandwidth: 60, count: 200, overrides: {context: 16K}}
+  - {name: phones, hardware: pixel-8-8gb, count: 500}
+"""
+
+
+def test_a_fleet_is_one_decision_with_a_stack_per_class(cli, tmp_path, cat):
+    spec = tmp_path / "fleet.yaml"
+    spec.write_text(FLEET)
+    out, plan = _plan(cli, tmp_path, "--spec", str(spec))
+    f = plan["fleet"]
+    names = [c["name"] for c in f["classes"]]
+    assert names == ["edge", "laptops", "phones"] and f["summary"]["devices"] == 740
+    for c in f["classes"]:
+        x = c["chosen"]
+        assert x["fits"] is True and x["memory_required_gb"] <= c["memory_gb"] * 0.9
+        assert c["quality_given_up"] >= 0 and x["quality"] == c["best_quality"]
+        files = {p.name for p in (out / "deploy" / c["name"]).iterdir()}
+        assert {"requirements.yaml", "verify.sh"} <= files
+        from advisor.requirements import build, parse_spec
+
+        req = build(parse_spec((out / "deploy" / c["name"] / "requirements.yaml").read_text()))
+        assert req.languages == ["sv"]
+    laptops = next(c for c in f["classes"] if c["name"] == "laptops")
+    assert laptops["chosen"]["context"] == 16384  # the class's override
+    s = f["summary"]
+    assert s["models"] == sorted({c["chosen"]["model"] for c in f["classes"]})
+    assert s["download_gb"] == pytest.approx(sum(a["download_gb"] for a in s["artifacts"]), abs=1e-3)
+    assert s["storage_gb"] == pytest.approx(sum(c["count"] * c["chosen"]["download_gb"] for c in f["classes"]), abs=0.01)
+    assert s["weakest"]["class"] == min(f["classes"], key=lambda c: c["chosen"]["quality"])["name"]
+    md = (out / "decision.md").read_text()
+    assert "| class | devices |" in md and "Chosen option: \"each class its best stack\"" in md
+    # one model for all: every class runs it, and the record says what each class gives up
+    out2, std = _plan(cli, tmp_path / "std", "--spec", str(spec), "--standardise")
+    g = std["fleet"]
+    assert g["standard_model"] and {c["chosen"]["model"] for c in g["classes"]} == {g["standard_model"]}
+    assert g["summary"]["models"] == [g["standard_model"]]
+    for a, b in zip(f["classes"], g["classes"]):
+        assert b["chosen"]["quality"] == pytest.approx(a["best_quality"] - b["quality_given_up"], abs=0.11)
+
+
+@pytest.mark.parametrize("entry, field", [
+    ("{name: a, hardware: raspberry-pi-5-8gb, count: 0}", "fleet[0].count"),
+    ("{name: a, count: 2}", "fleet[0].hardware"),
+    ("{name: a, hardware: nosuch}", "fleet a: --hardware"),
+    ("{name: a, hardware: raspberry-pi-5-8gb, colour: red}", "fleet[0].colour"),
+    ("{name: a, hardware: raspberry-pi-5-8gb, overrides: {flavour: 1}}", "fleet[0].overrides.flavour"),
+])
+def test_a_bad_fleet_entry_names_its_field(cli, tmp_path, entry, field):
+    spec = tmp_path / "fleet.yaml"
+    spec.write_text(f"fleet:\n  - {entry}\n")
+    r = cli("plan", "--spec", str(spec), "--out", str(tmp_path / "p"))
+    assert r.returncode == 2 and field in r.stderr and "Traceback" not in r.stderr, r.stderr
+    r = cli("plan", "--ram", "4GB", "--standardise", "--out", str(tmp_path / "p"))
+    assert r.returncode == 2 and "--standardise" in r.stderr

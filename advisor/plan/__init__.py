@@ -119,21 +119,10 @@ def confirmation(chosen: Optional[dict], req: Requirements) -> dict:
 FORMATS = ("md", "html", "both", "json")
 
 
-def write_plan(cat: Catalog, req: Requirements, hw: HardwareSpec, out_dir, profiles=(), *, fmt: str = "both",
-               date: Optional[str] = None, meta: dict | None = None) -> dict[str, Any]:
-    """Write decision.md and/or report.html, and deploy/, into `out_dir`; returns the plan with `files` (the
-    paths written) and `deploy` (each deploy file's content). Files are written whole or not at all (a
-    temporary name, then a rename), so a failed run leaves the earlier plan intact."""
+def _writer(out, written: list):
+    """put(relative path, text, mode): each file whole or not at all (a temporary name, then a rename), so a
+    failed run leaves the earlier plan intact."""
     import os
-    from pathlib import Path
-
-    from . import deploy, html, record
-    from ..report import context_sweep
-
-    plan = build_plan(cat, req, hw, profiles, date=date, meta=meta)
-    files = deploy.deploy_files(cat, plan, req, hw)
-    out = Path(out_dir)
-    written = []
 
     def put(rel: str, text: str, mode: int = 0o644) -> None:
         p = out / rel
@@ -143,6 +132,25 @@ def write_plan(cat: Catalog, req: Requirements, hw: HardwareSpec, out_dir, profi
         os.chmod(tmp, mode)
         tmp.replace(p)
         written.append(rel)
+
+    return put
+
+
+def write_plan(cat: Catalog, req: Requirements, hw: HardwareSpec, out_dir, profiles=(), *, fmt: str = "both",
+               date: Optional[str] = None, meta: dict | None = None) -> dict[str, Any]:
+    """Write decision.md and/or report.html, and deploy/, into `out_dir`; returns the plan with `files` (the
+    paths written) and `deploy` (each deploy file's content). Files are written whole or not at all (a
+    temporary name, then a rename), so a failed run leaves the earlier plan intact."""
+    from pathlib import Path
+
+    from . import deploy, html, record
+    from ..report import context_sweep
+
+    plan = build_plan(cat, req, hw, profiles, date=date, meta=meta)
+    files = deploy.deploy_files(cat, plan, req, hw)
+    out = Path(out_dir)
+    written = []
+    put = _writer(out, written)
 
     if fmt in ("md", "both", "json"):
         put("decision.md", record.render(plan))
@@ -154,3 +162,47 @@ def write_plan(cat: Catalog, req: Requirements, hw: HardwareSpec, out_dir, profi
     plan["deploy"] = files
     plan["files"] = written
     return plan
+
+
+def write_fleet_plan(cat: Catalog, base_raw: dict, classes: list[dict], out_dir, profiles=(), *, fmt: str = "both",
+                     date: Optional[str] = None, meta: dict | None = None, standardise: bool = False) -> dict[str, Any]:
+    """A fleet as one decision: decision.md and report.html over every class, and deploy/<class>/ with each
+    class's files (its requirements, its stack's commands, its verify.sh)."""
+    from pathlib import Path
+
+    from . import deploy, fleet, html, record
+
+    fp = fleet.plan_fleet(cat, base_raw, classes, profiles, standardise=standardise)
+    meta = dict(meta or {})
+    day = date or base_raw.get("as_of") or datetime.date.today().isoformat()
+    head = {"schema_version": 1, "date": day, "title": meta.get("title"), "status": meta.get("status") or "proposed",
+            "decision_makers": _list(meta.get("decision_makers")), "consulted": _list(meta.get("consulted")),
+            "informed": _list(meta.get("informed"))}
+    out, written, deploy_all = Path(out_dir), [], {}
+    put = _writer(out, written)
+
+    for c in fp["classes"]:
+        if c["chosen"] is None:
+            continue
+        sub = {**head, "chosen": c["chosen"], "hardware": {"memory_gb": c["memory_gb"]}}
+        files = deploy.deploy_files(cat, sub, c["_req"], c["_spec"])
+        deploy_all[c["name"]] = files
+    plan = {**head, "fleet": fleet.public(fp), "requirements": to_spec_raw(base_raw)}
+    if fmt in ("md", "both", "json"):
+        put("decision.md", record.render_fleet(plan))
+    if fmt in ("html", "both", "json"):
+        put("report.html", html.render_fleet(plan))
+    for name, files in deploy_all.items():
+        for fname, text in sorted(files.items()):
+            put(f"deploy/{name}/{fname}", text, 0o755 if fname.endswith(".sh") else 0o644)
+    plan["deploy"] = deploy_all
+    plan["files"] = written
+    return plan
+
+
+def to_spec_raw(raw: dict) -> dict:
+    """The fleet's shared requirements as spec keys (the classes carry their hardware)."""
+    from ..requirements import build
+
+    return to_spec(build({k: v for k, v in raw.items() if k not in ("hardware", "ram_gb", "vram_gb", "gpu",
+                                                                     "bandwidth_gbps", "tflops")}))

@@ -80,3 +80,28 @@ def _spec_text(spec: dict) -> str:
     import yaml
 
     return yaml.safe_dump(spec, sort_keys=False, allow_unicode=True) if spec else "(the defaults)"
+
+
+def render_fleet(plan: dict) -> str:
+    """The fleet decision as one offline page: the class table and a chart of each class's quality, its best
+    against the stack chosen (the cost of standardising)."""
+    import plotly.graph_objects as go
+    import plotly.offline
+
+    from .record import render_fleet as record
+
+    f = plan["fleet"]
+    names = [c["name"] for c in f["classes"]]
+    fig = go.Figure(data=[
+        dict(type="bar", x=names, y=[c["best_quality"] for c in f["classes"]], name="best for the class"),
+        dict(type="bar", x=names, y=[c["chosen"]["quality"] if c["chosen"] else None for c in f["classes"]],
+             name="chosen"),
+    ], layout=dict(barmode="group", yaxis=dict(title="quality (T-score)"), height=380,
+                   margin=dict(l=10, r=10, t=40, b=10)))
+    md = record(plan)
+    return "\n".join([
+        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{_e(plan.get('title') or 'Fleet plan')}</title>",
+        f"<style>{CSS}</style><script>{plotly.offline.get_plotlyjs()}</script></head><body>",
+        f"<pre style='white-space:pre-wrap'>{_e(md)}</pre>",
+        fig.to_html(full_html=False, include_plotlyjs=False, div_id="fleet", config={"displaylogo": False}),
+        "</body></html>"])

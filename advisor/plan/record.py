@@ -115,3 +115,64 @@ def render(plan: dict) -> str:
     out.append("")
     out += [f"* {s['for']} ({s['key']}, {s['kind']}): {s['ref']}" for s in plan["sources"]]
     return "\n".join(out) + "\n"
+
+
+def _front(plan: dict) -> list[str]:
+    out = ["---", f"status: \"{plan['status']}\"", f"date: {plan['date']}"]
+    out += [f"{k.replace('_', '-')}: {', '.join(plan[k])}" for k in ("decision_makers", "consulted", "informed")
+            if plan[k]]
+    return out + ["---", ""]
+
+
+def render_fleet(plan: dict) -> str:
+    """A fleet as one MADR decision: each class its best stack, or one model for all; per-class consequences."""
+    f = plan["fleet"]
+    s = f["summary"]
+    classes = f["classes"]
+    title = plan["title"] or ("Standardise the fleet on " + f["standard_model"] if f["standardised"]
+                              and f["standard_model"] else "One stack per device class")
+    out = _front(plan) + [f"# {title}", "", "## Context and Problem Statement", ""]
+    out.append(f"Which model, quantization and runtime should each of {len(classes)} device classes "
+               f"({s['devices']} devices) run, and is one model for all of them worth what it costs?")
+    out += ["", "## Decision Drivers", ""]
+    out += [f"* every class: {DRIVER[k].format(v=_v(v))}" for k, v in plan["requirements"].items()
+            if k in DRIVER and k != "top"]
+    out += [f"* {c['name']} ({c['count']} devices): {c['hardware']}" for c in classes]
+    out += ["", "## Considered Options", "", "* each class its best stack"]
+    if f["standard_model"]:
+        out.append(f"* one model for all classes: {f['standard_model']}")
+    out += ["", "## Decision Outcome", ""]
+    chosen = (f"one model for all classes: {f['standard_model']}" if f["standardised"] else "each class its best stack")
+    why_ = ("one model to ship, test and support" if f["standardised"] else
+            "each class gets the highest quality its hardware allows")
+    out.append(f"Chosen option: \"{chosen}\", because {why_}.")
+    out += ["", "| class | devices | hardware | stack | memory GB | decode tok/s | basis | quality | given up |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for c in classes:
+        x = c["chosen"]
+        if x is None:
+            out.append(f"| {c['name']} | {c['count']} | {c['hardware']} | nothing fits | | | | | |")
+            continue
+        lost = c["best_quality"] - x["quality"] if c["best_quality"] is not None else 0
+        out.append(f"| {c['name']} | {c['count']} | {c['hardware']} | {_stack(x)} | {x['memory_required_gb']} | "
+                   f"{x['decode_tps']} | {x['basis']} | {x['quality']:.1f} | {lost:.1f} |")
+    out += ["", "### Consequences", ""]
+    out.append(f"* Good, because the fleet ships {len(s['models'])} model(s) in {len(s['artifacts'])} file(s): "
+               f"{s['download_gb']:.2f} GB to download once, {s['storage_gb']:.2f} GB stored across the devices.")
+    if s["weakest"]:
+        w = s["weakest"]
+        lim = "; ".join(f"`{change_text(x)}` would unlock {x['unlocks']['model']}" for x in w["limits"])
+        out.append(f"* Bad, because the weakest class, {w['class']}, runs {w['model']} at quality {w['quality']:.1f}"
+                   + (f"; what limits it: {lim}" if lim else "") + ".")
+    if f["standard_model"] and not f["standardised"]:
+        cost = [f"{c['name']} {c['quality_given_up']:.1f}" for c in classes if c["quality_given_up"]]
+        out.append(f"* Neutral, because one model for all ({f['standard_model']}) would cost quality points per class: "
+                   + (", ".join(cost) if cost else "none") + ".")
+    if s["classes_without_stack"]:
+        out.append(f"* Bad, because nothing fits on: {', '.join(s['classes_without_stack'])}.")
+    out += ["", "### Confirmation", "", "On a device of each class: `deploy/<class>/verify.sh` (advisor verify with "
+            "the class's requirements).", "", "## More Information", ""]
+    for c in classes:
+        if c["chosen"]:
+            out += [f"### {c['name']}", ""] + [f"* {w}" for w in c["chosen"]["why"]] + [""]
+    return "\n".join(out).rstrip() + "\n"
