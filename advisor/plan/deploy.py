@@ -93,8 +93,9 @@ def _ollama(cat, c, plan, hw) -> dict[str, str]:
 def _vllm(cat, c, plan, hw) -> dict[str, str]:
     repo = c["artifact"].get("hf_repo") or c["artifact"].get("from") or c.get("hf_repo")
     budget = plan["hardware"].get("memory_gb")
-    util = min(0.95, round((c["memory_required_gb"] or 0) / budget + 0.02, 2)) if budget and c["memory_required_gb"] \
-        else 0.9
+    # vLLM's default share of GPU memory (0.9), raised only when the stack needs more (at most 0.95)
+    need = (c["memory_required_gb"] or 0) / budget + 0.02 if budget else 0
+    util = round(min(0.95, max(0.9, need)), 2)
     args = ["--max-model-len", str(c["context"]), "--gpu-memory-utilization", f"{util:g}", "--tensor-parallel-size", "1",
             "--max-num-seqs", "1"]
     sh = (HEADER.format(what=f"serve {repo} with vLLM (OpenAI-compatible API on :8000)", date=plan["date"],

@@ -19,8 +19,10 @@ DRIVER = {
 }
 
 
-def _v(v) -> str:
-    return ", ".join(map(str, v)) if isinstance(v, list) else (f"{v:.0%}" if isinstance(v, float) and v < 1 else str(v))
+def _v(v, key: str = "") -> str:
+    if isinstance(v, list):
+        return ", ".join(map(str, v))
+    return f"{v:.0%}" if key == "headroom" else str(v)
 
 
 def _stack(r: dict) -> str:
@@ -62,13 +64,13 @@ def render(plan: dict) -> str:
             out.append(f"{key.replace('_', '-')}: {', '.join(plan[key])}")
     out += ["---", "", f"# {title}", "", "## Context and Problem Statement", ""]
     hw = plan["hardware"]
-    wants = [DRIVER[k].format(v=_v(v)) for k, v in plan["requirements"].items() if k in DRIVER and k != "top"]
+    wants = [DRIVER[k].format(v=_v(v, k)) for k, v in plan["requirements"].items() if k in DRIVER and k != "top"]
     out.append(f"Which small language model, quantization and runtime should run on {hw['name']} "
                f"({hw['memory_gb']:g} GB {hw['memory_kind']}, {hw['bandwidth_gbps']:g} GB/s)? It must: "
                + ("; ".join(wants) if wants else "meet the advisor's defaults") + ".")
     out += [f"- {n}" for n in plan["notes"]]
     out += ["", "## Decision Drivers", ""]
-    out += [f"* {DRIVER[k].format(v=_v(v))}" for k, v in plan["requirements"].items() if k in DRIVER and k != "top"]
+    out += [f"* {DRIVER[k].format(v=_v(v, k))}" for k, v in plan["requirements"].items() if k in DRIVER and k != "top"]
     if not plan["requirements"]:
         out.append("* the advisor's defaults: 8192 tokens of context, 10% memory headroom, quality first")
     out += ["", "## Considered Options", ""]
@@ -135,7 +137,7 @@ def render_fleet(plan: dict) -> str:
     out.append(f"Which model, quantization and runtime should each of {len(classes)} device classes "
                f"({s['devices']} devices) run, and is one model for all of them worth what it costs?")
     out += ["", "## Decision Drivers", ""]
-    out += [f"* every class: {DRIVER[k].format(v=_v(v))}" for k, v in plan["requirements"].items()
+    out += [f"* every class: {DRIVER[k].format(v=_v(v, k))}" for k, v in plan["requirements"].items()
             if k in DRIVER and k != "top"]
     out += [f"* {c['name']} ({c['count']} devices): {c['hardware']}" for c in classes]
     out += ["", "## Considered Options", "", "* each class its best stack"]
