@@ -25,12 +25,8 @@ def build_plan(cat: Catalog, req: Requirements, hw: HardwareSpec, profiles=(), *
     meta = dict(meta or {})
     rep = recommend_report(cat, build_req(req, options), hw, profiles, include_stacks=True)
     recs = rep["recommendations"]
-    day = date or req.as_of or datetime.date.today().isoformat()
     plan: dict[str, Any] = {
-        "schema_version": 1, "date": day,
-        "title": meta.get("title"), "status": meta.get("status") or "proposed",
-        "decision_makers": _list(meta.get("decision_makers")), "consulted": _list(meta.get("consulted")),
-        "informed": _list(meta.get("informed")),
+        **_head(meta, date or req.as_of),
         "requirements": to_spec(req), "hardware": rep["hardware"], "notes": rep["notes"],
         "chosen": recs[0] if recs else None, "options": recs, "rejected": rep["rejected"],
         "relaxations": rep["relaxations"], "stacks": rep["stacks"], "headroom": req.headroom,
@@ -46,6 +42,13 @@ def build_req(req: Requirements, options: int) -> Requirements:
     from dataclasses import replace
 
     return replace(req, top=max(req.top, options))
+
+
+def _head(meta: dict, day: Optional[str]) -> dict[str, Any]:
+    """The decision record's front matter: the spec's title, status and people, and its date (today if none)."""
+    return {"schema_version": 1, "date": day or datetime.date.today().isoformat(), "title": meta.get("title"),
+            "status": meta.get("status") or "proposed", "decision_makers": _list(meta.get("decision_makers")),
+            "consulted": _list(meta.get("consulted")), "informed": _list(meta.get("informed"))}
 
 
 def _list(v) -> list[str]:
@@ -173,11 +176,7 @@ def write_fleet_plan(cat: Catalog, base_raw: dict, classes: list[dict], out_dir,
     from . import deploy, fleet, html, record
 
     fp = fleet.plan_fleet(cat, base_raw, classes, profiles, standardise=standardise)
-    meta = dict(meta or {})
-    day = date or base_raw.get("as_of") or datetime.date.today().isoformat()
-    head = {"schema_version": 1, "date": day, "title": meta.get("title"), "status": meta.get("status") or "proposed",
-            "decision_makers": _list(meta.get("decision_makers")), "consulted": _list(meta.get("consulted")),
-            "informed": _list(meta.get("informed"))}
+    head = _head(meta or {}, date or base_raw.get("as_of"))
     out, written, deploy_all = Path(out_dir), [], {}
     put = _writer(out, written)
 
@@ -204,5 +203,6 @@ def to_spec_raw(raw: dict) -> dict:
     """The fleet's shared requirements as spec keys (the classes carry their hardware)."""
     from ..requirements import build
 
-    return to_spec(build({k: v for k, v in raw.items() if k not in ("hardware", "ram_gb", "vram_gb", "gpu",
-                                                                     "bandwidth_gbps", "tflops")}))
+    from .fleet import HARDWARE_KEYS
+
+    return to_spec(build({k: v for k, v in raw.items() if k not in HARDWARE_KEYS.values()}))

@@ -7,8 +7,6 @@ data. A runtime with no launcher here gets its install and run lines from the kn
 from __future__ import annotations
 
 import shlex
-from typing import Optional
-
 from ..requirements import Requirements, spec_yaml
 
 LLAMA_SERVER_DOC = "https://github.com/ggml-org/llama.cpp/blob/master/tools/server/README.md"
@@ -192,8 +190,3 @@ def _generic(cat, c, plan, hw) -> dict[str, str]:
     src = ", ".join(sorted({s.ref for s in rt.sources.values()}))
     return {"run.sh": HEADER.format(what=f"{c['model']} {c['quantization_name']} on {rt.name}", date=plan["date"],
                                     sources=src) + "\n".join(lines) + "\n"}
-
-
-def file_of(c: dict) -> Optional[str]:
-    """The artifact file a deploy command names (published file name, or the one the recipe makes)."""
-    return _fetch(c)[1] if c else None

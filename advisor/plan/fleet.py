@@ -9,7 +9,7 @@ which class is weakest and what limits it, and what standardising on one model c
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from ..errors import InputError
 
@@ -129,13 +129,3 @@ def summary(classes: list[dict]) -> dict:
         "weakest": {"class": weakest["name"], "model": weakest["chosen"]["model"],
                     "quality": weakest["chosen"]["quality"], "limits": weakest["limits"]} if weakest else None,
     }
-
-
-def class_raw(base_raw: dict, cl: dict) -> dict:
-    """A class's raw requirements (for its deploy/requirements.yaml)."""
-    common = {k: v for k, v in base_raw.items() if k not in HARDWARE_KEYS.values()}
-    return {**common, **cl["hardware_raw"], **cl["overrides"]}
-
-
-def find(classes: list[dict], name: str) -> Optional[dict]:
-    return next((c for c in classes if c["name"] == name), None)

@@ -58,11 +58,7 @@ def render(plan: dict) -> str:
     c = plan["chosen"]
     title = plan["title"] or (f"Use {c['model']} {c['quantization_name']} on {c['runtime']}" if c
                               else "No stack meets the requirements")
-    out = ["---", f"status: \"{plan['status']}\"", f"date: {plan['date']}"]
-    for key in ("decision_makers", "consulted", "informed"):
-        if plan[key]:
-            out.append(f"{key.replace('_', '-')}: {', '.join(plan[key])}")
-    out += ["---", "", f"# {title}", "", "## Context and Problem Statement", ""]
+    out = _front(plan) + [f"# {title}", "", "## Context and Problem Statement", ""]
     hw = plan["hardware"]
     wants = [DRIVER[k].format(v=_v(v, k)) for k, v in plan["requirements"].items() if k in DRIVER and k != "top"]
     out.append(f"Which small language model, quantization and runtime should run on {hw['name']} "
