@@ -357,6 +357,7 @@ UI = {
     "show_rejected": "Show rejected stacks", "rejected": "rejected", "front": "Pareto front",
     "hover_fails": "fails:", "hover_quality": "quality", "hover_memory": "memory", "hover_decode": "decode tok/s",
     "budget_line": "budget {gb:g} GB", "usable_line": "less headroom {gb:.2f} GB",
+    "fleet_best": "best for the class", "fleet_chosen": "chosen", "fleet_usable": "usable (budget less headroom)",
     "pareto_caption": "{n} of {total} stacks meet every requirement; each is a point ({missing} without a figure on "
                       "this axis are not drawn). The front joins the stacks no other beats on both axes.",
     "misses": "Nearest misses", "misses_why": "Each miss in words",

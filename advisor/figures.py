@@ -122,3 +122,30 @@ def predicted_measured(rows: list[dict]) -> go.Figure:
     fig.update_layout(xaxis_title=UI["axis_decode_measured"], yaxis_title=UI["axis_decode_predicted"], height=480,
                       **_LAYOUT)
     return fig
+
+
+def fleet_quality(classes: list[dict]) -> go.Figure:
+    """Each device class's quality: the best its hardware allows beside the stack chosen (with one model for all,
+    the gap is what the class gives up)."""
+    names = [c["name"] for c in classes]
+    return go.Figure(data=[
+        dict(type="bar", x=names, y=[c["best_quality"] for c in classes], name=UI["fleet_best"]),
+        dict(type="bar", x=names, y=[c["chosen"]["quality"] if c["chosen"] else None for c in classes],
+             name=UI["fleet_chosen"]),
+    ], layout=dict(barmode="group", yaxis=dict(title=UI["axis_quality"]), height=380, **_LAYOUT))
+
+
+def fleet_memory(classes: list[dict]) -> go.Figure:
+    """Each class's chosen stack's memory, by part, against the class's usable budget (a marker per class)."""
+    names = [c["name"] for c in classes]
+    data = []
+    for part in PARTS:
+        xs = [((c["chosen"] or {}).get("memory_breakdown_gb") or {}).get(part, 0.0) for c in classes]
+        if any(xs):
+            data.append(dict(type="bar", x=names, y=xs, name=part_label(part),
+                             hovertemplate="%{x}: %{y:.2f} GB<extra>" + part_label(part) + "</extra>"))
+    data.append(dict(type="scatter", mode="markers", x=names, name=UI["fleet_usable"],
+                     y=[c["memory_gb"] * (1 - c["headroom"]) if c["memory_gb"] else None for c in classes],
+                     marker=dict(symbol="line-ew-open", size=40, color="crimson", line=dict(width=3))))
+    return go.Figure(data=data, layout=dict(barmode="stack", yaxis=dict(title=UI["axis_memory"]), height=380,
+                                            **_LAYOUT))

@@ -49,6 +49,46 @@ def test_plan_matches_its_snapshot(cli, tmp_path):
     assert "Chosen option: \"toy-0.6b" in md
 
 
+TOY_FLEET = """title: Toy fleet
+lang: sv
+fleet:
+  - {name: boards, hardware: toy-board-4gb, count: 30}
+  - {name: desktops, hardware: toy-desk-32gb, count: 5, overrides: {context: 4K}}
+"""
+
+
+def test_a_fleet_plan_matches_its_snapshot(cli, tmp_path):
+    spec = tmp_path / "fleet.yaml"
+    spec.write_text(TOY_FLEET)
+    out = tmp_path / "plan"
+    r = cli("plan", "--spec", str(spec), *FIXED[2:], "--out", str(out), "--format", "json", env=KB)
+    assert r.returncode == 0, r.stderr
+    plan = json.loads(r.stdout)
+    got = {"plan.json": json.dumps(plan, indent=2, ensure_ascii=False) + "\n",
+           "decision.md": (out / "decision.md").read_text()}
+    got.update({f"deploy-{p.parent.name}-{p.name}": p.read_text() for p in sorted((out / "deploy").glob("*/*"))})
+    snap = SNAP.parent / "fleet"
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
+        shutil.rmtree(snap, ignore_errors=True)
+        snap.mkdir(parents=True)
+        for name, text in got.items():
+            (snap / name).write_text(text)
+    assert sorted(p.name for p in snap.iterdir()) == sorted(got), "run with UPDATE_SNAPSHOTS=1 and review"
+    for name, text in got.items():
+        assert text == (snap / name).read_text(), f"{name} changed; review and update with UPDATE_SNAPSHOTS=1"
+    md = got["decision.md"]
+    heads = re.findall(r"^#{1,3} (.+)$", md, re.M)
+    order = ["Context and Problem Statement", "Decision Drivers", "Considered Options", "Decision Outcome",
+             "Consequences", "Confirmation", "Pros and Cons of the Options", "More Information"]
+    assert [h for h in heads if h in order] == order
+    # each class has its own consequences, and each option's pros and cons name every class
+    for c in plan["fleet"]["classes"]:
+        assert f"#### {c['name']} ({c['count']} devices" in md
+    pros = md.split("## Pros and Cons of the Options")[1].split("## More Information")[0]
+    for opt in pros.split("### ")[1:]:
+        assert all(f"because {c['name']} runs" in opt for c in plan["fleet"]["classes"])
+
+
 def _plan(cli, tmp_path, *args, fmt="both") -> tuple[Path, dict]:
     out = tmp_path / "plan"
     r = cli("plan", *args, "--out", str(out), "--format", "json")
@@ -132,13 +172,14 @@ OLLAMA_PARAMETERS = {"num_ctx", "num_thread", "num_gpu", "num_predict", "tempera
                      "stop", "seed", "repeat_last_n", "repeat_penalty", "num_batch"}
 
 
-def test_the_report_loads_offline_in_chromium_with_its_charts(cli, tmp_path):
+def _loads_offline(report: Path, shot: str) -> int:
+    """Open the report in Debian's chromium; assert no request but the file itself and no console error; keep a
+    screenshot; return how many plotly charts rendered."""
     from playwright.sync_api import sync_playwright
 
     from test_ui_browser import CHROMIUM_FLAGS, chromium
 
-    out, plan = _plan(cli, tmp_path, "--ram", "4GB", "--lang", "sv", "--bandwidth", "30")
-    html = (out / "report.html").read_text()
+    html = report.read_text()
     assert "<script src" not in html and "<link" not in html  # everything inline
     shots = Path(os.environ.get("ADVISOR_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "plan"
     shots.mkdir(parents=True, exist_ok=True)
@@ -149,13 +190,19 @@ def test_the_report_loads_offline_in_chromium_with_its_charts(cli, tmp_path):
         page.on("request", lambda r: requests.append(r.url))
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto((out / "report.html").as_uri())
+        page.goto(report.as_uri())
         page.wait_for_selector(".js-plotly-plot .main-svg", timeout=30_000)
-        assert page.locator(".js-plotly-plot").count() == 4  # Pareto, memory, memory and decode against context
-        page.screenshot(path=str(shots / "report.png"), full_page=True)
+        n = page.locator(".js-plotly-plot").count()
+        page.screenshot(path=str(shots / shot), full_page=True)
         b.close()
-    assert requests == [(out / "report.html").as_uri()]
+    assert requests == [report.as_uri()]
     assert errors == []
+    return n
+
+
+def test_the_report_loads_offline_in_chromium_with_its_charts(cli, tmp_path):
+    out, plan = _plan(cli, tmp_path, "--ram", "4GB", "--lang", "sv", "--bandwidth", "30")
+    assert _loads_offline(out / "report.html", "report.png") == 4  # Pareto, memory, memory and decode against context
 
 
 def test_plan_bad_input_and_nothing_fits(cli, tmp_path):
@@ -227,3 +274,26 @@ def test_a_bad_fleet_entry_names_its_field(cli, tmp_path, entry, field):
     assert r.returncode == 2 and field in r.stderr and "Traceback" not in r.stderr, r.stderr
     r = cli("plan", "--ram", "4GB", "--standardise", "--out", str(tmp_path / "p"))
     assert r.returncode == 2 and "--standardise" in r.stderr
+
+
+def test_the_fleet_report_loads_offline_with_the_record_and_its_charts(cli, tmp_path):
+    spec = tmp_path / "fleet.yaml"
+    spec.write_text(FLEET)
+    out, plan = _plan(cli, tmp_path, "--spec", str(spec))
+    assert _loads_offline(out / "report.html", "fleet-report.png") == 2  # quality by class, memory by class
+    page = (out / "report.html").read_text()
+    md = (out / "decision.md").read_text()
+    # the page is the record: every section and every class's stack, the table as a table
+    for h in ("Context and Problem Statement", "Decision Drivers", "Considered Options", "Decision Outcome",
+              "Consequences", "Confirmation", "Pros and Cons of the Options", "More Information"):
+        assert f"## {h}" in md and f">{h}</h" in page
+    assert "<table>" in page and page.count("<tr>") == 1 + len(plan["fleet"]["classes"])
+    # the charts sit between the confirmation and the options' pros and cons, outside any block
+    conf, charts, pros = (page.index(f">{h}</h") for h in ("Confirmation", "Charts", "Pros and Cons of the Options"))
+    assert conf < charts < pros and "</pre>" in page[conf:charts] and "<pre" not in page[charts:pros]
+    for c in plan["fleet"]["classes"]:
+        assert f"deploy/{c['name']}/verify.sh" in page[conf:charts]
+    for c in plan["fleet"]["classes"]:
+        x = c["chosen"]
+        assert f"#### {c['name']} ({c['count']} devices" in md
+        assert f"{x['model']} {x['quantization_name']} on {x['runtime']}" in page

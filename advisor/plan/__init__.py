@@ -90,9 +90,9 @@ def _licence_source(m) -> Optional[str]:
     return v[0] if isinstance(v, list) and v else v
 
 
-def sources(cat: Catalog, recs: list[dict], hw: HardwareSpec) -> list[dict]:
+def sources(cat: Catalog, recs: list[dict], hw: HardwareSpec | list[HardwareSpec]) -> list[dict]:
     """Every source behind the options' figures: the models' and runtimes' sources, the artifacts', the
-    hardware's; deduplicated, sorted."""
+    hardware's (one machine, or each class's of a fleet); deduplicated, sorted."""
     seen: dict[str, dict] = {}
     for r in recs:
         m = cat.model(r["model"])
@@ -105,9 +105,11 @@ def sources(cat: Catalog, recs: list[dict], hw: HardwareSpec) -> list[dict]:
         if a.get("source"):
             seen.setdefault(a["source"], {"for": f"{r['model']} {r['quantization']}", "key": "artifact",
                                           "kind": "artifact", "ref": a["source"], "title": None})
-    if hw.bandwidth_source:
-        seen.setdefault(hw.bandwidth_source, {"for": "hardware", "key": "bandwidth", "kind": "hardware",
-                                              "ref": hw.bandwidth_source, "title": hw.name})
+    for h in hw if isinstance(hw, list) else [hw]:
+        if h.bandwidth_source:
+            seen.setdefault(h.bandwidth_source, {"for": h.name if isinstance(hw, list) else "hardware",
+                                                 "key": "bandwidth", "kind": "hardware",
+                                                 "ref": h.bandwidth_source, "title": h.name})
     return sorted(seen.values(), key=lambda s: (s["for"], s["key"], s["ref"]))
 
 

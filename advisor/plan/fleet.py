@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import InputError
+from . import risks, sources
 
 HARDWARE_KEYS = {"hardware": "hardware", "ram": "ram_gb", "vram": "vram_gb", "gpu": "gpu", "bandwidth": "bandwidth_gbps",
                  "tflops": "tflops"}
@@ -85,25 +86,36 @@ def plan_fleet(cat, base_raw: dict, classes: list[dict], profiles=(), *, standar
                    default=None)
     out_classes = []
     for r in rows:
-        pick_id = standard if standardise else (r["order"][0] if r["order"] else None)
-        pick = r["best"].get(pick_id) if pick_id else None
         top = r["best"][r["order"][0]] if r["order"] else None
-        rec = candidate_record(cat, pick, r["req"], r["spec"], r["budget"]) if pick else None
-        if rec:
-            from ..explain import why
-
-            rec.update(license=pick.model.license, why=why(pick))
+        picks = {"best": top, "standard": r["best"].get(standard) if standard else None}
+        recs = {k: _record(cat, p, r) if p else None for k, p in picks.items()}
+        chosen, other = ("standard", "best") if standardise else ("best", "standard")
+        rec = recs[chosen]
         out_classes.append({
             "_req": r["req"], "_spec": r["spec"],
             "name": r["class"]["name"], "count": r["class"]["count"], "hardware": r["spec"].name,
-            "memory_gb": r["budget"], "chosen": rec,
+            "memory_gb": r["budget"], "headroom": r["req"].headroom, "chosen": rec, "alternative": recs[other],
             "best_model": top.model_id if top else None, "best_quality": round(top.quality, 1) if top else None,
-            "standard_quality": round(r["best"][standard].quality, 1) if standard else None,
-            "quality_given_up": round(top.quality - r["best"][standard].quality, 1) if standard and top else None,
+            "standard_quality": round(picks["standard"].quality, 1) if picks["standard"] else None,
+            "quality_given_up": round(top.quality - picks["standard"].quality, 1) if picks["standard"] and top else None,
             "limits": [x for x in r["relax"][:2]],
+            "risks": risks(cat, rec, r["req"]) if rec else [],
         })
     return {"standardised": standardise, "standard_model": standard, "classes": out_classes,
-            "summary": summary(out_classes)}
+            "summary": summary(out_classes),
+            "alternative_summary": summary(out_classes, "alternative") if standard else None,
+            "sources": sources(cat, [c["chosen"] for c in out_classes if c["chosen"]],
+                               [c["_spec"] for c in out_classes])}
+
+
+def _record(cat, pick, r: dict) -> dict:
+    """A class's stack as the record every command prints, with its licence and its reasons."""
+    from ..explain import why
+    from ..report import candidate_record
+
+    rec = candidate_record(cat, pick, r["req"], r["spec"], r["budget"])
+    rec.update(license=pick.model.license, why=why(pick))
+    return rec
 
 
 def public(fp: dict) -> dict:
@@ -111,8 +123,9 @@ def public(fp: dict) -> dict:
     return {**fp, "classes": [{k: v for k, v in c.items() if not k.startswith("_")} for c in fp["classes"]]}
 
 
-def summary(classes: list[dict]) -> dict:
-    chosen = [c for c in classes if c["chosen"]]
+def summary(classes: list[dict], key: str = "chosen") -> dict:
+    """What the fleet ships with each class's `key` stack (chosen, or the alternative not taken)."""
+    chosen = [{**c, "chosen": c[key]} for c in classes if c[key]]
     files: dict[tuple, float] = {}
     for c in chosen:
         x = c["chosen"]
@@ -120,7 +133,7 @@ def summary(classes: list[dict]) -> dict:
     weakest = min(chosen, key=lambda c: (c["chosen"]["quality"], c["name"]), default=None)
     return {
         "devices": sum(c["count"] for c in classes),
-        "classes_without_stack": [c["name"] for c in classes if not c["chosen"]],
+        "classes_without_stack": [c["name"] for c in classes if not c[key]],
         "models": sorted({c["chosen"]["model"] for c in chosen}),
         "artifacts": [{"model": m, "quantization": q, "runtime": rt, "download_gb": round(gb, 3)}
                       for (m, q, rt), gb in sorted(files.items())],

@@ -83,25 +83,31 @@ def _spec_text(spec: dict) -> str:
 
 
 def render_fleet(plan: dict) -> str:
-    """The fleet decision as one offline page: the class table and a chart of each class's quality, its best
-    against the stack chosen (the cost of standardising)."""
-    import plotly.graph_objects as go
+    """The fleet decision as one offline page: the decision record itself (rendered from the same Markdown, so
+    the page and decision.md say the same), with a chart of each class's quality (its best against the stack
+    chosen: the cost of standardising) and one of each class's memory against its usable budget."""
     import plotly.offline
+    from markdown_it import MarkdownIt
 
+    from ..figures import fleet_memory, fleet_quality
     from .record import render_fleet as record
 
     f = plan["fleet"]
-    names = [c["name"] for c in f["classes"]]
-    fig = go.Figure(data=[
-        dict(type="bar", x=names, y=[c["best_quality"] for c in f["classes"]], name="best for the class"),
-        dict(type="bar", x=names, y=[c["chosen"]["quality"] if c["chosen"] else None for c in f["classes"]],
-             name="chosen"),
-    ], layout=dict(barmode="group", yaxis=dict(title="quality (T-score)"), height=380,
-                   margin=dict(l=10, r=10, t=40, b=10)))
-    md = record(plan)
+    md = record(plan).split("---\n", 2)[-1]  # the front matter becomes the status line
+    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(md)
+    cfg = {"displaylogo": False, "responsive": True}
+    charts = ("<h2>Charts</h2>"
+              + fleet_quality(f["classes"]).to_html(full_html=False, include_plotlyjs=False, div_id="fleet-quality",
+                                                    config=cfg)
+              + fleet_memory(f["classes"]).to_html(full_html=False, include_plotlyjs=False, div_id="fleet-memory",
+                                                   config=cfg))
+    status = (f"<p>Status <b>{_e(plan['status'])}</b>, {_e(plan['date'])}"
+              + "".join(f"; {_e(k.replace('_', ' '))}: {_e(', '.join(plan[k]))}"
+                        for k in ("decision_makers", "consulted", "informed") if plan[k]) + "</p>")
+    body = body.replace("</h1>", "</h1>" + status, 1)
+    cut = body.find("<h2>Pros and Cons of the Options</h2>")
+    body = body[:cut] + charts + body[cut:] if cut >= 0 else body + charts
     return "\n".join([
         f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{_e(plan.get('title') or 'Fleet plan')}</title>",
         f"<style>{CSS}</style><script>{plotly.offline.get_plotlyjs()}</script></head><body>",
-        f"<pre style='white-space:pre-wrap'>{_e(md)}</pre>",
-        fig.to_html(full_html=False, include_plotlyjs=False, div_id="fleet", config={"displaylogo": False}),
-        "</body></html>"])
+        body, "</body></html>"])

@@ -122,25 +122,38 @@ def _front(plan: dict) -> list[str]:
     return out + ["---", ""]
 
 
+def _risk(r: dict) -> str:
+    t = RISK[r["kind"]](r)
+    return t[0].lower() + t[1:]
+
+
+def _ships(s: dict) -> str:
+    m, a = len(s["models"]), len(s["artifacts"])
+    return (f"{m} model{'s' * (m != 1)} in {a} file{'s' * (a != 1)}: {s['download_gb']:.2f} GB to download "
+            f"once, {s['storage_gb']:.2f} GB stored across the devices")
+
+
 def render_fleet(plan: dict) -> str:
-    """A fleet as one MADR decision: each class its best stack, or one model for all; per-class consequences."""
+    """A fleet as one MADR decision: the options are each class its best stack, or one model for all; the
+    consequences, the risks and the confirmation are per class; the pros and cons give each class's figures."""
     f = plan["fleet"]
     s = f["summary"]
     classes = f["classes"]
-    title = plan["title"] or ("Standardise the fleet on " + f["standard_model"] if f["standardised"]
-                              and f["standard_model"] else "One stack per device class")
+    std = f["standard_model"]
+    title = plan["title"] or ("Standardise the fleet on " + std if f["standardised"] and std
+                              else "One stack per device class")
     out = _front(plan) + [f"# {title}", "", "## Context and Problem Statement", ""]
     out.append(f"Which model, quantization and runtime should each of {len(classes)} device classes "
                f"({s['devices']} devices) run, and is one model for all of them worth what it costs?")
     out += ["", "## Decision Drivers", ""]
     out += [f"* every class: {DRIVER[k].format(v=_v(v, k))}" for k, v in plan["requirements"].items()
             if k in DRIVER and k != "top"]
-    out += [f"* {c['name']} ({c['count']} devices): {c['hardware']}" for c in classes]
+    out += [f"* {c['name']} ({c['count']} devices): {c['hardware']}, {c['memory_gb']:g} GB" for c in classes]
     out += ["", "## Considered Options", "", "* each class its best stack"]
-    if f["standard_model"]:
-        out.append(f"* one model for all classes: {f['standard_model']}")
+    if std:
+        out.append(f"* one model for all classes: {std}")
     out += ["", "## Decision Outcome", ""]
-    chosen = (f"one model for all classes: {f['standard_model']}" if f["standardised"] else "each class its best stack")
+    chosen = f"one model for all classes: {std}" if f["standardised"] else "each class its best stack"
     why_ = ("one model to ship, test and support" if f["standardised"] else
             "each class gets the highest quality its hardware allows")
     out.append(f"Chosen option: \"{chosen}\", because {why_}.")
@@ -155,22 +168,57 @@ def render_fleet(plan: dict) -> str:
         out.append(f"| {c['name']} | {c['count']} | {c['hardware']} | {_stack(x)} | {x['memory_required_gb']} | "
                    f"{x['decode_tps']} | {x['basis']} | {x['quality']:.1f} | {lost:.1f} |")
     out += ["", "### Consequences", ""]
-    out.append(f"* Good, because the fleet ships {len(s['models'])} model(s) in {len(s['artifacts'])} file(s): "
-               f"{s['download_gb']:.2f} GB to download once, {s['storage_gb']:.2f} GB stored across the devices.")
+    out.append(f"* Good, because the fleet ships {_ships(s)}.")
     if s["weakest"]:
         w = s["weakest"]
-        lim = "; ".join(f"`{change_text(x)}` would unlock {x['unlocks']['model']}" for x in w["limits"])
+        lim = "; ".join(f"`{change_text(x)}` would unlock {x['unlocks']['model']} {x['unlocks']['quantization']}"
+                        for x in w["limits"])
         out.append(f"* Bad, because the weakest class, {w['class']}, runs {w['model']} at quality {w['quality']:.1f}"
                    + (f"; what limits it: {lim}" if lim else "") + ".")
-    if f["standard_model"] and not f["standardised"]:
-        cost = [f"{c['name']} {c['quality_given_up']:.1f}" for c in classes if c["quality_given_up"]]
-        out.append(f"* Neutral, because one model for all ({f['standard_model']}) would cost quality points per class: "
-                   + (", ".join(cost) if cost else "none") + ".")
     if s["classes_without_stack"]:
         out.append(f"* Bad, because nothing fits on: {', '.join(s['classes_without_stack'])}.")
-    out += ["", "### Confirmation", "", "On a device of each class: `deploy/<class>/verify.sh` (advisor verify with "
-            "the class's requirements).", "", "## More Information", ""]
     for c in classes:
-        if c["chosen"]:
-            out += [f"### {c['name']}", ""] + [f"* {w}" for w in c["chosen"]["why"]] + [""]
+        x = c["chosen"]
+        if x is None:
+            continue
+        out += ["", f"#### {c['name']} ({c['count']} devices, {c['hardware']})", ""]
+        out += [f"* Good, because {w[0].lower() + w[1:]}" for w in x["why"][:2]]
+        if x["memory_required_gb"] is not None and c["memory_gb"]:
+            usable = c["memory_gb"] * (1 - c["headroom"])
+            out.append(f"* Good, because it needs {x['memory_required_gb']:.2f} GB of the {usable:.2f} GB usable "
+                       f"({c['memory_gb']:g} GB less {c['headroom']:.0%} headroom).")
+        if c["quality_given_up"] and f["standardised"]:
+            out.append(f"* Bad, because it gives up {c['quality_given_up']:.1f} quality points against its best, "
+                       f"{c['best_model']}.")
+        out += [f"* Bad, because {_risk(r)}" for r in c["risks"]]
+    out += ["", "### Confirmation", "", "On one device of each class, run its verify script (advisor verify with the "
+            "class's requirements; PASS/FAIL per requirement, the measurement stored):", "", "```bash"]
+    out += [f"deploy/{c['name']}/verify.sh" for c in classes if c["chosen"]]
+    out += ["```", "", "## Pros and Cons of the Options", ""]
+    by_option = {"best": s if not f["standardised"] else f["alternative_summary"],
+                 "standard": s if f["standardised"] else f["alternative_summary"]}
+    key = {"best": "chosen" if not f["standardised"] else "alternative",
+           "standard": "chosen" if f["standardised"] else "alternative"}
+    for opt, name in (("best", "each class its best stack"), ("standard", f"one model for all classes: {std}")):
+        if opt == "standard" and not std:
+            continue
+        ship = by_option[opt]
+        out += [f"### {name}", ""]
+        out.append(f"* {'Good' if len(ship['models']) == 1 else 'Bad'}, because the fleet ships {_ships(ship)}.")
+        for c in classes:
+            x = c[key[opt]]
+            if x is None:
+                out.append(f"* Bad, because nothing fits on {c['name']}.")
+                continue
+            lost = (c["best_quality"] or 0) - x["quality"]
+            verdict = "Good" if lost < 0.05 else "Bad"
+            out.append(f"* {verdict}, because {c['name']} runs {_stack(x)} at quality {x['quality']:.1f}"
+                       + (f", {lost:.1f} below its best ({c['best_model']})" if lost >= 0.05 else ", its best")
+                       + f": {_figures(x)}.")
+        out.append("")
+    out += ["## More Information", ""]
+    out.append("Each figure's basis: measured (run on this machine), calibrated (a run of this machine adjusted the "
+               "estimate), estimated (nothing of this machine informed it). Sources:")
+    out.append("")
+    out += [f"* {x['for']} ({x['key']}, {x['kind']}): {x['ref']}" for x in f.get("sources", [])]
     return "\n".join(out).rstrip() + "\n"
