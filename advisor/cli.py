@@ -528,6 +528,8 @@ _REQUIREMENT_OPTIONS = [
                  help="What is offered on this date, YYYY-MM-DD (default today): built-ins come and go."),
     click.option("--lang-strict", "lang_strict", is_flag=True, default=None,
                  help="Only languages the model card lists; a broad claim ('140+ languages') is not enough."),
+    click.option("--kv-cache", "kv_cache", default=None,
+                 help="KV cache type: f16 (default), q8_0 or q4_0 (llama.cpp --cache-type-k/v; less memory)."),
 ]
 
 
@@ -550,7 +552,7 @@ def _requirements(*args, **kw):
 
 def _raw(spec_file, ram, vram, hardware_id, gpu, bandwidth, tflops, lang, modality, task, context, min_tps, max_ttft_ms,
          prompt_tokens, license_, platform, runtimes, max_download_gb, headroom, prefer, top, as_of=None,
-         lang_strict=None):
+         lang_strict=None, kv_cache=None):
     """The raw requirements of a spec file and the flags (flags win)."""
     from .requirements import load_spec
 
@@ -561,7 +563,7 @@ def _raw(spec_file, ram, vram, hardware_id, gpu, bandwidth, tflops, lang, modali
              "min_tps": min_tps, "max_ttft_ms": max_ttft_ms, "prompt_tokens": prompt_tokens,
              "license": list(license_) or None, "platform": platform, "runtimes": list(runtimes) or None,
              "max_download_gb": max_download_gb, "headroom": headroom, "prefer": prefer, "top": top,
-             "as_of": as_of, "lang_strict": lang_strict}
+             "as_of": as_of, "lang_strict": lang_strict, "kv_cache": kv_cache}
     raw.update({k: v for k, v in flags.items() if v is not None})
     return raw
 

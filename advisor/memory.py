@@ -187,9 +187,9 @@ def llama_cpp_settings(runtime_id: str, context: int, frontend: str | None, kv: 
         return LlamaCppSettings(context, n_batch=512, n_ubatch=512, flash_attn=False, swa_full=True,
                                 type_k=kv, type_v=kv, frontend=frontend,
                                 base_overhead=process_overhead_bytes(runtime_id, rt, frontend=frontend))
-    if frontend == "bitnet.cpp":
+    if frontend == "bitnet.cpp":  # run_inference.py passes no cache type: the KV cache stays f16
         return LlamaCppSettings(context, n_batch=2048, n_ubatch=512, flash_attn=False, swa_full=True,
-                                type_k=kv, type_v=kv, frontend=frontend,
+                                type_k="f16", type_v="f16", frontend=frontend,
                                 base_overhead=process_overhead_bytes(runtime_id, rt, frontend=frontend))
     ub = 512
     if rt is not None and "n_ubatch" in rt.memory:
@@ -312,6 +312,14 @@ def generic_memory(m: Model, quant: str, runtime_id: str, context: int, kv: str,
     a = m.architecture
     notes = [f"weights {weight_bytes / MiB:.0f} MiB ({quant})"]
     elem = {"f16": 2.0, "bf16": 2.0, "fp8": 1.0, "q8_0": 1.0625, "q4_0": 0.5625}.get(kv, 2.0)
+    if kv in ("q8_0", "q4_0"):
+        if runtime_id == "vllm":  # --kv-cache-dtype takes auto or fp8 (and variants); no 4-bit cache
+            elem = 1.0
+            notes.append(f"KV cache {kv} asked: vLLM stores it as fp8 (--kv-cache-dtype fp8), 1 byte per element")
+        else:
+            elem = 2.0
+            notes.append(f"KV cache {kv} asked: {runtime_id} keeps it in 16 bits (no quantized cache in its "
+                         "generated settings)")
     h = a.hidden_size
     if runtime_id == "vllm":
         util = float(_param(rt, "gpu_memory_utilization", 0.92))

@@ -50,6 +50,7 @@ class Requirements:
     top: int = 3
     as_of: Optional[str] = None  # ISO date: what is offered then (None: today)
     lang_strict: bool = False  # languages the card lists only
+    kv_cache: str = "f16"  # the KV cache's element type: f16, q8_0, q4_0 (llama.cpp --cache-type-k/v)
 
     @property
     def on(self):
@@ -71,6 +72,7 @@ SPEC_KEYS = {
     "runtime": "runtimes", "runtimes": "runtimes", "max_download_gb": "max_download_gb",
     "max-download-gb": "max_download_gb", "headroom": "headroom", "prefer": "prefer", "top": "top",
     "as_of": "as_of", "as-of": "as_of", "lang_strict": "lang_strict", "lang-strict": "lang_strict",
+    "kv_cache": "kv_cache", "kv-cache": "kv_cache",
     # the decision record's front matter (`advisor plan`); not requirements
     "title": "title", "status": "status", "decision_makers": "decision_makers", "decision-makers": "decision_makers",
     "consulted": "consulted", "informed": "informed", "fleet": "fleet",
@@ -211,7 +213,16 @@ def build(raw: dict[str, Any]) -> Requirements:
                 raise InputError("--lang-strict", f"cannot read '{v}'", "true or false")
             v = v.lower() in ("true", "yes")
         r["lang_strict"] = bool(v)
+    if raw.get("kv_cache") is not None:
+        kv = str(raw["kv_cache"]).strip().lower()
+        if kv not in KV_CACHE_TYPES:
+            raise InputError("--kv-cache", f"unknown KV cache type '{raw['kv_cache']}'", ", ".join(KV_CACHE_TYPES))
+        r["kv_cache"] = kv
     return Requirements(**r)
+
+
+# the KV cache types a requirement may ask for: llama.cpp's --cache-type-k/v values that the estimates model
+KV_CACHE_TYPES = ("f16", "q8_0", "q4_0")
 
 
 LICENSE_CLASSES = ("any", "permissive", "commercial")
@@ -251,7 +262,7 @@ SPEC_OUT = (("hardware", "hardware"), ("ram", "ram_gb"), ("vram", "vram_gb"), ("
             ("min_tps", "min_tps"), ("max_ttft_ms", "max_ttft_ms"), ("prompt_tokens", "prompt_tokens"),
             ("license", "license"), ("platform", "platform"), ("runtimes", "runtimes"),
             ("max_download_gb", "max_download_gb"), ("headroom", "headroom"), ("prefer", "prefer"), ("top", "top"),
-            ("as_of", "as_of"))
+            ("as_of", "as_of"), ("kv_cache", "kv_cache"))
 
 
 def to_spec(req: Requirements) -> dict[str, Any]:

@@ -43,6 +43,10 @@ class ScreenResult:
     passed: int                             # stacks within the screen's margins
 
 
+# bytes per KV element by --kv-cache type (ggml blocks: q8_0 34 bytes per 32, q4_0 18 per 32)
+KV_ELEMENT_BYTES = {"f16": 2.0, "q8_0": 34 / 32, "q4_0": 18 / 32}
+
+
 def screen(cat, hw, req, stacks_by_model: dict[str, list[tuple[str, str, str]]], eff_for, top: int) -> ScreenResult:
     """Screen the (quant, runtime, backend) stacks of each open-weights model; returns the ones to refine.
 
@@ -67,7 +71,7 @@ def screen(cat, hw, req, stacks_by_model: dict[str, list[tuple[str, str, str]]],
     total = np.empty(n)
     active = np.empty(n)
     layers = np.empty(n)
-    kv_tok = np.empty(n)      # KV bytes per cached token, 16-bit, full-attention layers
+    kv_tok = np.empty(n)      # KV bytes per cached token (the requirement's KV type), full-attention layers
     kv_swa = np.empty(n)      # the same for sliding-window layers
     window = np.empty(n)
     buf = np.empty(n)
@@ -84,7 +88,7 @@ def screen(cat, hw, req, stacks_by_model: dict[str, list[tuple[str, str, str]]],
         active[i] = p.active - (0 if a.tie_embeddings else p.embedding)
         layers[i] = a.layers
         full, swa = kv_layers(a, "")
-        row = 2 * a.kv_heads * a.head_dim * 2
+        row = 2 * a.kv_heads * a.head_dim * KV_ELEMENT_BYTES[req.kv_cache]
         kv_tok[i] = full * row
         kv_swa[i] = swa * row
         window[i] = a.sliding_window or 0

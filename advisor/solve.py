@@ -75,7 +75,8 @@ def evaluate(cat: Catalog, hw: HardwareSpec, req: Requirements, profiles=(), *, 
             target = target_cache.setdefault(backend, Target(cpu_arch=hw.cpu_arch, simd=hw.simd, backend=backend, os=hw.platform,
                                                              memory_gb=budget_gb))
             ctx = min(req.context, m.architecture.extended_context_length or m.architecture.context_length)
-            c.memory = estimate_memory(m, q, rid, ctx, rt=rt, target=target, quantization=cat.quantizations[q],
+            c.memory = estimate_memory(m, q, rid, ctx, kv=req.kv_cache, rt=rt, target=target,
+                                       quantization=cat.quantizations[q],
                                        listed_bytes=listed_bytes(m, q, rt))
             compute = hw.gpu_tflops if backend != "cpu" else hw.cpu_tflops
             if hw.bandwidth_for(backend)[0]:
@@ -84,7 +85,8 @@ def evaluate(cat: Catalog, hw: HardwareSpec, req: Requirements, profiles=(), *, 
                     bw, bw_src = hw.bandwidth_for(backend)
                     speed_cache[skey] = estimate_speed(
                         m, q, rid, backend, bandwidth_gbps=bw, compute_tflops=compute,
-                        prompt_tokens=req.prompt_tokens, eff=eff_for(rid, backend, q), q=cat.quantizations[q],
+                        prompt_tokens=req.prompt_tokens, kv=req.kv_cache, eff=eff_for(rid, backend, q),
+                        q=cat.quantizations[q],
                         bandwidth_source=bw_src, compute_source=hw.compute_source, simd=hw.simd)
                     # the same basis rule as `estimate`: measured only within this machine's runs of the stack
                     apply_measured(speed_cache[skey], mine, mid, q, rid, backend, hw, ctx, req.prompt_tokens)
@@ -94,7 +96,7 @@ def evaluate(cat: Catalog, hw: HardwareSpec, req: Requirements, profiles=(), *, 
                     ckey = (mid, q, _runtime_group(rid), "cpu-side")
                     if ckey not in speed_cache:
                         speed_cache[ckey] = cpu_side_speed(m, q, rid, hw, eff_for(rid, "cpu", q), cat.quantizations[q],
-                                                           req.prompt_tokens)
+                                                           req.prompt_tokens, kv=req.kv_cache)
                     if speed_cache[ckey] is not None:
                         c.offload = off
                         c.speed = offload_speed(c.speed, speed_cache[ckey], off, req.prompt_tokens)

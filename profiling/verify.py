@@ -164,7 +164,7 @@ def verify(cat, req, spec, *, synthetic: bool, file: Optional[str], gen_tokens: 
     # the settings the recommendation assumed: llama-server's defaults (flash attention on, sliding-window
     # caches trimmed, n_batch 2048, n_ubatch 512)
     s = RunSettings(context=ctx, prompt_tokens=prompt, gen_tokens=gen_tokens, repeats=repeats, threads=threads,
-                    fill=fill, flash_attn=True, swa_full=False, n_batch=2048, n_ubatch=512)
+                    fill=fill, flash_attn=True, swa_full=False, n_batch=2048, n_ubatch=512, kv=req.kv_cache)
     hf = pick.runtime == "transformers"
     out = profile_stack(cat, pick.model_id, pick.quant, runtime="transformers" if hf else "llama.cpp", file=file,
                         synthetic=synthetic, settings=s, force=force, profiles_dir=profiles_dir, announce=announce)

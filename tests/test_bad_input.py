@@ -51,6 +51,7 @@ REQUIREMENT_CASES = [
     (["--spec", "/nonexistent/spec.yaml"], "--spec"),
     (["--as-of", "yesterday"], "--as-of"),
     (["--as-of", "2026-13-01"], "--as-of"),
+    (["--kv-cache", "q5"], "--kv-cache"),
 ]
 
 REQUIREMENT_COMMANDS = {

@@ -297,3 +297,42 @@ def test_the_fleet_report_loads_offline_with_the_record_and_its_charts(cli, tmp_
         x = c["chosen"]
         assert f"#### {c['name']} ({c['count']} devices" in md
         assert f"{x['model']} {x['quantization_name']} on {x['runtime']}" in page
+
+
+def test_a_quantized_kv_cache_fits_more_and_reaches_the_deploy_files(cli, tmp_path, cat):
+    """--kv-cache q8_0: every stack is sized with that cache (so a stack that did not fit may), and each
+    runtime's deploy file carries it in that runtime's own setting."""
+    base = ("--ram", "4GB", "--lang", "sv", "--bandwidth", "30")
+    f16 = json.loads(cli("recommend", *base, "--top", "5", "--format", "json").stdout)
+    q8 = json.loads(cli("recommend", *base, "--top", "5", "--kv-cache", "q8_0", "--format", "json").stdout)
+    a = {(r["model"], r["quantization"], r["runtime"]): r for r in f16["recommendations"]}
+    same = [(r, a[k]) for r in q8["recommendations"] if (k := (r["model"], r["quantization"], r["runtime"])) in a]
+    assert same
+    for r, s in same:  # q8_0 blocks: 34 bytes per 32 elements against 64
+        assert r["memory_breakdown_gb"]["kv_cache"] == pytest.approx(s["memory_breakdown_gb"]["kv_cache"] * 34 / 64,
+                                                                      rel=0.02)
+    assert q8["recommendations"][0]["quality"] >= f16["recommendations"][0]["quality"]
+    # a stack rejected for memory with a 16-bit cache that a q8_0 cache lets in
+    f16_fail = {(r["model"], r["quantization"], r["runtime"]) for r in json.loads(cli(
+        "recommend", *base, "--top", "50", "--format", "json").stdout)["recommendations"]}
+    q8_all = {(r["model"], r["quantization"], r["runtime"]) for r in json.loads(cli(
+        "recommend", *base, "--top", "50", "--kv-cache", "q8_0", "--format", "json").stdout)["recommendations"]}
+    assert q8_all - f16_fail
+
+    out, plan = _plan(cli, tmp_path / "ollama", *CASES["ollama"], "--kv-cache", "q8_0")
+    sh = (out / "deploy" / "ollama.sh").read_text()
+    assert "export OLLAMA_KV_CACHE_TYPE=q8_0" in sh and "export OLLAMA_FLASH_ATTENTION=1" in sh
+    assert plan["requirements"]["kv_cache"] == "q8_0"
+    assert yaml.safe_load((out / "deploy" / "requirements.yaml").read_text())["kv_cache"] == "q8_0"
+    out, plan = _plan(cli, tmp_path / "vllm", *CASES["vllm"], "--kv-cache", "q4_0")
+    assert "--kv-cache-dtype fp8" in (out / "deploy" / "vllm.sh").read_text()
+    c = plan["chosen"]  # vLLM has no 4-bit cache: sized at 8 bits (half the 16-bit cache), and the estimate says so
+    est = json.loads(cli("estimate", c["model"], "--quant", c["quantization"], "--runtime", "vllm", "--gpu", "h100-sxm",
+                         "--context", str(c["context"]), "--kv-cache", "q4_0", "--format", "json").stdout)
+    est16 = json.loads(cli("estimate", c["model"], "--quant", c["quantization"], "--runtime", "vllm", "--gpu",
+                           "h100-sxm", "--context", str(c["context"]), "--format", "json").stdout)
+    assert est["memory_breakdown_gb"]["kv_cache"] == pytest.approx(est16["memory_breakdown_gb"]["kv_cache"] / 2, rel=0.01)
+    assert c["memory_breakdown_gb"]["kv_cache"] == pytest.approx(est["memory_breakdown_gb"]["kv_cache"], rel=0.01)
+    assert any("fp8" in n for n in est["assumptions"]), est["assumptions"]
+    out, plan = _plan(cli, tmp_path / "f16", *CASES["ollama"])
+    assert "OLLAMA_KV_CACHE_TYPE" not in (out / "deploy" / "ollama.sh").read_text()

@@ -15,7 +15,8 @@ CASES = [
     {"vram_gb": 24, "ram_gb": 64, "gpu": "rtx-4090", "min_tps": 30, "max_ttft_ms": 800, "prompt_tokens": 2048,
      "license": ["permissive"], "runtimes": ["llama.cpp", "vllm"], "headroom": "20%", "as_of": "2026-06-01",
      "lang_strict": True, "languages": ["de", "fr"], "modalities": ["image"], "platform": "linux",
-     "max_download_gb": "10GB"},
+     "max_download_gb": "10GB", "kv_cache": "Q8_0"},
+    {"ram_gb": "2GB", "kv_cache": "q4_0"},
 ]
 
 

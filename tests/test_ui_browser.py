@@ -24,7 +24,7 @@ PAGES = (("Why", "Model"), ("Compare", "Stacks to compare"), ("Catalog", "models
 def chromium() -> str:
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     if exe is None:
-        pytest.fail("Debian's chromium is not installed: run tools/install_chromium.sh (the README's test command does)")
+        pytest.fail("Debian's chromium is not installed: run tools/install_system_packages.sh (the README's test command does)")
     return exe
 
 

@@ -15,7 +15,7 @@ DRIVER = {
     "prompt_tokens": "take prompts of {v} tokens", "license": "carry a licence of {v}", "platform": "run on {v}",
     "runtimes": "run on {v}", "max_download_gb": "download at most {v} GB", "headroom": "leave {v} of memory free",
     "prefer": "favour {v}", "as_of": "be offered on {v}", "bandwidth": "assume {v} GB/s of memory bandwidth",
-    "tflops": "assume {v} TFLOP/s", "top": "compare the best {v}",
+    "tflops": "assume {v} TFLOP/s", "top": "compare the best {v}", "kv_cache": "keep its KV cache in {v}",
 }
 
 
