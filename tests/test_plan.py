@@ -21,6 +21,18 @@ FIXED = ("--hardware", "toy-board-4gb", "--as-of", "2026-06-01", "--date", "2026
 KB = {"ADVISOR_KNOWLEDGE": str(FIXTURES / "kb_good"), "ADVISOR_NO_CACHE": "1"}
 
 
+def same_as_snapshot(got: dict[str, str], snap: Path) -> None:
+    """Each file as its snapshot has it (UPDATE_SNAPSHOTS=1 rewrites them, to be reviewed in the diff)."""
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
+        shutil.rmtree(snap, ignore_errors=True)
+        snap.mkdir(parents=True)
+        for name, text in got.items():
+            (snap / name).write_text(text)
+    assert sorted(p.name for p in snap.iterdir()) == sorted(got), "run with UPDATE_SNAPSHOTS=1 and review"
+    for name, text in got.items():
+        assert text == (snap / name).read_text(), f"{name} changed; review and update with UPDATE_SNAPSHOTS=1"
+
+
 def test_plan_matches_its_snapshot(cli, tmp_path):
     spec = tmp_path / "spec.yaml"
     spec.write_text("lang: sv\ncontext: 4096\ntitle: Assistant model for the toy board\nstatus: accepted\n"
@@ -31,14 +43,7 @@ def test_plan_matches_its_snapshot(cli, tmp_path):
     got = {"plan.json": json.dumps(json.loads(r.stdout), indent=2, ensure_ascii=False) + "\n",
            "decision.md": (out / "decision.md").read_text()}
     got.update({f"deploy-{p.name}": p.read_text() for p in sorted((out / "deploy").iterdir())})
-    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
-        shutil.rmtree(SNAP, ignore_errors=True)
-        SNAP.mkdir(parents=True)
-        for name, text in got.items():
-            (SNAP / name).write_text(text)
-    assert sorted(p.name for p in SNAP.iterdir()) == sorted(got), "run with UPDATE_SNAPSHOTS=1 and review"
-    for name, text in got.items():
-        assert text == (SNAP / name).read_text(), f"{name} changed; review and update with UPDATE_SNAPSHOTS=1"
+    same_as_snapshot(got, SNAP)
     md = got["decision.md"]
     # MADR 4: front matter, then the sections in the template's order
     assert md.startswith('---\nstatus: "accepted"\ndate: 2026-06-01\ndecision-makers: Ada, Linus\n---\n')
@@ -67,15 +72,7 @@ def test_a_fleet_plan_matches_its_snapshot(cli, tmp_path):
     got = {"plan.json": json.dumps(plan, indent=2, ensure_ascii=False) + "\n",
            "decision.md": (out / "decision.md").read_text()}
     got.update({f"deploy-{p.parent.name}-{p.name}": p.read_text() for p in sorted((out / "deploy").glob("*/*"))})
-    snap = SNAP.parent / "fleet"
-    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
-        shutil.rmtree(snap, ignore_errors=True)
-        snap.mkdir(parents=True)
-        for name, text in got.items():
-            (snap / name).write_text(text)
-    assert sorted(p.name for p in snap.iterdir()) == sorted(got), "run with UPDATE_SNAPSHOTS=1 and review"
-    for name, text in got.items():
-        assert text == (snap / name).read_text(), f"{name} changed; review and update with UPDATE_SNAPSHOTS=1"
+    same_as_snapshot(got, SNAP.parent / "fleet")
     md = got["decision.md"]
     heads = re.findall(r"^#{1,3} (.+)$", md, re.M)
     order = ["Context and Problem Statement", "Decision Drivers", "Considered Options", "Decision Outcome",
