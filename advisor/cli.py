@@ -340,6 +340,48 @@ def estimate(model_id, quant, runtime, context, hardware_id, ram, vram, bandwidt
         click.echo(f"  - {a}")
 
 
+@main.command()
+@click.argument("model_id")
+@click.option("--gpu", required=True, help="A GPU: catalog id (`advisor hardware gpus`) or its name as nvidia-smi prints it.")
+@click.option("--gpus", default="8", show_default=True, help="GPUs in the node: TP layouts up to this many.")
+@click.option("--context", "context", default="8192", show_default=True, help="vLLM --max-model-len (8192, 32K).")
+@click.option("--kv-cache-dtype", "kv_dtype", default="auto", show_default=True, help="auto (the model dtype) or fp8.")
+@click.option("--gpu-memory-utilization", "util", default="0.9", show_default=True)
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+def capacity(model_id, gpu, gpus, context, kv_dtype, util, fmt) -> None:
+    """vLLM on one node: per GPU memory, KV cache tokens and the maximum concurrency vLLM logs, for each TP."""
+    from .errors import InputError
+    from .estimate import find_accelerator
+    from .units import parse_tokens
+    from .vllm import KV_DTYPE_BYTES, capacity as layouts, cuda_total_gib
+
+    cat = _catalog()
+    m = cat.model(model_id)
+    if m.architecture is None:
+        raise InputError("MODEL", f"{model_id} has no published architecture", "an open-weights model id")
+    gid, acc = find_accelerator(cat, gpu)
+    ctx = parse_tokens(context, "--context")
+    try:
+        n, u = int(gpus), float(util)
+    except ValueError:
+        raise InputError("--gpus/--gpu-memory-utilization", f"cannot read '{gpus}' / '{util}'",
+                         "a whole number of GPUs, a share such as 0.9") from None
+    if n < 1 or not 0 < u <= 1:
+        raise InputError("--gpus/--gpu-memory-utilization", "out of range", "--gpus 1 or more, a share in (0, 1]")
+    if kv_dtype not in KV_DTYPE_BYTES:
+        raise InputError("--kv-cache-dtype", f"unknown '{kv_dtype}'", ", ".join(KV_DTYPE_BYTES))
+    rows = layouts(m, cuda_total_gib(acc.memory_gb), n, max_model_len=ctx, kv_dtype=kv_dtype, util=u)
+    rec = {"model": model_id, "gpu": gid, "gpu_total_gib": round(cuda_total_gib(acc.memory_gb), 2), "gpus": n,
+           "max_model_len": ctx, "kv_cache_dtype": kv_dtype, "gpu_memory_utilization": u, "layouts": rows}
+    if fmt == "json":
+        click.echo(_dump(rec))
+        return
+    from .explain import capacity_lines
+
+    for line in capacity_lines(rec):
+        click.echo(line)
+
+
 def _announce(text: str) -> None:
     """What a run is about to do, on stderr (stdout stays the result, JSON included); the runner's progress
     lines follow it there."""

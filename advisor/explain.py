@@ -401,3 +401,25 @@ UI = {
     "verify_running": "Building and running {stack} (random weights, real shapes)",
     "verify_done": "Stored: {path}", "pass": "PASS", "fail": "FAIL",
 }
+
+
+def capacity_lines(rec: dict) -> list[str]:
+    """`advisor capacity` as a table: one line per TP layout, the arithmetic of each column in the header."""
+    out = [f"{rec['model']} on {rec['gpu']} ({rec['gpu_total_gib']:g} GiB as CUDA reports it), vLLM with "
+           f"--max-model-len {rec['max_model_len']} --gpu-memory-utilization {rec['gpu_memory_utilization']:g} "
+           f"--kv-cache-dtype {rec['kv_cache_dtype']}",
+           "per GPU: requested = total x utilisation; KV = requested - weights - activation - non-torch",
+           f"{'TP':>3} {'requested':>9} {'weights':>8} {'activ.':>7} {'non-torch':>9} {'KV GiB':>7} "
+           f"{'KV tokens':>11} {'max concurrency':>16}"]
+    for r in rec["layouts"]:
+        if r["refused"]:
+            out.append(f"{r['tp']:>3}  refused by vLLM: {r['refused']}")
+            continue
+        conc = f"{r['max_concurrency']:.2f}x" + ("" if r["starts"] else " (does not start)")
+        out.append(f"{r['tp']:>3} {r['requested_gib']:>9.2f} {r['weights_gib']:>8.2f} {r['activation_gib']:>7.2f} "
+                   f"{r['non_torch_gib']:>9.2f} {r['available_kv_gib']:>7.2f} {r['kv_tokens']:>11,} {conc:>16}")
+        out += [f"      {n}" for n in r["notes"]]
+    out.append("KV tokens and concurrency as vLLM logs them (\"GPU KV cache size\", \"Maximum concurrency for "
+               f"{rec['max_model_len']} tokens per request\"); checked against published logs: "
+               "python -m benchmarks.bench_vllm_kv")
+    return out
