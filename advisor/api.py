@@ -57,3 +57,18 @@ def user_profiles(directory=None):
     from .store import load_profiles
 
     return load_profiles(directory)
+
+
+def on_target(cat, raw: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """Raw requirements to check on the target machine itself: `hardware: ID` (a plan's requirements.yaml, a fleet
+    class) becomes that profile's memory as the budget on this machine (RAM, or VRAM for a GPU profile), since
+    `verify` measures the machine it runs on. Returns (raw, a note saying so, or None)."""
+    hw_id = raw.get("hardware")
+    if not hw_id:
+        return raw, None
+    h = cat.hw(str(hw_id).lower())
+    out = {k: v for k, v in raw.items() if k != "hardware"}
+    key = "vram_gb" if h.memory_kind == "vram" else "ram_gb"
+    out.setdefault(key, f"{h.memory_gb:g}GB")
+    return out, (f"checked on this machine against {h.name}'s budget ({h.memory_gb:g} GB {h.memory_kind}): run it on "
+                 f"a {h.name}")

@@ -660,14 +660,29 @@ def why(model_id, fmt, **flags) -> None:
 @click.option("--profiles-dir", default=None, help="Where the run is stored (default: the user data folder).")
 @click.option("--force", is_flag=True, help="Run even when the prediction exceeds available memory.")
 @click.option("--verbose", is_flag=True, help="Show llama.cpp's (or PyTorch's) own log while it runs.")
+@click.option("--fleet", "fleet_spec", default=None, type=click.Path(dir_okay=False),
+              help="A fleet spec: verify each device class on a lab node of that class (with --ray).")
+@click.option("--ray", "ray_address", default=None, help="With --fleet: the lab's Ray cluster, host:port or auto.")
+@click.option("--retries", type=click.IntRange(0, 10), default=2, show_default=True,
+              help="With --fleet: times Ray reruns a class whose worker or node died.")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
-def verify(synthetic, file, gen_tokens, repeats, threads, fill, profiles_dir, force, verbose, fmt, **flags) -> None:
-    """Recommend, run the pick here with llama.cpp, and PASS/FAIL each constraint (exit 4 on any FAIL)."""
+def verify(synthetic, file, gen_tokens, repeats, threads, fill, profiles_dir, force, verbose, fleet_spec, ray_address,
+           retries, fmt, **flags) -> None:
+    """Recommend, run the pick here with llama.cpp, and PASS/FAIL each constraint (exit 4 on any FAIL). With
+    --fleet and --ray, each device class runs on a lab node of its class (exit 3 when a class has no node)."""
     from .units import parse_tokens
 
     _verbose(verbose)
+    if fleet_spec or ray_address:
+        _verify_fleet(fleet_spec, ray_address, synthetic, parse_tokens(gen_tokens, "--gen-tokens"), repeats, threads,
+                      fill, profiles_dir, retries, fmt, flags)
+        return
     run_verify = _profiling("verify", "profiling.verify", file, synthetic).verify
-    cat, req, spec = _requirements(**flags)
+    from .api import on_target, resolve
+
+    cat = _catalog()
+    raw, target_note = on_target(cat, _raw(**flags))
+    req, spec = resolve(cat, raw)
     out = run_verify(cat, req, spec, synthetic=synthetic, file=file, gen_tokens=parse_tokens(gen_tokens, "--gen-tokens"),
                      repeats=repeats, threads=threads, fill=fill, force=force, profiles_dir=profiles_dir,
                      user_profiles=_user_profiles(), announce=_announce)
@@ -678,7 +693,7 @@ def verify(synthetic, file, gen_tokens, repeats, threads, fill, profiles_dir, fo
         click.echo(f"pick: {p['model']} {p['quantization']} on {p['runtime']}, context {p['context']}")
         for x in out.passed_over:
             click.echo(f"passed over: {x['model']} {x['quantization']} on {x['runtime']}: {x['reason']}")
-        for n in out.notes:
+        for n in ([target_note] if target_note else []) + out.notes:
             click.echo(f"note: {n}")
         rows = []
         for c in out.checks:
@@ -690,6 +705,73 @@ def verify(synthetic, file, gen_tokens, repeats, threads, fill, profiles_dir, fo
         click.echo("PASS" if out.ok else "FAIL")
     if not out.ok:
         sys.exit(4)
+
+
+def _verify_fleet(fleet_spec, ray_address, synthetic, gen_tokens, repeats, threads, fill, profiles_dir, retries, fmt,
+                  flags) -> None:
+    from .errors import InputError
+    from .plan import PLAN_KEYS
+    from .plan.fleet import parse_fleet
+    from .requirements import load_spec
+
+    if not fleet_spec or not ray_address:
+        raise InputError("--fleet" if not fleet_spec else "--ray", "--fleet and --ray go together",
+                         "--fleet SPEC --ray auto|HOST:PORT")
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise InputError("--ray", "Ray is not installed", "pip install -e '.[lab]'") from None
+    lab = _profiling("verify", "profiling.lab", None, synthetic)
+    spec = load_spec(fleet_spec)
+    if spec.get("fleet") is None:
+        raise InputError("--fleet", f"{fleet_spec} lists no device classes", "a spec with fleet: [...]")
+    classes = parse_fleet(spec["fleet"])
+    raw = _raw(**{**flags, "spec_file": None})
+    base = {**{k: v for k, v in spec.items() if k not in PLAN_KEYS and k != "fleet"}, **raw}
+    rep = lab.verify_fleet(classes, base, address=ray_address, synthetic=synthetic, gen_tokens=gen_tokens,
+                           repeats=repeats, fill=fill, threads=threads, profiles_dir=profiles_dir, retries=retries,
+                           announce=_announce)
+    if fmt == "json":
+        click.echo(_dump(rep))
+    else:
+        rows = [[r["class"], r["resource"], r["status"], r["node"] or "-",
+                 f"{r['pick']['model']} {r['pick']['quantization']}" if r["pick"] else "-",
+                 ("PASS" if r["ok"] else "FAIL") if r["ok"] is not None else "-", r["error"] or ", ".join(r["profiles"])]
+                for r in rep["classes"]]
+        click.echo(_table(["class", "resource", "status", "node", "pick", "result", "stored / why"], rows))
+    if rep["failed"]:
+        sys.exit(4)
+    if rep["unverified"]:
+        sys.exit(3)
+
+
+@main.group()
+def lab() -> None:
+    """A device lab on Ray: nodes advertise their hardware class; `verify --fleet` runs each class there."""
+
+
+@lab.command("join")
+@click.option("--address", required=True, help="The lab's Ray head, host:port (ray start --head prints it).")
+@click.option("--hardware", "hardware_id", default=None, help="This node's class: a hardware id of the fleet spec.")
+@click.option("--class", "class_name", default=None, help="Or the class name, for a class given by RAM/VRAM.")
+@click.option("--run", is_flag=True, help="Run `ray start` instead of printing it.")
+def lab_join(address, hardware_id, class_name, run) -> None:
+    """Print (or run) the `ray start` that joins this node to the lab as its device class."""
+    from .errors import InputError
+
+    if bool(hardware_id) == bool(class_name):
+        raise InputError("--hardware", "give the node's class once", "--hardware ID (of the fleet spec) or --class NAME")
+    if hardware_id:
+        _catalog().hw(hardware_id.lower())
+    from profiling.lab import PREFIX, join_command, join_line
+
+    res = PREFIX + (hardware_id.lower() if hardware_id else class_name)
+    if not run:
+        click.echo(join_line(address, res))
+        return
+    import subprocess
+
+    sys.exit(subprocess.call(join_command(address, res)))
 
 
 @main.command()

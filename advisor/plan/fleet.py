@@ -61,16 +61,21 @@ def parse_fleet(entries: Any) -> list[dict]:
     return out
 
 
+def class_raw(base_raw: dict, cl: dict) -> dict:
+    """A class's raw requirements: the fleet's shared ones (less any hardware), its hardware, its overrides."""
+    common = {k: v for k, v in base_raw.items() if k not in HARDWARE_KEYS.values()}
+    return {**common, **cl["hardware_raw"], **cl["overrides"]}
+
+
 def plan_fleet(cat, base_raw: dict, classes: list[dict], profiles=(), *, standardise: bool = False) -> dict:
     """Each class's best stack (or, standardised, the one model every class can run), and the summary."""
     from ..api import resolve
     from ..report import candidate_record
     from ..solve import best_per_model, evaluate, relaxations
 
-    common = {k: v for k, v in base_raw.items() if k not in HARDWARE_KEYS.values()}
     rows = []
     for cl in classes:
-        raw = {**common, **cl["hardware_raw"], **cl["overrides"]}
+        raw = class_raw(base_raw, cl)
         try:
             req, spec = resolve(cat, raw)
         except InputError as e:
