@@ -660,14 +660,16 @@ def why(model_id, fmt, **flags) -> None:
 @click.option("--profiles-dir", default=None, help="Where the run is stored (default: the user data folder).")
 @click.option("--force", is_flag=True, help="Run even when the prediction exceeds available memory.")
 @click.option("--verbose", is_flag=True, help="Show llama.cpp's (or PyTorch's) own log while it runs.")
+@click.option("--on-target", "on_target_", is_flag=True,
+              help="This machine is the --hardware profile's device (a plan's verify.sh): check against its budget.")
 @click.option("--fleet", "fleet_spec", default=None, type=click.Path(dir_okay=False),
               help="A fleet spec: verify each device class on a lab node of that class (with --ray).")
 @click.option("--ray", "ray_address", default=None, help="With --fleet: the lab's Ray cluster, host:port or auto.")
 @click.option("--retries", type=click.IntRange(0, 10), default=2, show_default=True,
               help="With --fleet: times Ray reruns a class whose worker or node died.")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
-def verify(synthetic, file, gen_tokens, repeats, threads, fill, profiles_dir, force, verbose, fleet_spec, ray_address,
-           retries, fmt, **flags) -> None:
+def verify(synthetic, file, gen_tokens, repeats, threads, fill, profiles_dir, force, verbose, on_target_, fleet_spec,
+           ray_address, retries, fmt, **flags) -> None:
     """Recommend, run the pick here with llama.cpp, and PASS/FAIL each constraint (exit 4 on any FAIL). With
     --fleet and --ray, each device class runs on a lab node of its class (exit 3 when a class has no node)."""
     from .units import parse_tokens
@@ -681,7 +683,7 @@ def verify(synthetic, file, gen_tokens, repeats, threads, fill, profiles_dir, fo
     from .api import on_target, resolve
 
     cat = _catalog()
-    raw, target_note = on_target(cat, _raw(**flags))
+    raw, target_note = on_target(cat, _raw(**flags)) if on_target_ else (_raw(**flags), None)
     req, spec = resolve(cat, raw)
     out = run_verify(cat, req, spec, synthetic=synthetic, file=file, gen_tokens=parse_tokens(gen_tokens, "--gen-tokens"),
                      repeats=repeats, threads=threads, fill=fill, force=force, profiles_dir=profiles_dir,

@@ -121,7 +121,8 @@ def verify(cat, req, spec, *, synthetic: bool, file: Optional[str], gen_tokens: 
 
     if not spec.detected:
         raise InputError("--hardware", "verify runs the pick on this machine; give --ram/--vram (a budget on this "
-                         "machine) instead of another machine's profile", "--ram 4GB")
+                         "machine) instead of another machine's profile, or --on-target when this machine is that "
+                         "device", "--ram 4GB, or --hardware ID --on-target on the device itself")
     cands = evaluate(cat, spec, req, user_profiles)
     seen: set[str] = set()
     passed_over, pick = [], None

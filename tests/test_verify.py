@@ -49,3 +49,15 @@ def test_verify_refuses_another_machine_and_reports_nothing_to_run(cli):
     assert r.returncode == 2 and "--hardware" in r.stderr and "Traceback" not in r.stderr
     r = cli("verify", "--ram", "1GB", "--modality", "audio", "--lang", "sv", "--synthetic")
     assert r.returncode == 3 and "nothing fits" in r.stderr
+
+
+def test_on_target_reads_a_hardware_id_as_this_machines_budget(cat):
+    from advisor.api import on_target, resolve
+
+    raw, note = on_target(cat, {"hardware": "raspberry-pi-5-8gb", "languages": ["sv"]})
+    assert raw == {"ram_gb": "8GB", "languages": ["sv"]} and "Raspberry Pi 5" in note
+    req, spec = resolve(cat, raw)
+    assert req.ram_gb == 8 and spec.detected  # this machine, with the Pi's budget
+    raw, _ = on_target(cat, {"hardware": "h100-80gb"})
+    assert raw == {"vram_gb": "80GB"}
+    assert on_target(cat, {"ram_gb": "4GB"}) == ({"ram_gb": "4GB"}, None)

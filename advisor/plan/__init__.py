@@ -117,8 +117,8 @@ def confirmation(chosen: Optional[dict], req: Requirements) -> dict:
     """How the decision is confirmed: measured already (the basis), or the verify command to run on the target."""
     if chosen is None:
         return {}
-    return {"basis": chosen["basis"], "command": "advisor verify --spec requirements.yaml",
-            "synthetic_command": "advisor verify --spec requirements.yaml --synthetic"}
+    return {"basis": chosen["basis"], "command": "advisor verify --spec requirements.yaml --on-target",
+            "synthetic_command": "advisor verify --spec requirements.yaml --on-target --synthetic"}
 
 
 FORMATS = ("md", "html", "both", "json")

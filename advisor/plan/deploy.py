@@ -31,7 +31,8 @@ def deploy_files(cat, plan: dict, req: Requirements, hw) -> dict[str, str]:
              "verify.sh": HEADER.format(what="check the chosen stack on the target machine: PASS/FAIL per "
                                               "requirement, predicted beside measured", date=plan["date"],
                                         sources="advisor verify (README)")
-             + 'cd "$(dirname "$0")"\nadvisor verify --spec requirements.yaml "$@"\n'}
+             + '# --on-target: this machine is the device the requirements name (its budget is checked)\n'
+             + 'cd "$(dirname "$0")"\nadvisor verify --spec requirements.yaml --on-target "$@"\n'}
     if c is None:
         return files
     make = {"llama.cpp": _llama_cpp, "ollama": _ollama, "vllm": _vllm, "mlx": _mlx, "bitnet.cpp": _bitnet,
