@@ -347,8 +347,10 @@ def estimate(model_id, quant, runtime, context, hardware_id, ram, vram, bandwidt
 @click.option("--context", "context", default="8192", show_default=True, help="vLLM --max-model-len (8192, 32K).")
 @click.option("--kv-cache-dtype", "kv_dtype", default="auto", show_default=True, help="auto (the model dtype) or fp8.")
 @click.option("--gpu-memory-utilization", "util", default="0.9", show_default=True)
+@click.option("--concurrent-users", "users", default=None,
+              help="Requests of --context tokens held at once: the replicas and GPUs each layout needs.")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
-def capacity(model_id, gpu, gpus, context, kv_dtype, util, fmt) -> None:
+def capacity(model_id, gpu, gpus, context, kv_dtype, util, users, fmt) -> None:
     """vLLM on one node: per GPU memory, KV cache tokens and the maximum concurrency vLLM logs, for each TP."""
     from .errors import InputError
     from .estimate import find_accelerator
@@ -370,9 +372,20 @@ def capacity(model_id, gpu, gpus, context, kv_dtype, util, fmt) -> None:
         raise InputError("--gpus/--gpu-memory-utilization", "out of range", "--gpus 1 or more, a share in (0, 1]")
     if kv_dtype not in KV_DTYPE_BYTES:
         raise InputError("--kv-cache-dtype", f"unknown '{kv_dtype}'", ", ".join(KV_DTYPE_BYTES))
-    rows = layouts(m, cuda_total_gib(acc.memory_gb), n, max_model_len=ctx, kv_dtype=kv_dtype, util=u)
+    n_users = None
+    if users is not None:
+        try:
+            n_users = int(users)
+        except ValueError:
+            raise InputError("--concurrent-users", f"cannot read '{users}'", "a whole number of at least 1") from None
+        if n_users < 1:
+            raise InputError("--concurrent-users", "must be at least 1", "a whole number of at least 1")
+    from .vllm import fewest_gpus
+
+    rows = layouts(m, cuda_total_gib(acc.memory_gb), n, max_model_len=ctx, kv_dtype=kv_dtype, util=u, users=n_users)
     rec = {"model": model_id, "gpu": gid, "gpu_total_gib": round(cuda_total_gib(acc.memory_gb), 2), "gpus": n,
-           "max_model_len": ctx, "kv_cache_dtype": kv_dtype, "gpu_memory_utilization": u, "layouts": rows}
+           "max_model_len": ctx, "kv_cache_dtype": kv_dtype, "gpu_memory_utilization": u,
+           "concurrent_users": n_users, "layouts": rows, "fewest_gpus": fewest_gpus(rows) if n_users else None}
     if fmt == "json":
         click.echo(_dump(rec))
         return

@@ -418,7 +418,16 @@ def capacity_lines(rec: dict) -> list[str]:
         conc = f"{r['max_concurrency']:.2f}x" + ("" if r["starts"] else " (does not start)")
         out.append(f"{r['tp']:>3} {r['requested_gib']:>9.2f} {r['weights_gib']:>8.2f} {r['activation_gib']:>7.2f} "
                    f"{r['non_torch_gib']:>9.2f} {r['available_kv_gib']:>7.2f} {r['kv_tokens']:>11,} {conc:>16}")
+        if rec.get("concurrent_users"):
+            out.append(f"      {rec['concurrent_users']} users of {rec['max_model_len']} tokens: "
+                       + (f"{r['replicas']} replica(s) of TP {r['tp']}, {r['total_gpus']} GPUs" if r.get("replicas")
+                          else "not servable with this layout"))
         out += [f"      {n}" for n in r["notes"]]
+    if rec.get("concurrent_users"):
+        best = rec["fewest_gpus"]
+        out.append(f"fewest GPUs for {rec['concurrent_users']} users of {rec['max_model_len']} tokens: "
+                   + (f"TP {best['tp']} x {best['replicas']} replica(s) = {best['total_gpus']} GPUs (KV capacity only; "
+                      "throughput per user is not modelled yet)" if best else "none of these layouts starts"))
     out.append("KV tokens and concurrency as vLLM logs them (\"GPU KV cache size\", \"Maximum concurrency for "
                f"{rec['max_model_len']} tokens per request\"); checked against published logs: "
                "python -m benchmarks.bench_vllm_kv")

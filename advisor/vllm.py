@@ -188,9 +188,12 @@ def for_model(m, total_gib: float, *, bits_per_weight: float = 16.0, **kw) -> Vl
 
 
 def capacity(m, total_gib: float, gpus: int, *, max_model_len: int, kv_dtype: str = "auto",
-             util: float = GPU_MEMORY_UTILIZATION, bits_per_weight: float = 16.0) -> list[dict]:
+             util: float = GPU_MEMORY_UTILIZATION, bits_per_weight: float = 16.0,
+             users: Optional[int] = None) -> list[dict]:
     """Every TP layout of one node with up to `gpus` GPUs (powers of two vLLM accepts for the model), as data:
-    per-rank memory, KV tokens and the concurrency vLLM would log for `max_model_len`, or why it is refused."""
+    per-rank memory, KV tokens and the concurrency vLLM would log for `max_model_len`, or why it is refused.
+    With `users`: the replicas of each layout whose KV caches hold that many requests of `max_model_len` at
+    once, and the GPUs they take (KV capacity only: no throughput is modelled here)."""
     out = []
     tp = 1
     while tp <= gpus:
@@ -205,6 +208,15 @@ def capacity(m, total_gib: float, gpus: int, *, max_model_len: int, kv_dtype: st
                        available_kv_gib=round(r.available_kv_gib, 2), num_blocks=est.num_blocks,
                        kv_tokens=est.kv_tokens, max_concurrency=est.max_concurrency,
                        starts=est.fits_one_request, notes=est.notes)
+            if users:
+                reps = math.ceil(users / est.max_concurrency) if est.fits_one_request else None
+                row.update(replicas=reps, total_gpus=reps * tp if reps else None)
         out.append(row)
         tp *= 2
     return out
+
+
+def fewest_gpus(rows: list[dict]) -> Optional[dict]:
+    """The layout whose replicas hold the users with the fewest GPUs (ties: the larger TP, more KV headroom)."""
+    ok = [r for r in rows if r.get("total_gpus")]
+    return min(ok, key=lambda r: (r["total_gpus"], -r["tp"])) if ok else None

@@ -96,3 +96,22 @@ def test_capacity_command_lists_each_tp_and_refuses_bad_input(cli):
         assert r.returncode == 2 and field in r.stderr and "Traceback" not in r.stderr
     r = cli("capacity", "phi-silica", "--gpu", "h100-sxm")
     assert r.returncode == 2 and "MODEL" in r.stderr
+
+
+def test_concurrent_users_give_replicas_and_the_fewest_gpus(cli):
+    import json
+    import math
+
+    r = cli("capacity", "qwen3-32b", "--gpu", "h100-sxm", "--context", "32K", "--concurrent-users", "64",
+            "--format", "json")
+    assert r.returncode == 0, r.stderr
+    rec = json.loads(r.stdout)
+    for x in rec["layouts"]:
+        if x["refused"] is None and x["starts"]:
+            assert x["replicas"] == math.ceil(64 / x["max_concurrency"]) and x["total_gpus"] == x["replicas"] * x["tp"]
+        elif x["refused"] is None:
+            assert x["replicas"] is None  # one request does not fit: no number of replicas serves it
+    best = rec["fewest_gpus"]
+    assert best["total_gpus"] == min(x["total_gpus"] for x in rec["layouts"] if x.get("total_gpus"))
+    r = cli("capacity", "qwen3-32b", "--gpu", "h100-sxm", "--concurrent-users", "0")
+    assert r.returncode == 2 and "--concurrent-users" in r.stderr
