@@ -153,6 +153,9 @@ def vllm_memory(a: Architecture, weights_bytes: int, total_gib: float, *, tp: in
             w += embedding_bytes / tp
         elif s == 0 or s == pp - 1:
             w += embedding_bytes / 2 / tp
+        # the sampler runs on the last stage only; an earlier stage's peak is taken as half the vocabulary part
+        # (tuned: Llama-3.1-8B PP2/PP4 logs give 1.05-1.1 GiB there against 2.01 on the last stage, llm-d-planner
+        # v0.19.0 logs cited in knowledge/serving/vllm-runs.yaml; no PP run of a catalog model is scored)
         act = activation_gib(a) if s == pp - 1 else ACT_BASE_GIB + 0.5 * (activation_gib(a) - ACT_BASE_GIB)
         nt = non_torch_gib(tp, pp)
         avail = (available_gib if available_gib is not None else requested - w / GiB - act - nt)
