@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -104,6 +105,29 @@ CASES = {
 }
 
 
+def kubernetes_manifests_are_valid(text: str, vllm_sh: str) -> None:
+    """The Deployment and Service validate strictly (no unknown key) against the official Kubernetes API schemas,
+    offline (kubernetes-validate bundles them); the container runs what vllm.sh runs, with a GPU per TP rank."""
+    import kubernetes_validate
+
+    docs = list(yaml.safe_load_all(text))
+    assert [d["kind"] for d in docs] == ["Deployment", "Service"]
+    version = kubernetes_validate.utils.latest_version()
+    for d in docs:
+        kubernetes_validate.validate(d, version, strict=True)
+    ctr = docs[0]["spec"]["template"]["spec"]["containers"][0]
+    serve = shlex.split(next(ln for ln in vllm_sh.splitlines() if ln.startswith("vllm serve ")))[2:]
+    assert ctr["args"] == ["--model"] + serve
+    tp = serve[serve.index("--tensor-parallel-size") + 1]
+    assert ctr["resources"]["limits"]["nvidia.com/gpu"] == tp
+    assert docs[1]["spec"]["selector"] == docs[0]["spec"]["selector"]["matchLabels"]
+    # a manifest with a misspelt key is refused: the check is strict
+    bad = json.loads(json.dumps(docs[0]))
+    bad["spec"]["template"]["spec"]["containers"][0]["resource"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(bad, version, strict=True)
+
+
 @pytest.mark.parametrize("runtime", sorted(CASES))
 def test_every_deploy_file_parses_and_names_a_catalog_artifact(cli, tmp_path, runtime, cat):
     out, plan = _plan(cli, tmp_path, *CASES[runtime])
@@ -121,7 +145,9 @@ def test_every_deploy_file_parses_and_names_a_catalog_artifact(cli, tmp_path, ru
             r = subprocess.run(["bash", "-n", str(out / "deploy" / name)], capture_output=True, text=True)
             assert r.returncode == 0, (name, r.stderr)
             assert os.access(out / "deploy" / name, os.X_OK)
-        if name.endswith((".yaml", ".yml")):
+        if name == "k8s.yaml":
+            kubernetes_manifests_are_valid(text, files["vllm.sh"])
+        elif name.endswith((".yaml", ".yml")):
             assert isinstance(yaml.safe_load(text), dict)
     m = cat.model(c["model"])
     a = c["artifact"]
