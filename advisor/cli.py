@@ -363,23 +363,16 @@ def capacity(model_id, gpu, gpus, context, kv_dtype, util, users, fmt) -> None:
         raise InputError("MODEL", f"{model_id} has no published architecture", "an open-weights model id")
     gid, acc = find_accelerator(cat, gpu)
     ctx = parse_tokens(context, "--context")
+    n = _whole(gpus, "--gpus")
     try:
-        n, u = int(gpus), float(util)
+        u = float(util)
     except ValueError:
-        raise InputError("--gpus/--gpu-memory-utilization", f"cannot read '{gpus}' / '{util}'",
-                         "a whole number of GPUs, a share such as 0.9") from None
-    if n < 1 or not 0 < u <= 1:
-        raise InputError("--gpus/--gpu-memory-utilization", "out of range", "--gpus 1 or more, a share in (0, 1]")
+        raise InputError("--gpu-memory-utilization", f"cannot read '{util}'", "a share in (0, 1], e.g. 0.9") from None
+    if not 0 < u <= 1:
+        raise InputError("--gpu-memory-utilization", "must be in (0, 1]", "a share in (0, 1], e.g. 0.9")
     if kv_dtype not in KV_DTYPE_BYTES:
         raise InputError("--kv-cache-dtype", f"unknown '{kv_dtype}'", ", ".join(KV_DTYPE_BYTES))
-    n_users = None
-    if users is not None:
-        try:
-            n_users = int(users)
-        except ValueError:
-            raise InputError("--concurrent-users", f"cannot read '{users}'", "a whole number of at least 1") from None
-        if n_users < 1:
-            raise InputError("--concurrent-users", "must be at least 1", "a whole number of at least 1")
+    n_users = _whole(users, "--concurrent-users") if users is not None else None
     from .vllm import fewest_gpus
 
     rows = layouts(m, cuda_total_gib(acc.memory_gb), n, max_model_len=ctx, kv_dtype=kv_dtype, util=u, users=n_users)
@@ -393,6 +386,19 @@ def capacity(model_id, gpu, gpus, context, kv_dtype, util, users, fmt) -> None:
 
     for line in capacity_lines(rec):
         click.echo(line)
+
+
+def _whole(value, flag: str) -> int:
+    """A whole number of at least 1, or bad input naming the flag."""
+    from .errors import InputError
+
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise InputError(flag, f"cannot read '{value}'", "a whole number of at least 1") from None
+    if n < 1:
+        raise InputError(flag, "must be at least 1", "a whole number of at least 1")
+    return n
 
 
 def _announce(text: str) -> None:

@@ -195,18 +195,17 @@ def render_fleet(plan: dict) -> str:
             "class's requirements; PASS/FAIL per requirement, the measurement stored):", "", "```bash"]
     out += [f"deploy/{c['name']}/verify.sh" for c in classes if c["chosen"]]
     out += ["```", "", "## Pros and Cons of the Options", ""]
-    by_option = {"best": s if not f["standardised"] else f["alternative_summary"],
-                 "standard": s if f["standardised"] else f["alternative_summary"]}
-    key = {"best": "chosen" if not f["standardised"] else "alternative",
-           "standard": "chosen" if f["standardised"] else "alternative"}
+    # each option's stacks: the chosen one's are the classes' `chosen`, the other's their `alternative`
+    taken = "standard" if f["standardised"] else "best"
     for opt, name in (("best", "each class its best stack"), ("standard", f"one model for all classes: {std}")):
         if opt == "standard" and not std:
             continue
-        ship = by_option[opt]
+        which = "chosen" if opt == taken else "alternative"
+        ship = s if opt == taken else f["alternative_summary"]
         out += [f"### {name}", ""]
         out.append(f"* {'Good' if len(ship['models']) == 1 else 'Bad'}, because the fleet ships {_ships(ship)}.")
         for c in classes:
-            x = c[key[opt]]
+            x = c[which]
             if x is None:
                 out.append(f"* Bad, because nothing fits on {c['name']}.")
                 continue
