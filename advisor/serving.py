@@ -1,0 +1,148 @@
+"""Serving capacity beyond one stream on vLLM: the time of a decode step as the batch grows (a batched
+roofline), time to first token under load, and the layouts (TP x PP, replicas) that serve N users at T tok/s
+each with the fewest GPUs. Memory and KV capacity come from advisor/vllm.py; this module adds time.
+
+A decode step on one rank reads its share of the weights once (for a mixture of experts, the experts the batch
+routes to) and every sequence's KV cache, and does 2 x active parameters FLOPs per token for each sequence in
+the batch plus the prompt tokens that chunked prefill mixes into the step:
+
+    t_step = max(bytes / (bandwidth x EFF_BW), flops / (peak x MFU)) + STEP_OVERHEAD + TP all-reduces
+
+Time to first token: the prompt's prefill at the same roofline (its FLOPs against the weights read once) plus
+one decode step. With PP stages a token passes every stage in turn; the batch is split over the stages.
+
+The constants are fitted on published vLLM runs of models and GPUs the check does not score
+(knowledge/serving/vllm-throughput.yaml, `train`); `python -m benchmarks.bench_vllm_throughput --fit` prints
+the fit and the error table of the `score` runs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+from .schemas import Architecture
+
+
+
+@dataclass(frozen=True)
+class Roofline:
+    eff_bw: float          # share of the datasheet memory bandwidth a decode step's reads reach
+    overhead_ms: float     # per step: scheduler, sampler, kernel launches between CUDA graphs
+    allreduce_us: float    # per all-reduce at TP > 1 (two per layer), NVLink
+    mfu: float             # share of the dense 16-bit tensor peak a step's matrix products reach
+    request_ms: float      # per request before its first token: HTTP, tokenizer, scheduling
+
+
+# Not fitted: vLLM's own all-reduce on H100 NVLink takes 8.5-9.5 us for the 0.5-32 KB a decode step sends
+# (TP 2/4/8, without CUDA graphs): https://github.com/sgl-project/sglang/pull/2904 ("vllm" table)
+ALLREDUCE_US = 9.0
+# Fitted on the `train` runs of knowledge/serving/vllm-throughput.yaml (bench_vllm_throughput --fit):
+FITTED = Roofline(eff_bw=0.88, overhead_ms=1.4, allreduce_us=ALLREDUCE_US, mfu=0.3, request_ms=6.9)
+# Not fitted (no published PP throughput run was found): the hand-off between two PP stages, an assumption.
+PP_HOP_MS = 0.2
+
+
+@dataclass(frozen=True)
+class Gpu:
+    """The figures of one GPU the roofline reads (a catalog accelerator's datasheet values)."""
+    id: str
+    bandwidth_gbps: float
+    tflops: float            # dense 16-bit tensor peak
+    memory_gb: float
+
+
+def gpu_of(acc_id: str, acc) -> Gpu:
+    c = acc.compute
+    tflops = (c.bf16_tflops or c.fp16_tflops) if c else None
+    return Gpu(acc_id, acc.bandwidth_gbps, tflops or 0.0, acc.memory_gb)
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Bytes a model's weights take: the linear layers at `bits` per weight, embeddings and the output head at
+    `embed_bits` (AWQ/GPTQ checkpoints keep those in 16 bits)."""
+    bits: float = 16.0
+    embed_bits: float = 16.0
+
+
+def _shapes(a: Architecture):
+    from .arch import count_params
+    return count_params(a)
+
+
+def step_terms(a: Architecture, gpu: Gpu, *, tp: int = 1, pp: int = 1, batch: int = 1, position: int = 512,
+               prefill_tokens: float = 0.0, kv_bytes: int = 2, w: Weights = Weights(), k: Roofline = FITTED) -> dict:
+    """One decode step of `batch` sequences at mean `position` on one PP stage of a TP x PP replica (the batch
+    split over the stages), with `prefill_tokens` of other requests' prompts in the same step. Milliseconds and
+    the terms they come from, as data."""
+    from .memory import kv_layers
+
+    p = _shapes(a)
+    per = w.bits / 8
+    layers_stage = a.layers / pp
+    b = max(1, math.ceil(batch / pp))
+    # the linear layers of this stage: attention and dense MLP always; a MoE layer reads the experts its batch
+    # routes to (uniform routing: each of E experts is touched with probability 1 - (1 - k/E)^tokens)
+    if a.experts:
+        expert = p.mlp / a.layers / a.experts  # one expert of one layer, with the router's share
+        shared = p.experts_active / a.layers - a.experts_per_token * expert
+        touched = a.experts * (1 - (1 - a.experts_per_token / a.experts) ** b)
+        mlp_layer = touched * expert + shared
+    else:
+        mlp_layer = p.mlp / a.layers
+    linear = (p.attention / a.layers + mlp_layer + p.norms / a.layers) * layers_stage * per
+    # the output head (the embedding matrix when tied) sits on the last stage; a token's time sums the stages
+    head = a.vocab_size * a.hidden_size * w.embed_bits / 8 / pp
+    weight_bytes = (linear + head) / tp
+    full, swa = kv_layers(a, "")
+    kv_tok = 2 * max(1, a.kv_heads // tp) * a.head_dim * kv_bytes
+    win = a.sliding_window or position
+    kv_read = b * kv_tok * (full * position + swa * min(position, win)) / (full + swa) * layers_stage
+    flops_tok = 2 * p.active / pp / tp
+    attn_flops = 4 * a.attention_heads * a.head_dim * position * layers_stage / tp
+    flops = b * (flops_tok + attn_flops)
+    rate = gpu.tflops * 1e12 * k.mfu
+    t_mem = (weight_bytes + kv_read) / (gpu.bandwidth_gbps * 1e9 * k.eff_bw) * 1e3
+    t_flop = flops / rate * 1e3 if gpu.tflops else 0.0
+    t_ar = 2 * layers_stage * k.allreduce_us / 1e3 if tp > 1 else 0.0
+    # prompt tokens that chunked prefill puts into decode steps: their compute, spread over the steps (a chunk of
+    # many tokens is compute-bound; the weights it reads are the step's own)
+    t_mixed = prefill_tokens / pp * (flops_tok + attn_flops) / rate * 1e3 if gpu.tflops else 0.0
+    stage = max(t_mem, t_flop) + t_mixed + k.overhead_ms + t_ar
+    return {"weights_mb": round(weight_bytes / 1e6, 1), "kv_mb": round(kv_read / 1e6, 1),
+            "gflop": round(flops / 1e9, 2), "mem_ms": round(t_mem, 3), "compute_ms": round(t_flop, 3),
+            "mixed_prefill_ms": round(t_mixed, 3),
+            "allreduce_ms": round(t_ar, 3), "overhead_ms": k.overhead_ms,
+            "bound": "compute" if t_flop > t_mem else "memory", "stage_ms": stage,
+            "step_ms": pp * stage + (pp - 1) * PP_HOP_MS}
+
+
+def prefill_ms(a: Architecture, gpu: Gpu, prompt_tokens: int, *, tp: int = 1, pp: int = 1, w: Weights = Weights(),
+               k: Roofline = FITTED) -> float:
+    """The prompt's forward pass as one step of `prompt_tokens` tokens (the experts they route to read once, their
+    FLOPs), through every PP stage in turn, plus the causal attention over the prompt."""
+    one = step_terms(a, gpu, tp=tp, pp=pp, batch=prompt_tokens * pp, position=1, w=w, k=k)
+    attn = 2 * a.attention_heads * a.head_dim * prompt_tokens ** 2 * a.layers / tp
+    return one["step_ms"] + (attn / (gpu.tflops * 1e12 * k.mfu) * 1e3 if gpu.tflops else 0.0)
+
+
+def serve_point(a: Architecture, gpu: Gpu, *, tp: int = 1, pp: int = 1, users: int = 1, prompt_tokens: int = 512,
+                output_tokens: int = 256, kv_bytes: int = 2, w: Weights = Weights(), batch: Optional[int] = None,
+                k: Roofline = FITTED) -> dict:
+    """`users` closed-loop users on one replica (each sends its next request when the last one ends): the time
+    per output token each sees, aggregate output tok/s, and the time to first token. `batch`: a fixed batch
+    with no prompts in flight (vLLM's benchmark_latency) instead of users."""
+    fixed = batch is not None
+    b = batch if fixed else users
+    # in the steady state each other user's prompt enters once per `output_tokens` steps (a user's own prompt
+    # runs before its first token, not during its decode)
+    mixed = 0.0 if fixed else (b - 1) * prompt_tokens / max(1, output_tokens)
+    pos = prompt_tokens + output_tokens // 2
+    step = step_terms(a, gpu, tp=tp, pp=pp, batch=b, position=pos, prefill_tokens=mixed, kv_bytes=kv_bytes, w=w, k=k)
+    tpot = step["step_ms"]
+    ttft = prefill_ms(a, gpu, prompt_tokens, tp=tp, pp=pp, w=w, k=k) + k.request_ms + (tpot if b > 1 else 0.0)
+    return {"tp": tp, "pp": pp, "users": b, "tpot_ms": round(tpot, 2), "per_user_tok_s": round(1000 / tpot, 1),
+            "aggregate_tok_s": round(b * 1000 / tpot, 1), "ttft_ms": round(ttft, 1), "step": step,
+            "prefill_tokens_per_step": round(mixed, 1)}
