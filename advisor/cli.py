@@ -348,10 +348,24 @@ def estimate(model_id, quant, runtime, context, hardware_id, ram, vram, bandwidt
 @click.option("--kv-cache-dtype", "kv_dtype", default="auto", show_default=True, help="auto (the model dtype) or fp8.")
 @click.option("--gpu-memory-utilization", "util", default="0.9", show_default=True)
 @click.option("--concurrent-users", "users", default=None,
-              help="Requests of --context tokens held at once: the replicas and GPUs each layout needs.")
+              help="Users served at once: the replicas and GPUs each layout needs (KV capacity, and with "
+                   "--target-tps the time per token).")
+@click.option("--target-tps", "target", default=None, help="Decode tok/s each user must see, e.g. 20.")
+@click.option("--prompt-tokens", "prompt", default="1024", show_default=True, help="Prompt tokens per request.")
+@click.option("--output-tokens", "output", default="512", show_default=True, help="Output tokens per request.")
+@click.option("--requests-per-s", "rate", default=None,
+              help="Arrival rate instead of --concurrent-users: users in flight by Little's law.")
+@click.option("--max-gpus", "max_gpus", default=None,
+              help="GPUs the cluster has (default: one node, --gpus): PP across nodes beyond one node.")
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
+              help="Write the chosen layout's deploy files (vllm.sh, k8s.yaml, kserve.yaml, helm-values.yaml, "
+                   "ray-cluster.sh, raycluster.yaml) and capacity.md here.")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
-def capacity(model_id, gpu, gpus, context, kv_dtype, util, users, fmt) -> None:
-    """vLLM on one node: per GPU memory, KV cache tokens and the maximum concurrency vLLM logs, for each TP."""
+def capacity(model_id, gpu, gpus, context, kv_dtype, util, users, target, prompt, output, rate, max_gpus, out_dir,
+             fmt) -> None:
+    """vLLM on GPU nodes: per GPU memory, KV cache tokens and the concurrency vLLM logs for each TP; with
+    --concurrent-users (or --requests-per-s) the layouts, replicas and GPUs for that load, their time per output
+    token, aggregate tok/s and time to first token."""
     from .errors import InputError
     from .estimate import find_accelerator
     from .units import parse_tokens
@@ -364,28 +378,105 @@ def capacity(model_id, gpu, gpus, context, kv_dtype, util, users, fmt) -> None:
     gid, acc = find_accelerator(cat, gpu)
     ctx = parse_tokens(context, "--context")
     n = _whole(gpus, "--gpus")
-    try:
-        u = float(util)
-    except ValueError:
-        raise InputError("--gpu-memory-utilization", f"cannot read '{util}'", "a share in (0, 1], e.g. 0.9") from None
-    if not 0 < u <= 1:
-        raise InputError("--gpu-memory-utilization", "must be in (0, 1]", "a share in (0, 1], e.g. 0.9")
+    u = _share(util, "--gpu-memory-utilization")
     if kv_dtype not in KV_DTYPE_BYTES:
         raise InputError("--kv-cache-dtype", f"unknown '{kv_dtype}'", ", ".join(KV_DTYPE_BYTES))
     n_users = _whole(users, "--concurrent-users") if users is not None else None
+    pt, ot = parse_tokens(prompt, "--prompt-tokens"), parse_tokens(output, "--output-tokens")
+    tps = _positive(target, "--target-tps") if target is not None else None
+    rps = _positive(rate, "--requests-per-s") if rate is not None else None
+    most = _whole(max_gpus, "--max-gpus") if max_gpus is not None else n
+    if pt + ot > ctx:
+        raise InputError("--context", f"{ctx} tokens do not hold --prompt-tokens {pt} + --output-tokens {ot}",
+                         f"at least {pt + ot} (vLLM's --max-model-len)")
+    serving = None
+    if n_users or rps:
+        from .serving import gpu_of, plan_layouts, serve_point, users_for_rate
+
+        g = gpu_of(gid, acc)
+        if rps and not n_users:
+            tp0 = next((r["tp"] for r in layouts(m, cuda_total_gib(acc.memory_gb), n, max_model_len=ctx,
+                                                  kv_dtype=kv_dtype, util=u) if not r["refused"] and r["starts"]), n)
+            one = serve_point(m.architecture, g, tp=tp0, users=1, prompt_tokens=pt, output_tokens=ot,
+                              kv_bytes=KV_DTYPE_BYTES[kv_dtype])
+            n_users = users_for_rate(rps, one, ot)
+        serving = plan_layouts(m, g, users=n_users, prompt_tokens=pt, output_tokens=ot, target_tps=tps,
+                               gpus_per_node=n, max_gpus=most, max_model_len=ctx, kv_dtype=kv_dtype, util=u)
+        serving.update(model=model_id, requests_per_s=rps)
     from .vllm import fewest_gpus
 
+    # KV capacity alone (requests of --context tokens), beside the serving plan that adds time and the workload
     rows = layouts(m, cuda_total_gib(acc.memory_gb), n, max_model_len=ctx, kv_dtype=kv_dtype, util=u, users=n_users)
     rec = {"model": model_id, "gpu": gid, "gpu_total_gib": round(cuda_total_gib(acc.memory_gb), 2), "gpus": n,
            "max_model_len": ctx, "kv_cache_dtype": kv_dtype, "gpu_memory_utilization": u,
-           "concurrent_users": n_users, "layouts": rows, "fewest_gpus": fewest_gpus(rows) if n_users else None}
+           "concurrent_users": n_users, "layouts": rows, "fewest_gpus": fewest_gpus(rows) if n_users else None,
+           "serving": serving}
+    from .explain import capacity_lines, serving_lines
+
+    if out_dir:
+        _write_serving(cat, m, model_id, serving, out_dir, capacity_lines(rec) + [""] + (serving_lines(serving)
+                                                                                         if serving else []))
     if fmt == "json":
         click.echo(_dump(rec))
         return
-    from .explain import capacity_lines
-
     for line in capacity_lines(rec):
         click.echo(line)
+    if serving:
+        for line in serving_lines(serving):
+            click.echo(line)
+
+
+def _write_serving(cat, m, model_id: str, serving, out_dir: str, lines: list[str]) -> None:
+    """The chosen layout's deploy files and the capacity table, under out_dir (deploy/ and capacity.md)."""
+    import datetime
+    from pathlib import Path
+
+    from .errors import InputError
+    from .plan.serving_deploy import serving_files
+
+    if not serving or not serving["chosen"]:
+        raise InputError("--out", "no layout serves this load, so there is nothing to deploy",
+                         "--concurrent-users with a layout that fits (see the table without --out)")
+    c = serving["chosen"]
+    layout = {"model": model_id, "repo": m.hf_repo or model_id, "tp": c["tp"], "pp": c["pp"],
+              "gpus_per_node": serving["gpus_per_node"], "nodes_per_replica": c["nodes_per_replica"],
+              "replicas": c["replicas"], "max_model_len": serving["max_model_len"],
+              "max_num_seqs": c["max_users_per_replica"], "gpu_memory_utilization": serving["gpu_memory_utilization"],
+              "kv_cache_dtype": "fp8" if serving["kv_cache_dtype"].startswith("fp8") else "auto",
+              "gpu_resource": "nvidia.com/gpu", "date": datetime.date.today().isoformat()}
+    out = Path(out_dir)
+    (out / "deploy").mkdir(parents=True, exist_ok=True)
+    for name, text in sorted(serving_files(layout).items()):
+        p = out / "deploy" / name
+        p.write_text(text)
+        if name.endswith(".sh"):
+            p.chmod(0o755)
+    (out / "capacity.md").write_text("```\n" + "\n".join(lines) + "\n```\n")
+    click.echo(f"wrote {out / 'capacity.md'} and {len(serving_files(layout))} files in {out / 'deploy'}", err=True)
+
+
+def _share(value, flag: str) -> float:
+    from .errors import InputError
+
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InputError(flag, f"cannot read '{value}'", "a share in (0, 1], e.g. 0.9") from None
+    if not 0 < v <= 1:
+        raise InputError(flag, "must be in (0, 1]", "a share in (0, 1], e.g. 0.9")
+    return v
+
+
+def _positive(value, flag: str) -> float:
+    from .errors import InputError
+
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InputError(flag, f"cannot read '{value}'", "a positive number, e.g. 20") from None
+    if not v > 0 or v != v or v == float("inf"):
+        raise InputError(flag, "must be a positive number", "a positive number, e.g. 20")
+    return v
 
 
 def _whole(value, flag: str) -> int:

@@ -403,6 +403,41 @@ UI = {
 }
 
 
+def serving_lines(s: dict) -> list[str]:
+    """The capacity table of `advisor capacity --concurrent-users`: one line per layout, then the choice."""
+    want = f" at {s['target_tps']:g} tok/s each" if s.get("target_tps") else ""
+    rate = (f" ({s['requests_per_s']:g} requests/s in flight by Little's law)" if s.get("requests_per_s") else "")
+    out = ["", f"{s['users']} users{rate}{want}, {s['prompt_tokens']} prompt + {s['output_tokens']} output tokens "
+               f"each, nodes of {s['gpus_per_node']} x {s['gpu']}, at most {s['max_gpus']} GPUs:",
+           f"{'layout':<10} {'GPUs':>4} {'KV tokens':>11} {'users/replica':>13} {'replicas':>8} {'total GPUs':>10} "
+           f"{'ms/token':>8} {'tok/s/user':>10} {'aggregate':>10} {'TTFT ms':>8}  bound"]
+    for r in s["layouts"]:
+        name = f"TP{r['tp']} PP{r['pp']}"
+        if r["refused"]:
+            out.append(f"{name:<10} {r['gpus']:>4}  not used: {r['refused']}")
+            continue
+        out.append(f"{name:<10} {r['gpus']:>4} {r['kv_tokens']:>11,} {r['users_per_replica']:>6} of {r['max_users_per_replica']:<4} "
+                   f"{r['replicas']:>8} {r['total_gpus']:>10} {r['tpot_ms']:>8.1f} {r['per_user_tok_s']:>10.1f} "
+                   f"{r['aggregate_tok_s']:>10,.0f} {r['ttft_ms']:>8.0f}  {r['bound']}")
+    c, f = s["chosen"], s["fastest"]
+    if c is None:
+        out.append(f"no layout serves {s['users']} users{want} within {s['max_gpus']} GPUs: try --max-gpus "
+                   f"{s['max_gpus'] * 2}, a lower --target-tps, or --kv-cache-dtype fp8")
+    else:
+        out.append(f"fewest GPUs: TP {c['tp']} x PP {c['pp']}, {c['replicas']} replica(s) = {c['total_gpus']} GPUs; "
+                   f"{c['per_user_tok_s']:g} tok/s per user, {c['ttft_ms']:.0f} ms to first token"
+                   + (" (expert parallel across its GPUs: --enable-expert-parallel)" if c["expert_parallel"] else ""))
+        if f is not c:
+            out.append(f"fastest per user: TP {f['tp']} x PP {f['pp']}, {f['replicas']} replica(s) = {f['total_gpus']} "
+                       f"GPUs at {f['per_user_tok_s']:g} tok/s per user")
+    k = s["roofline"]
+    out.append(f"ms/token = max(bytes / ({k['eff_bw']:g} x datasheet bandwidth), FLOPs / ({k['mfu']:g} x 16-bit "
+               f"peak)) + the other users' prompts mixed in + {k['overhead_ms']:g} ms per step + "
+               f"{k['allreduce_us']:g} us per all-reduce; fitted on published vLLM runs, checked on others: "
+               f"{k['check']}")
+    return out
+
+
 def capacity_lines(rec: dict) -> list[str]:
     """`advisor capacity` as a table: one line per TP layout, the arithmetic of each column in the header."""
     out = [f"{rec['model']} on {rec['gpu']} ({rec['gpu_total_gib']:g} GiB as CUDA reports it), vLLM with "
@@ -418,16 +453,7 @@ def capacity_lines(rec: dict) -> list[str]:
         conc = f"{r['max_concurrency']:.2f}x" + ("" if r["starts"] else " (does not start)")
         out.append(f"{r['tp']:>3} {r['requested_gib']:>9.2f} {r['weights_gib']:>8.2f} {r['activation_gib']:>7.2f} "
                    f"{r['non_torch_gib']:>9.2f} {r['available_kv_gib']:>7.2f} {r['kv_tokens']:>11,} {conc:>16}")
-        if rec.get("concurrent_users"):
-            out.append(f"      {rec['concurrent_users']} users of {rec['max_model_len']} tokens: "
-                       + (f"{r['replicas']} replica(s) of TP {r['tp']}, {r['total_gpus']} GPUs" if r.get("replicas")
-                          else "not servable with this layout"))
         out += [f"      {n}" for n in r["notes"]]
-    if rec.get("concurrent_users"):
-        best = rec["fewest_gpus"]
-        out.append(f"fewest GPUs for {rec['concurrent_users']} users of {rec['max_model_len']} tokens: "
-                   + (f"TP {best['tp']} x {best['replicas']} replica(s) = {best['total_gpus']} GPUs (KV capacity only; "
-                      "throughput per user is not modelled yet)" if best else "none of these layouts starts"))
     out.append("KV tokens and concurrency as vLLM logs them (\"GPU KV cache size\", \"Maximum concurrency for "
                f"{rec['max_model_len']} tokens per request\"); checked against published logs: "
                "python -m benchmarks.bench_vllm_kv")

@@ -146,3 +146,101 @@ def serve_point(a: Architecture, gpu: Gpu, *, tp: int = 1, pp: int = 1, users: i
     return {"tp": tp, "pp": pp, "users": b, "tpot_ms": round(tpot, 2), "per_user_tok_s": round(1000 / tpot, 1),
             "aggregate_tok_s": round(b * 1000 / tpot, 1), "ttft_ms": round(ttft, 1), "step": step,
             "prefill_tokens_per_step": round(mixed, 1)}
+
+
+MAX_NUM_SEQS = 1024  # vLLM's default --max-num-seqs on data-centre GPUs (advisor/vllm.py)
+
+
+def _layouts(a: Architecture, gpus_per_node: int, max_gpus: int) -> list[tuple[int, int, Optional[str]]]:
+    """(TP, PP, why refused): TP a power of two within one node (heads must divide, advisor.vllm.valid_tp); PP
+    across nodes only, with every GPU of each node a TP rank (tensor parallelism stays on the node's NVLink)."""
+    from .vllm import valid_tp
+
+    out = []
+    tp = 1
+    while tp <= min(gpus_per_node, max_gpus):
+        out.append((tp, 1, valid_tp(a, tp)))
+        tp *= 2
+    full = gpus_per_node if gpus_per_node & (gpus_per_node - 1) == 0 else None
+    pp = 2
+    while full and full * pp <= max_gpus and pp <= a.layers and valid_tp(a, full) is None:
+        out.append((full, pp, None))
+        pp *= 2
+    return out
+
+
+def plan_layouts(m, gpu: Gpu, *, users: int, prompt_tokens: int, output_tokens: int,
+                 target_tps: Optional[float] = None, gpus_per_node: int = 8, max_gpus: int = 64,
+                 max_model_len: Optional[int] = None, kv_dtype: str = "auto", util: float = 0.9,
+                 bits: float = 16.0) -> dict:
+    """Every layout of one replica and what N users at T tok/s each take with it: vLLM's KV cache and
+    concurrency (advisor.vllm), the users one replica can carry at the target (the largest batch whose time per
+    output token meets it and whose requests fit the KV cache), the replicas and GPUs, and the time per output
+    token, aggregate tok/s and time to first token at that load. `chosen`: the fewest GPUs (ties: the faster
+    per user); `fastest`: the best time per output token within `max_gpus`."""
+    from .vllm import KV_DTYPE_BYTES, blocks_per_request, cuda_total_gib, for_model
+    from .memory import kv_layers
+
+    a = m.architecture
+    per_req = prompt_tokens + output_tokens
+    ctx = max_model_len or per_req
+    kvb = KV_DTYPE_BYTES[kv_dtype]
+    w = Weights(bits=bits)
+    rows = []
+    for tp, pp, why in _layouts(a, gpus_per_node, max_gpus):
+        row = {"tp": tp, "pp": pp, "gpus": tp * pp, "nodes_per_replica": math.ceil(tp * pp / gpus_per_node),
+               "refused": why, "expert_parallel": bool(a.experts) and tp * pp > 1}
+        rows.append(row)
+        if why:
+            continue
+        mem = for_model(m, cuda_total_gib(gpu.memory_gb), tp=tp, pp=pp, max_model_len=ctx, kv_dtype=kv_dtype,
+                        util=util, bits_per_weight=bits)
+        f, s = kv_layers(a, "")
+        fl = round(f * mem.ranks[0].layers / a.layers) if f else 0
+        need = blocks_per_request(a, per_req, (fl, mem.ranks[0].layers - fl))
+        kv_users = min(mem.num_blocks // need if need else 0, MAX_NUM_SEQS)
+        row.update(weights_gib=round(max(r.weights_gib for r in mem.ranks), 2),
+                   available_kv_gib=round(min(r.available_kv_gib for r in mem.ranks), 2), kv_tokens=mem.kv_tokens,
+                   max_concurrency=mem.max_concurrency, kv_users=kv_users)
+        if not mem.fits_one_request or kv_users < 1:
+            row["refused"] = (f"the KV cache ({mem.kv_tokens:,} tokens) does not hold one request of {ctx:,} tokens"
+                              if row["available_kv_gib"] > 0 else
+                              f"the weights ({row['weights_gib']:g} GiB per GPU) leave no room for a KV cache in "
+                              f"{mem.ranks[0].requested_gib:.1f} GiB (--gpu-memory-utilization {util:g})")
+            continue
+        point = lambda b: serve_point(a, gpu, tp=tp, pp=pp, users=b, prompt_tokens=prompt_tokens,  # noqa: E731
+                                      output_tokens=output_tokens, kv_bytes=kvb, w=w)
+        cap = kv_users
+        if target_tps and point(1)["per_user_tok_s"] < target_tps:
+            row.update(refused=f"{point(1)['per_user_tok_s']:g} tok/s for one user, under the {target_tps:g} asked",
+                       single=point(1))
+            continue
+        if target_tps:  # the largest batch that still meets the target (time per token grows with the batch)
+            lo, hi = 1, cap
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                lo, hi = (mid, hi) if point(mid)["per_user_tok_s"] >= target_tps else (lo, mid - 1)
+            cap = lo
+        replicas = math.ceil(users / cap)  # cap: the most users one replica carries (KV cache, target)
+        load = math.ceil(users / replicas)
+        p = point(load)
+        row.update(users_per_replica=load, max_users_per_replica=cap, replicas=replicas,
+                   total_gpus=replicas * tp * pp, tpot_ms=p["tpot_ms"], per_user_tok_s=p["per_user_tok_s"],
+                   aggregate_tok_s=round(p["per_user_tok_s"] * users, 1),
+                   ttft_ms=p["ttft_ms"], bound=p["step"]["bound"], step=p["step"],
+                   kv_utilisation=round(load / kv_users, 2))
+    ok = [r for r in rows if not r["refused"] and r["total_gpus"] <= max_gpus]
+    chosen = min(ok, key=lambda r: (r["total_gpus"], r["tpot_ms"])) if ok else None
+    fastest = min(ok, key=lambda r: (r["tpot_ms"], r["total_gpus"])) if ok else None
+    return {"gpu": gpu.id, "users": users, "target_tps": target_tps,
+            "prompt_tokens": prompt_tokens, "output_tokens": output_tokens, "max_model_len": ctx,
+            "gpus_per_node": gpus_per_node, "max_gpus": max_gpus, "kv_cache_dtype": kv_dtype,
+            "gpu_memory_utilization": util, "layouts": rows, "chosen": chosen, "fastest": fastest,
+            "roofline": {"eff_bw": FITTED.eff_bw, "overhead_ms": FITTED.overhead_ms,
+                         "allreduce_us": FITTED.allreduce_us, "mfu": FITTED.mfu, "request_ms": FITTED.request_ms,
+                         "check": "python -m benchmarks.bench_vllm_throughput"}}
+
+
+def users_for_rate(requests_per_s: float, one_user: dict, output_tokens: int) -> int:
+    """Little's law: requests in flight = arrival rate x time each spends (first token, then every output token)."""
+    return max(1, math.ceil(requests_per_s * (one_user["ttft_ms"] + output_tokens * one_user["tpot_ms"]) / 1000))
