@@ -443,7 +443,8 @@ def _write_serving(cat, m, model_id: str, serving, out_dir: str, lines: list[str
               "replicas": c["replicas"], "max_model_len": serving["max_model_len"],
               "max_num_seqs": c["max_users_per_replica"], "gpu_memory_utilization": serving["gpu_memory_utilization"],
               "kv_cache_dtype": "fp8" if serving["kv_cache_dtype"].startswith("fp8") else "auto",
-              "gpu_resource": "nvidia.com/gpu", "date": datetime.date.today().isoformat()}
+              "gpu_resource": "nvidia.com/gpu", "expert_parallel": c["expert_parallel"],
+              "date": datetime.date.today().isoformat()}
     out = Path(out_dir)
     (out / "deploy").mkdir(parents=True, exist_ok=True)
     for name, text in sorted(serving_files(layout).items()):

@@ -136,7 +136,10 @@ def test_capacity_cli_multi_node_writes_ray_files(tmp_path):
     assert "fewest GPUs: TP 4 x PP 2" in r.stdout
     files = {p.name for p in (tmp_path / "deploy").iterdir()}
     assert {"ray-cluster.sh", "raycluster.yaml", "kserve.yaml", "helm-values.yaml", "vllm.sh"} <= files
-    assert "--distributed-executor-backend ray" in (tmp_path / "deploy" / "vllm.sh").read_text()
+    sh = (tmp_path / "deploy" / "vllm.sh").read_text()
+    assert "--distributed-executor-backend ray" in sh and "--enable-expert-parallel" in sh
+    isvc = yaml.safe_load((tmp_path / "deploy" / "kserve.yaml").read_text())
+    assert "--enable-expert-parallel" in isvc["spec"]["predictor"]["model"]["args"]
 
 
 @pytest.mark.parametrize("args,flag", [

@@ -40,6 +40,7 @@ KSERVE_DOCS = ("https://kserve.github.io/website/docs/model-serving/generative-i
 PSTACK_DOCS = ("https://github.com/vllm-project/production-stack/blob/main/helm/values.schema.json "
                "https://github.com/vllm-project/production-stack/blob/main/tutorials/15-basic-pipeline-parallel.md")
 IMAGE = "vllm/vllm-openai:latest"
+EP_FLAG = "--enable-expert-parallel"  # vLLM engine argument (VLLM_DOC)
 RAY_PORT = 6379  # `ray start --head` default port (vLLM run_cluster.sh, KubeRay docs/guidance/rayStartParams.md)
 # KServe knows these GPU resource names; any other needs the gpu-resource-types annotation (multi-node doc)
 KSERVE_GPU_TYPES = ("nvidia.com/gpu", "intel.com/gpu", "amd.com/gpu", "habana.ai/gaudi")
@@ -119,6 +120,8 @@ def vllm_args(layout: dict) -> list[str]:
         args += ["--kv-cache-dtype", layout["kv_cache_dtype"]]
     if _multi(layout):  # "Multi-node deployments require Ray"; Ray is vLLM's default there, stated explicitly
         args += ["--distributed-executor-backend", "ray"]
+    if layout.get("expert_parallel"):  # MoE: experts sharded across the replica's GPUs instead of sliced by TP
+        args.append(EP_FLAG)
     return args
 
 
@@ -234,13 +237,13 @@ def kuberay_raycluster(layout: dict) -> str:
 def _kserve_args(layout: dict, name: str) -> list[str]:
     """--model_name plus the vLLM engine flags (the HF runtime passes vLLM's engine args through). Multi-node: the
     runtime's own command sets --tensor/--pipeline-parallel-size from workerSpec and starts Ray itself."""
-    args, out, skip = vllm_args(layout), [f"--model_name={name}"], set()
+    args, out, skip = [a for a in vllm_args(layout) if a != EP_FLAG], [f"--model_name={name}"], set()
     if _multi(layout):
         skip = {"--tensor-parallel-size", "--pipeline-parallel-size", "--distributed-executor-backend"}
     for flag, value in zip(args[::2], args[1::2]):
         if flag not in skip:
             out += [flag, value]
-    return out
+    return out + ([EP_FLAG] if layout.get("expert_parallel") else [])
 
 
 def kserve_isvc(layout: dict) -> str:
@@ -292,6 +295,7 @@ def production_stack_values(layout: dict) -> str:
     one Ray-backed modelSpec per replica (replicaCount = worker pods, as tutorial 15 defines it)."""
     base = {"repository": IMAGE.split(":")[0], "tag": IMAGE.split(":")[1], "modelURL": layout["repo"]}
     extra = ["--kv-cache-dtype", layout["kv_cache_dtype"]] if layout["kv_cache_dtype"] != "auto" else []
+    extra += [EP_FLAG] if layout.get("expert_parallel") else []
     cfg = {"maxModelLen": layout["max_model_len"], "maxNumSeqs": layout["max_num_seqs"],
            "gpuMemoryUtilization": layout["gpu_memory_utilization"]}
     if not _multi(layout):
