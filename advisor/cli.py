@@ -378,13 +378,13 @@ def capacity(model_id, gpu, gpus, context, kv_dtype, util, users, target, prompt
     gid, acc = find_accelerator(cat, gpu)
     ctx = parse_tokens(context, "--context")
     n = _whole(gpus, "--gpus")
-    u = _share(util, "--gpu-memory-utilization")
+    u = _number(util, "--gpu-memory-utilization", share=True)
     if kv_dtype not in KV_DTYPE_BYTES:
         raise InputError("--kv-cache-dtype", f"unknown '{kv_dtype}'", ", ".join(KV_DTYPE_BYTES))
     n_users = _whole(users, "--concurrent-users") if users is not None else None
     pt, ot = parse_tokens(prompt, "--prompt-tokens"), parse_tokens(output, "--output-tokens")
-    tps = _positive(target, "--target-tps") if target is not None else None
-    rps = _positive(rate, "--requests-per-s") if rate is not None else None
+    tps = _number(target, "--target-tps") if target is not None else None
+    rps = _number(rate, "--requests-per-s") if rate is not None else None
     most = _whole(max_gpus, "--max-gpus") if max_gpus is not None else n
     if pt + ot > ctx:
         raise InputError("--context", f"{ctx} tokens do not hold --prompt-tokens {pt} + --output-tokens {ot}",
@@ -456,27 +456,17 @@ def _write_serving(cat, m, model_id: str, serving, out_dir: str, lines: list[str
     click.echo(f"wrote {out / 'capacity.md'} and {len(serving_files(layout))} files in {out / 'deploy'}", err=True)
 
 
-def _share(value, flag: str) -> float:
+def _number(value, flag: str, *, share: bool = False) -> float:
+    """A positive finite number (with `share`, at most 1), or bad input naming the flag."""
     from .errors import InputError
 
+    form = "a share in (0, 1], e.g. 0.9" if share else "a positive number, e.g. 20"
     try:
         v = float(value)
     except (TypeError, ValueError):
-        raise InputError(flag, f"cannot read '{value}'", "a share in (0, 1], e.g. 0.9") from None
-    if not 0 < v <= 1:
-        raise InputError(flag, "must be in (0, 1]", "a share in (0, 1], e.g. 0.9")
-    return v
-
-
-def _positive(value, flag: str) -> float:
-    from .errors import InputError
-
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise InputError(flag, f"cannot read '{value}'", "a positive number, e.g. 20") from None
-    if not v > 0 or v != v or v == float("inf"):
-        raise InputError(flag, "must be a positive number", "a positive number, e.g. 20")
+        raise InputError(flag, f"cannot read '{value}'", form) from None
+    if not 0 < v < float("inf") or (share and v > 1):
+        raise InputError(flag, "must be in (0, 1]" if share else "must be a positive number", form)
     return v
 
 
