@@ -65,6 +65,20 @@ def batched_decode(m: Model, quant: str, backend: str, *, bandwidth_gbps: float,
         raise ValueError("batch must be >= 1")
     one = estimate_speed(m, quant, runtime_id, backend, bandwidth_gbps=bandwidth_gbps, compute_tflops=compute_tflops,
                          prompt_tokens=prompt_tokens, gen_tokens=gen_tokens, kv=kv, eff=eff, q=q)
+    out = from_single(one, m, backend, batch=batch, bandwidth_gbps=bandwidth_gbps, fp32_tflops=fp32_tflops, eff=eff,
+                      coef=coef)
+    out.update(position=prompt_tokens + gen_tokens // 2,
+               prefill_s=batch * prompt_tokens / one.prefill_tps if one.prefill_tps else None)
+    return out
+
+
+def from_single(one, m: Model, backend: str, *, batch: int, bandwidth_gbps: float,
+                fp32_tflops: Optional[float] = None, eff: Optional[Efficiency] = None,
+                coef: Optional[tuple[float, float]] = None) -> dict:
+    """`batch` sequences decoding together, from a single-stream speed.SpeedEstimate `one` (its step and its
+    token cost): the step grows by each extra sequence's KV reads and FLOPs and the extra experts routed to."""
+    if batch < 1:
+        raise ValueError("batch must be >= 1")
     c = one.cost
     a = m.architecture
     kv_coef, flop_coef = coef if coef is not None else BATCH_COEF.get(backend, BATCH_COEF["cuda"])
@@ -85,15 +99,14 @@ def batched_decode(m: Model, quant: str, backend: str, *, bandwidth_gbps: float,
     step = t1 + t_kv + t_flop + t_exp
     return {
         "batch": batch,
-        "position": prompt_tokens + gen_tokens // 2,
         "per_seq_tok_s": 1 / step,
         "aggregate_tok_s": batch / step,
         "step_ms": step * 1e3,
         "terms_ms": {"single_stream": t1 * 1e3, "kv": t_kv * 1e3, "compute": t_flop * 1e3, "experts": t_exp * 1e3},
         "single_stream_tok_s": one.decode_tps,
         "prefill_tok_s": one.prefill_tps,
-        "prefill_s": batch * prompt_tokens / one.prefill_tps if one.prefill_tps else None,
         "coef": {"kv": kv_coef, "flop": flop_coef},
+        "coef_backend": backend if backend in BATCH_COEF else "cuda",
     }
 
 

@@ -657,7 +657,8 @@ _REQUIREMENT_OPTIONS = [
     click.option("--modality", multiple=True, help="text, image, audio, video."),
     click.option("--task", multiple=True, help="chat, code, math, reasoning, function-calling, ..."),
     click.option("--context", default=None, help="Context in tokens (default 8192)."),
-    click.option("--min-tps", "min_tps", default=None, help="Lowest acceptable decode tokens/s."),
+    click.option("--min-tps", "--target-tps", "min_tps", default=None,
+                 help="Lowest acceptable decode tokens/s (each user's, with --concurrent-users)."),
     click.option("--max-ttft-ms", "max_ttft_ms", default=None, help="Longest acceptable time to first token."),
     click.option("--prompt-tokens", "prompt_tokens", default=None, help="Prompt length for TTFT (default 512)."),
     click.option("--license", "license_", multiple=True, help="any, permissive, commercial, or SPDX ids."),
@@ -673,6 +674,9 @@ _REQUIREMENT_OPTIONS = [
                  help="Only languages the model card lists; a broad claim ('140+ languages') is not enough."),
     click.option("--kv-cache", "kv_cache", default=None,
                  help="KV cache type: f16 (default), q8_0 or q4_0 (llama.cpp --cache-type-k/v; less memory)."),
+    click.option("--concurrent-users", "concurrent_users", default=None,
+                 help="Requests served at once (default 1): a KV cache of --context for each, speed per user."),
+    click.option("--output-tokens", "output_tokens", default=None, help="Output tokens per request (default 256)."),
 ]
 
 
@@ -695,7 +699,7 @@ def _requirements(*args, **kw):
 
 def _raw(spec_file, ram, vram, hardware_id, gpu, bandwidth, tflops, lang, modality, task, context, min_tps, max_ttft_ms,
          prompt_tokens, license_, platform, runtimes, max_download_gb, headroom, prefer, top, as_of=None,
-         lang_strict=None, kv_cache=None):
+         lang_strict=None, kv_cache=None, concurrent_users=None, output_tokens=None):
     """The raw requirements of a spec file and the flags (flags win)."""
     from .requirements import load_spec
 
@@ -706,7 +710,8 @@ def _raw(spec_file, ram, vram, hardware_id, gpu, bandwidth, tflops, lang, modali
              "min_tps": min_tps, "max_ttft_ms": max_ttft_ms, "prompt_tokens": prompt_tokens,
              "license": list(license_) or None, "platform": platform, "runtimes": list(runtimes) or None,
              "max_download_gb": max_download_gb, "headroom": headroom, "prefer": prefer, "top": top,
-             "as_of": as_of, "lang_strict": lang_strict, "kv_cache": kv_cache}
+             "as_of": as_of, "lang_strict": lang_strict, "kv_cache": kv_cache,
+             "concurrent_users": concurrent_users, "output_tokens": output_tokens}
     raw.update({k: v for k, v in flags.items() if v is not None})
     return raw
 

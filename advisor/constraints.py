@@ -60,6 +60,7 @@ class Candidate:
     score: float = 0.0
     offload: object = None  # advisor.offload.OffloadPlan: -ngl N when the model fits only VRAM + RAM
     artifact: dict = field(default_factory=dict)  # advisor.artifacts.artifact_for: published or to be made
+    serving: Optional[dict] = None  # N users at once (advisor.solve._serve_users): per user and aggregate tok/s
 
     @property
     def feasible(self) -> bool:

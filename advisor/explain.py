@@ -22,7 +22,8 @@ def memory_sentence(c: Candidate) -> str:
     if b["encoders"]:
         parts += f" + encoders {b['encoders']:.2f}"
     ctx = c.memory.settings.get("n_ctx")
-    where = f" at a context of {ctx} tokens" if ctx else ""
+    slots = c.memory.settings.get("slots", 1)
+    where = (f" at a context of {ctx} tokens" if ctx else "") + (f" for each of {slots} users" if slots > 1 else "")
     need = (c.offload.vram_bytes + c.offload.ram_bytes) if c.offload is not None else c.memory.required
     # rounded as the record rounds it (advisor.estimate.stack_record), so the words and the figures agree
     out = f"{c.model_id} {c.quant} needs {round(need / 1e9, 3):.2f} GB{where} ({parts})"
@@ -152,6 +153,9 @@ def why(c: Candidate) -> list[str]:
         # rounded as the record rounds them (advisor.estimate.stack_record), so the words and the figures agree
         lo, hi = (round(x, 2) for x in c.speed.decode_tps_range)
         s = f"Decodes about {round(c.speed.decode_tps, 2):.1f} tokens/s (range {lo:.1f}-{hi:.1f}, {c.speed.basis})"
+        if c.serving:
+            s += (f" for each of {c.serving['users']} users decoding together, {c.serving['aggregate_tok_s']:.1f} "
+                  f"in all (one user alone: {c.serving['single_stream_tok_s']:.1f})")
         if c.speed.ttft_ms:
             s += f"; first token after about {c.speed.ttft_ms / 1000:.1f} s"
         out.append(s + ".")

@@ -84,6 +84,8 @@ def candidate_record(cat: Catalog, c, req: Requirements, hw: HardwareSpec, budge
                languages={lang: "listed" if lang in c.model.languages else "claimed" for lang in req.languages},
                artifact=c.artifact,
                notes=[n.as_dict() for n in c.notes])
+    if c.serving:
+        rec["serving"] = c.serving
     return rec
 
 

@@ -51,6 +51,8 @@ class Requirements:
     as_of: Optional[str] = None  # ISO date: what is offered then (None: today)
     lang_strict: bool = False  # languages the card lists only
     kv_cache: str = "f16"  # the KV cache's element type: f16, q8_0, q4_0 (llama.cpp --cache-type-k/v)
+    concurrent_users: int = 1  # requests served at once: slots of `context` each; min_tps is then per user
+    output_tokens: int = 256  # output tokens per request (where each user's decode sits in its context)
 
     @property
     def on(self):
@@ -73,6 +75,9 @@ SPEC_KEYS = {
     "max-download-gb": "max_download_gb", "headroom": "headroom", "prefer": "prefer", "top": "top",
     "as_of": "as_of", "as-of": "as_of", "lang_strict": "lang_strict", "lang-strict": "lang_strict",
     "kv_cache": "kv_cache", "kv-cache": "kv_cache",
+    "concurrent_users": "concurrent_users", "concurrent-users": "concurrent_users", "users": "concurrent_users",
+    "output_tokens": "output_tokens", "output-tokens": "output_tokens",
+    "target_tps": "min_tps", "target-tps": "min_tps",
     # the decision record's front matter (`advisor plan`); not requirements
     "title": "title", "status": "status", "decision_makers": "decision_makers", "decision-makers": "decision_makers",
     "consulted": "consulted", "informed": "informed", "fleet": "fleet",
@@ -164,6 +169,17 @@ def build(raw: dict[str, Any]) -> Requirements:
         r["context"] = parse_tokens(raw["context"], "--context")
     if raw.get("prompt_tokens") is not None:
         r["prompt_tokens"] = parse_tokens(raw["prompt_tokens"], "--prompt-tokens")
+    if raw.get("output_tokens") is not None:
+        r["output_tokens"] = parse_tokens(raw["output_tokens"], "--output-tokens")
+    if raw.get("concurrent_users") is not None:
+        try:
+            n = int(str(raw["concurrent_users"]))
+        except ValueError:
+            raise InputError("--concurrent-users", f"cannot read '{raw['concurrent_users']}'",
+                             "a whole number from 1 to 4096") from None
+        if not 1 <= n <= 4096:
+            raise InputError("--concurrent-users", "must be 1 to 4096", "a whole number from 1 to 4096")
+        r["concurrent_users"] = n
     for key, flag in (("min_tps", "--min-tps"), ("max_ttft_ms", "--max-ttft-ms"), ("max_download_gb", "--max-download-gb")):
         if raw.get(key) is not None:
             try:
@@ -262,7 +278,8 @@ SPEC_OUT = (("hardware", "hardware"), ("ram", "ram_gb"), ("vram", "vram_gb"), ("
             ("min_tps", "min_tps"), ("max_ttft_ms", "max_ttft_ms"), ("prompt_tokens", "prompt_tokens"),
             ("license", "license"), ("platform", "platform"), ("runtimes", "runtimes"),
             ("max_download_gb", "max_download_gb"), ("headroom", "headroom"), ("prefer", "prefer"), ("top", "top"),
-            ("as_of", "as_of"), ("kv_cache", "kv_cache"))
+            ("as_of", "as_of"), ("kv_cache", "kv_cache"), ("concurrent_users", "concurrent_users"),
+            ("output_tokens", "output_tokens"))
 
 
 def to_spec(req: Requirements) -> dict[str, Any]:
@@ -289,7 +306,8 @@ def spec_yaml(req: Requirements) -> str:
 # a relaxation's flag (advisor.solve.change_for) and the raw requirement key it changes
 FLAG_KEYS = {"--ram": "ram_gb", "--vram": "vram_gb", "--lang": "languages", "--modality": "modalities",
              "--task": "tasks", "--context": "context", "--min-tps": "min_tps", "--max-ttft-ms": "max_ttft_ms",
-             "--max-download-gb": "max_download_gb", "--license": "license", "--hardware": "hardware"}
+             "--max-download-gb": "max_download_gb", "--license": "license", "--hardware": "hardware",
+             "--concurrent-users": "concurrent_users"}
 
 
 def apply_change(raw: dict[str, Any], change: dict) -> dict[str, Any]:

@@ -127,6 +127,7 @@ def screen(cat, hw, req, stacks_by_model: dict[str, list[tuple[str, str, str]]],
 
     weights = total[:, None] * bpw[None, :] / 8
     kv = kv_tok[:, None] * ctx[:, None] + kv_swa[:, None] * np.minimum(ctx, np.where(window > 0, window, ctx))[:, None]
+    kv = kv * req.concurrent_users  # a KV cache of the context per user (advisor.solve._serve_users)
     mem = weights + kv + buf[:, None] + over[None, :] + enc[:, None]
     read = active[:, None] * bpw[None, :] / 8
     pos = req.prompt_tokens + 64

@@ -45,6 +45,14 @@ def evaluate(cat: Catalog, hw: HardwareSpec, req: Requirements, profiles=(), *, 
                                         cpu_model=hw.cpu_model, threads=hw.threads, cpu_tflops=hw.cpu_tflops)
         return eff_cache[key]
 
+    def fp32_for(backend: str) -> Optional[float]:
+        """The FP32 peak of the device a backend runs on (the batched model's per-sequence compute term)."""
+        if backend == "cpu":
+            return hw.cpu_tflops
+        acc = cat.accelerators.get(hw.accelerator) if hw.accelerator else None
+        dev = acc or (cat.hardware.get(hw.hardware_id) if hw.hardware_id else None)
+        return dev.compute.fp32_tflops if dev and dev.compute else None
+
     by_model = enumerate_stacks(cat, hw, req)
     n_stacks = sum(len(v) for v in by_model.values())
     chosen = None
@@ -100,6 +108,8 @@ def evaluate(cat: Catalog, hw: HardwareSpec, req: Requirements, profiles=(), *, 
                     if speed_cache[ckey] is not None:
                         c.offload = off
                         c.speed = offload_speed(c.speed, speed_cache[ckey], off, req.prompt_tokens)
+            if req.concurrent_users > 1:
+                _serve_users(c, req, hw, fp32_for(c.backend), eff_for(rid, c.backend, q))
             if (mid, q) not in download_cache:
                 ws = quant_weights(m, q, cat.quantizations[q])
                 download_cache[(mid, q)] = (ws.bytes / 1e9) if ws else 0.0
@@ -116,6 +126,36 @@ def evaluate(cat: Catalog, hw: HardwareSpec, req: Requirements, profiles=(), *, 
         out.append(c)
     rank(out, req)
     return out
+
+
+def _serve_users(c: Candidate, req: Requirements, hw: HardwareSpec, fp32: Optional[float], eff) -> None:
+    """N users at once on one machine (llama-server -np N, OLLAMA_NUM_PARALLEL, vLLM --max-num-seqs): a KV cache
+    of the context for each, and the speed each user sees when N sequences decode together (advisor.batched)."""
+    from dataclasses import replace
+
+    from .batched import from_single
+
+    n = req.concurrent_users
+    if c.memory is not None:
+        c.memory = replace(c.memory, kv_cache=c.memory.kv_cache * n,
+                           settings={**c.memory.settings, "slots": n},
+                           assumptions=c.memory.assumptions + [f"{n} slots, each with its own KV cache of the context"])
+    if c.speed is None or not c.speed.decode_tps:
+        return
+    bw = hw.bandwidth_for(c.backend)[0]
+    b = from_single(c.speed, c.model, c.backend, batch=n, bandwidth_gbps=bw, fp32_tflops=fp32, eff=eff)
+    f = b["per_seq_tok_s"] / c.speed.decode_tps
+    lo, hi = c.speed.decode_tps_range
+    ttft = (req.prompt_tokens / c.speed.prefill_tps + b["step_ms"] / 1e3) * 1e3 if c.speed.prefill_tps else None
+    c.speed = replace(c.speed, decode_tps=b["per_seq_tok_s"], decode_tps_range=(lo * f, hi * f), ttft_ms=ttft,
+                      assumptions=c.speed.assumptions + [
+                          f"{n} users decoding together: {b['per_seq_tok_s']:.1f} tokens/s each, "
+                          f"{b['aggregate_tok_s']:.1f} in all (one stream {c.speed.decode_tps:.1f}; batched growth "
+                          f"fitted on llama-batched-bench tables, {b['coef_backend']} coefficients; "
+                          "python -m benchmarks.bench_llama_batched)"])
+    c.serving = {"users": n, "per_user_tok_s": round(b["per_seq_tok_s"], 2),
+                 "aggregate_tok_s": round(b["aggregate_tok_s"], 2), "single_stream_tok_s": round(1 / b["terms_ms"]["single_stream"] * 1e3, 2),
+                 "coef_backend": b["coef_backend"]}
 
 
 SCREEN_THRESHOLD = 4000  # stacks; below this every stack gets the exact evaluation (advisor.screen)

@@ -70,6 +70,7 @@ PLANS = {
     "kv-q8_0": (*CASES["llama.cpp"], "--kv-cache", "q8_0"),
     "kv-q4_0": ("--ram", "2GB", "--kv-cache", "q4_0", "--bandwidth", "30", "--runtime", "llama.cpp"),
     "gpu": ("--gpu", "rtx-3060-12gb", "--runtime", "llama.cpp", "--context", "16K"),
+    "users-3": (*CASES["llama.cpp"], "--concurrent-users", "3"),
 }
 
 
@@ -88,7 +89,9 @@ def test_every_generated_flag_is_one_the_pinned_llama_server_accepts(cli, tmp_pa
     kv = plan["requirements"].get("kv_cache", "f16")
     assert pairs.get("--cache-type-k", "f16") == pairs.get("--cache-type-v", "f16") == kv
     assert ("-fa" in pairs) == (kv != "f16")
-    assert int(pairs["-c"]) == plan["chosen"]["context"] and pairs["-np"] == "1"
+    users = plan["requirements"].get("concurrent_users", 1)
+    # one slot per user, each with the plan's context (llama-server splits -c across its slots)
+    assert int(pairs["-c"]) == users * plan["chosen"]["context"] and pairs["-np"] == str(users)
     assert int(pairs["-ngl"]) == (plan["chosen"].get("gpu_layers") if plan["chosen"].get("gpu_layers") is not None
                                   else (0 if plan["chosen"]["backend"] == "cpu" else 99))
 
@@ -99,10 +102,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_the_generated_llama_server_command_serves_a_chat_completion(cli, tmp_path, cat, monkeypatch):
+@pytest.mark.parametrize("users", [1, 2])
+def test_the_generated_llama_server_command_serves_a_chat_completion(cli, tmp_path, cat, monkeypatch, users):
     monkeypatch.setenv("ADVISOR_SYNTH_CACHE", str(tmp_path / "synth"))
     plan = _plan(cli, tmp_path / "plan", "--ram", "1GB", "--context", "2048", "--runtime", "llama.cpp",
-                 "--bandwidth", "30", "--kv-cache", "q8_0")
+                 "--bandwidth", "30", "--kv-cache", "q8_0", "--concurrent-users", str(users))
     c = plan["chosen"]
     words = server_line(tmp_path / "plan" / "deploy" / "llama-server.sh")
 
@@ -140,6 +144,6 @@ def test_the_generated_llama_server_command_serves_a_chat_completion(cli, tmp_pa
         proc.wait(timeout=30)
         log.close()
     text = log_path.read_text()
-    # the engine ran with the plan's context in one slot, and the KV cache in the type the estimate assumed
-    assert re.search(rf"n_slots = 1, n_ctx_slot = {c['context']}\b", text), text[-3000:]
+    # the engine ran one slot per user, each with the plan's context, and the KV cache in the type the estimate assumed
+    assert re.search(rf"n_slots = {users}, n_ctx_slot = {c['context']}\b", text), text[-3000:]
     assert re.search(r"llama_kv_cache: .*K \(q8_0\).*V \(q8_0\)", text), text[-3000:]

@@ -155,3 +155,48 @@ def test_capacity_bad_input_names_the_flag(args, flag, tmp_path, monkeypatch):
     r = CliRunner().invoke(main, ["capacity", "qwen3-8b", "--gpu", "h100-sxm", "--context", "8K"] + args)
     assert r.exit_code == 2, r.output
     assert flag in r.output and "Traceback" not in r.output
+
+
+def _recommend(*args):
+    r = CliRunner().invoke(main, ["recommend", "--ram", "16GB", "--bandwidth", "30", "--runtime", "llama.cpp",
+                                  "--format", "json", "--top", "5", *args])
+    assert r.exit_code == 0, r.output
+    return json.loads(r.stdout)
+
+
+def test_recommend_for_concurrent_users_sizes_a_kv_cache_per_user_and_speed_per_user():
+    one, four = _recommend(), _recommend("--concurrent-users", "4")
+    assert four["requirements"]["concurrent_users"] == 4
+    by = {(x["model"], x["quantization"]): x for x in one["recommendations"]}
+    same = [(x, by[(x["model"], x["quantization"])]) for x in four["recommendations"]
+            if (x["model"], x["quantization"]) in by]
+    assert same, "no stack in both lists"
+    for x, y in same:
+        assert x["memory_breakdown_gb"]["kv_cache"] == pytest.approx(4 * y["memory_breakdown_gb"]["kv_cache"], rel=0.01)
+        assert x["serving"]["users"] == 4 and x["decode_tps"] < y["decode_tps"]
+        assert x["serving"]["aggregate_tok_s"] > y["decode_tps"]  # batching: more in all, less each
+        assert x["serving"]["single_stream_tok_s"] == pytest.approx(y["decode_tps"], rel=0.01)
+    assert all("serving" not in x for x in one["recommendations"])
+
+
+def test_target_tps_is_per_user(tmp_path):
+    four = _recommend("--concurrent-users", "4")
+    per_user = four["recommendations"][0]["decode_tps"]
+    capped = _recommend("--concurrent-users", "4", "--target-tps", str(per_user + 0.5))
+    assert all(x["decode_tps"] >= per_user + 0.5 for x in capped["recommendations"])
+
+
+def test_plan_for_users_deploys_slots(tmp_path):
+    r = CliRunner().invoke(main, ["plan", "--ram", "16GB", "--bandwidth", "30", "--runtime", "ollama",
+                                  "--concurrent-users", "3", "--out", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    sh = (tmp_path / "deploy" / "ollama.sh").read_text()
+    assert "export OLLAMA_NUM_PARALLEL=3" in sh
+    spec = yaml.safe_load((tmp_path / "deploy" / "requirements.yaml").read_text())
+    assert spec["concurrent_users"] == 3
+
+
+@pytest.mark.parametrize("value", ["0", "many", "5000"])
+def test_concurrent_users_bad_input(value):
+    r = CliRunner().invoke(main, ["recommend", "--ram", "4GB", "--concurrent-users", value])
+    assert r.exit_code == 2 and "--concurrent-users" in r.output and "Traceback" not in r.output

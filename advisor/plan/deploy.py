@@ -63,10 +63,12 @@ def _fetch(c: dict) -> tuple[list[str], str]:
 def _llama_cpp(cat, c, plan, hw, req) -> dict[str, str]:
     fetch, path = _fetch(c)
     ngl = c.get("gpu_layers") if c.get("gpu_layers") is not None else (0 if c["backend"] == "cpu" else 99)
-    cmd = ["llama-server", "-m", path, "-c", str(c["context"]), "-t", str(_threads(hw)), "-ngl", str(ngl),
-           "-np", "1"]
-    note = ("# -np 1: one slot holding the whole context (-c is split across slots unless the KV cache is unified;\n"
-            "# newer builds default to 4 slots sharing -c). -ngl 0 keeps every layer on the CPU.\n")
+    n = req.concurrent_users
+    cmd = ["llama-server", "-m", path, "-c", str(c["context"] * n), "-t", str(_threads(hw)), "-ngl", str(ngl),
+           "-np", str(n)]
+    note = (f"# -np {n}: {'one slot' if n == 1 else f'{n} slots, one per user,'} each holding the plan's context of "
+            f"{c['context']} tokens (-c is split\n# across slots unless the KV cache is unified, so -c is {n} x "
+            f"{c['context']}; newer builds default to 4 slots sharing -c).\n# -ngl 0 keeps every layer on the CPU.\n")
     if req.kv_cache != "f16":
         cmd += ["--cache-type-k", req.kv_cache, "--cache-type-v", req.kv_cache, "-fa", "on"]
         note += (f"# --cache-type-k/v {req.kv_cache}: the KV cache the estimate assumed; a quantized V cache needs "
@@ -89,8 +91,9 @@ def _ollama(cat, c, plan, hw, req) -> dict[str, str]:
     sh = (HEADER.format(what=f"create and run {name} in Ollama (API on http://localhost:11434)", date=plan["date"],
                         sources=f"{OLLAMA_MODELFILE_DOC} {OLLAMA_FAQ} {HF_DOWNLOAD_DOC}")
           + 'cd "$(dirname "$0")"\n' + "\n".join(fetch) + "\n"
-          + "# one request at a time: Ollama allocates the KV cache for num_ctx x OLLAMA_NUM_PARALLEL\n"
-          + "export OLLAMA_NUM_PARALLEL=1\n"
+          + (f"# {req.concurrent_users} request(s) at a time: Ollama allocates the KV cache for num_ctx x "
+             "OLLAMA_NUM_PARALLEL\n")
+          + f"export OLLAMA_NUM_PARALLEL={req.concurrent_users}\n"
           + (f"# the {req.kv_cache} KV cache the estimate assumed; Ollama quantizes it only with flash attention on\n"
              f"export OLLAMA_FLASH_ATTENTION=1\nexport OLLAMA_KV_CACHE_TYPE={req.kv_cache}\n"
              if req.kv_cache != "f16" else "")
@@ -105,7 +108,7 @@ def _vllm(cat, c, plan, hw, req) -> dict[str, str]:
     need = (c["memory_required_gb"] or 0) / budget + 0.02 if budget else 0
     util = round(min(0.95, max(0.9, need)), 2)
     args = ["--max-model-len", str(c["context"]), "--gpu-memory-utilization", f"{util:g}", "--tensor-parallel-size", "1",
-            "--max-num-seqs", "1"]
+            "--max-num-seqs", str(req.concurrent_users)]
     if req.kv_cache != "f16":  # vLLM's 8-bit KV cache (no 4-bit one): what the estimate assumed
         args += ["--kv-cache-dtype", "fp8"]
     sh = (HEADER.format(what=f"serve {repo} with vLLM (OpenAI-compatible API on :8000)", date=plan["date"],
