@@ -791,6 +791,13 @@ def verify(synthetic, file, gen_tokens, repeats, threads, fill, profiles_dir, fo
     cat = _catalog()
     raw, target_note = on_target(cat, _raw(**flags)) if on_target_ else (_raw(**flags), None)
     req, spec = resolve(cat, raw)
+    if req.concurrent_users > 1:  # the harness runs one stream: check the one-stream figures, and say so
+        import dataclasses
+
+        from .explain import users_not_verified
+
+        click.echo(users_not_verified(req.concurrent_users), err=True)
+        req = dataclasses.replace(req, concurrent_users=1)
     out = run_verify(cat, req, spec, synthetic=synthetic, file=file, gen_tokens=parse_tokens(gen_tokens, "--gen-tokens"),
                      repeats=repeats, threads=threads, fill=fill, force=force, profiles_dir=profiles_dir,
                      user_profiles=_user_profiles(), announce=_announce)

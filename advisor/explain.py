@@ -407,6 +407,11 @@ UI = {
 }
 
 
+def users_not_verified(n: int) -> str:
+    return (f"note: verify measures one stream; the figures for {n} users at once (a KV cache each, the speed each "
+            "sees) are predictions it does not check, so the requirements are checked as for one user")
+
+
 def serving_lines(s: dict) -> list[str]:
     """The capacity table of `advisor capacity --concurrent-users`: one line per layout, then the choice."""
     want = f" at {s['target_tps']:g} tok/s each" if s.get("target_tps") else ""

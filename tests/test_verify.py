@@ -61,3 +61,12 @@ def test_on_target_reads_a_hardware_id_as_this_machines_budget(cat):
     raw, _ = on_target(cat, {"hardware": "h100-80gb"})
     assert raw == {"vram_gb": "80GB"}
     assert on_target(cat, {"ram_gb": "4GB"}) == ({"ram_gb": "4GB"}, None)
+
+
+def test_verify_for_several_users_checks_one_stream_and_says_so(cli, tmp_path, synth_cache):
+    r = cli("verify", *REQ, "--concurrent-users", "3", *RUN, "--profiles-dir", str(tmp_path / "p"), "--format", "json",
+            env={"ADVISOR_SYNTH_CACHE": synth_cache})
+    assert r.returncode == 0, r.stderr
+    assert "verify measures one stream" in r.stderr and "3 users" in r.stderr
+    d = json.loads(r.stdout)
+    assert d["result"] == "PASS" and d["pick"]["model"]
