@@ -432,19 +432,12 @@ def _write_serving(cat, m, model_id: str, serving, out_dir: str, lines: list[str
     from pathlib import Path
 
     from .errors import InputError
-    from .plan.serving_deploy import serving_files
+    from .plan.serving_deploy import layout_from, serving_files
 
     if not serving or not serving["chosen"]:
         raise InputError("--out", "no layout serves this load, so there is nothing to deploy",
                          "--concurrent-users with a layout that fits (see the table without --out)")
-    c = serving["chosen"]
-    layout = {"model": model_id, "repo": m.hf_repo or model_id, "tp": c["tp"], "pp": c["pp"],
-              "gpus_per_node": serving["gpus_per_node"], "nodes_per_replica": c["nodes_per_replica"],
-              "replicas": c["replicas"], "max_model_len": serving["max_model_len"],
-              "max_num_seqs": c["max_users_per_replica"], "gpu_memory_utilization": serving["gpu_memory_utilization"],
-              "kv_cache_dtype": "fp8" if serving["kv_cache_dtype"].startswith("fp8") else "auto",
-              "gpu_resource": "nvidia.com/gpu", "expert_parallel": c["expert_parallel"],
-              "date": datetime.date.today().isoformat()}
+    layout = layout_from({**serving, "repo": m.hf_repo or model_id}, datetime.date.today().isoformat())
     out = Path(out_dir)
     (out / "deploy").mkdir(parents=True, exist_ok=True)
     for name, text in sorted(serving_files(layout).items()):

@@ -200,3 +200,29 @@ def test_plan_for_users_deploys_slots(tmp_path):
 def test_concurrent_users_bad_input(value):
     r = CliRunner().invoke(main, ["recommend", "--ram", "4GB", "--concurrent-users", value])
     assert r.exit_code == 2 and "--concurrent-users" in r.output and "Traceback" not in r.output
+
+
+def test_plan_of_a_vllm_pick_on_a_gpu_node_carries_the_capacity_and_its_deploy_files(tmp_path):
+    """`advisor plan` for 64 users at 20 tok/s on a DGX H100: the record and the report show the capacity table,
+    and deploy/ holds the chosen layout's files, each valid against its schema."""
+    from tests.test_plan import kubernetes_manifests_are_valid
+    from tests.test_serving_manifests import check_crd, check_values
+
+    r = CliRunner().invoke(main, ["plan", "--hardware", "dgx-h100-8x", "--runtime", "vllm", "--concurrent-users", "64",
+                                  "--target-tps", "20", "--out", str(tmp_path), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    plan = json.loads(r.stdout)
+    cap = plan["capacity"]
+    c = cap["chosen"]
+    assert cap["users"] == 64 and cap["gpus_per_node"] == 8 and c["per_user_tok_s"] >= 20 and c["total_gpus"] <= 8
+    md = (tmp_path / "decision.md").read_text()
+    assert "### Capacity" in md and f"Deployed: TP {c['tp']} x PP {c['pp']}" in md
+    assert "<h3>Capacity</h3>" in (tmp_path / "report.html").read_text()
+    d = tmp_path / "deploy"
+    sh = (d / "vllm.sh").read_text()
+    assert f"--tensor-parallel-size {c['tp']}" in sh and f"--max-num-seqs {c['max_users_per_replica']}" in sh
+    kubernetes_manifests_are_valid((d / "k8s.yaml").read_text(), sh)
+    check_crd((d / "kserve.yaml").read_text(), "kserve-inferenceservice-v1beta1.json")
+    check_values((d / "helm-values.yaml").read_text())
+    compose = yaml.safe_load((d / "compose.yaml").read_text())
+    assert compose["services"]["vllm"]["deploy"]["resources"]["reservations"]["devices"][0]["count"] == c["tp"] * c["pp"]

@@ -31,10 +31,37 @@ def build_plan(cat: Catalog, req: Requirements, hw: HardwareSpec, profiles=(), *
         "chosen": recs[0] if recs else None, "options": recs, "rejected": rep["rejected"],
         "relaxations": rep["relaxations"], "stacks": rep["stacks"], "headroom": req.headroom,
     }
+    plan["capacity"] = vllm_capacity(cat, plan["chosen"], req, hw) if recs else None
     plan["risks"] = risks(cat, plan["chosen"], req) if recs else []
     plan["sources"] = sources(cat, recs, hw)
     plan["confirmation"] = confirmation(plan["chosen"], req)
     return plan
+
+
+def vllm_capacity(cat: Catalog, chosen: dict, req: Requirements, hw: HardwareSpec) -> Optional[dict]:
+    """For a vLLM pick on a known NVIDIA GPU (a catalog accelerator, or a hardware profile's GPUs): the layouts,
+    replicas and GPUs for the requirement's users, with time per token and to first token (advisor.serving),
+    within the GPUs the hardware has. None for any other pick."""
+    if chosen is None or chosen["runtime"] != "vllm":
+        return None
+    gpu_id, count = hw.accelerator, 1
+    h = cat.hardware.get(hw.hardware_id) if hw.hardware_id else None
+    if gpu_id is None and h is not None and h.gpu is not None:
+        hit = cat.accelerator_named(h.gpu.model)
+        gpu_id, count = (hit[0], h.gpu.count) if hit else (None, 1)
+    if gpu_id is None or gpu_id not in cat.accelerators:
+        return None
+    from ..serving import gpu_of, plan_layouts
+
+    m = cat.models[chosen["model"]]
+    bits = cat.quantizations[chosen["quantization"]].bits_per_weight or 16.0
+    out = plan_layouts(m, gpu_of(gpu_id, cat.accelerators[gpu_id]), users=req.concurrent_users,
+                       prompt_tokens=min(req.prompt_tokens, chosen["context"] - 1),
+                       output_tokens=max(1, min(req.output_tokens, chosen["context"] - req.prompt_tokens)),
+                       target_tps=req.min_tps, gpus_per_node=count, max_gpus=count, max_model_len=chosen["context"],
+                       kv_dtype="fp8" if req.kv_cache != "f16" else "auto", bits=bits)
+    out.update(model=chosen["model"], repo=m.hf_repo or chosen["model"], bits=bits)
+    return out
 
 
 def build_req(req: Requirements, options: int) -> Requirements:

@@ -47,6 +47,13 @@ def render(plan: dict, sweep: list[dict]) -> str:
                      + "".join(f"<li>{_e(w)}</li>" for w in c["why"]) + "</ul>")
         parts.append("<h3>Risks</h3><ul>" + "".join(f"<li>{_e(RISK[r['kind']](r))}</li>" for r in plan["risks"])
                      + "</ul>")
+        if plan.get("capacity"):
+            from markdown_it import MarkdownIt
+
+            from .record import capacity_md
+
+            parts.append("<h3>Capacity</h3>" + MarkdownIt("commonmark").enable("table").render(
+                "\n".join(capacity_md(plan["capacity"]))))
         parts.append(f"<h3>Confirmation</h3><pre>{_e(plan['confirmation']['command'])}\n"
                      f"{_e(plan['confirmation']['synthetic_command'])}</pre>")
     else:

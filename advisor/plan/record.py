@@ -87,6 +87,8 @@ def render(plan: dict) -> str:
             out.append(f"* Good, because it needs {c['memory_required_gb']:.2f} GB of the {usable:.2f} GB usable "
                        f"({c['memory_budget_gb']:g} GB less {plan['headroom']:.0%} headroom).")
         out += [f"* Bad, because {RISK[r['kind']](r)[0].lower() + RISK[r['kind']](r)[1:]}" for r in plan["risks"]]
+        if plan.get("capacity"):
+            out += ["", "### Capacity", ""] + capacity_md(plan["capacity"])
         out += ["", "### Confirmation", ""]
         if c["basis"] == "measured":
             out.append("The figures are measured on this machine (stored profiles); re-run the check on each target:")
@@ -113,6 +115,34 @@ def render(plan: dict) -> str:
     out.append("")
     out += [f"* {s['for']} ({s['key']}, {s['kind']}): {s['ref']}" for s in plan["sources"]]
     return "\n".join(out) + "\n"
+
+
+def capacity_md(cap: dict) -> list[str]:
+    """The serving capacity of a vLLM pick (advisor.serving.plan_layouts) as a Markdown table, with its basis."""
+    want = f" at {cap['target_tps']:g} tok/s each" if cap.get("target_tps") else ""
+    out = [f"{cap['users']} users{want}, {cap['prompt_tokens']} prompt + {cap['output_tokens']} output tokens each, "
+           f"on nodes of {cap['gpus_per_node']} x {cap['gpu']} (at most {cap['max_gpus']} GPUs), vLLM with "
+           f"--max-model-len {cap['max_model_len']}, {cap['bits']:g}-bit weights:", "",
+           "| layout | GPUs | KV tokens | max concurrency | users per replica | replicas | total GPUs | ms per token "
+           "| tok/s per user | aggregate tok/s | TTFT ms |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in cap["layouts"]:
+        name = f"TP{r['tp']} PP{r['pp']}"
+        if r["refused"]:
+            out.append(f"| {name} | {r['gpus']} | not used: {r['refused']} | | | | | | | | |")
+            continue
+        out.append(f"| {name} | {r['gpus']} | {r['kv_tokens']:,} | {r['max_concurrency']:g} | "
+                   f"{r['users_per_replica']} of {r['max_users_per_replica']} | {r['replicas']} | {r['total_gpus']} | "
+                   f"{r['tpot_ms']:.1f} | {r['per_user_tok_s']:.1f} | {r['aggregate_tok_s']:,.0f} | {r['ttft_ms']:.0f} |")
+    c = cap["chosen"]
+    out.append("")
+    out.append(f"Deployed: TP {c['tp']} x PP {c['pp']}, {c['replicas']} replica(s), {c['total_gpus']} GPUs (the fewest "
+               "that serve the users)." if c else f"No layout within {cap['max_gpus']} GPUs serves the users{want}.")
+    k = cap["roofline"]
+    out.append(f"KV tokens and concurrency as vLLM logs them at start-up (checked: python -m benchmarks.bench_vllm_kv); "
+               f"time per token from a batched roofline ({k['eff_bw']:g} of the datasheet bandwidth, {k['mfu']:g} of "
+               f"the 16-bit peak, {k['overhead_ms']:g} ms per step, {k['allreduce_us']:g} us per all-reduce) fitted on "
+               f"published vLLM runs and checked on others ({k['check']}).")
+    return out
 
 
 def _front(plan: dict) -> list[str]:

@@ -50,6 +50,17 @@ SHM_SIZE = "20Gi"  # production-stack's default shmSize (helm/templates/ray-clus
 
 
 # ---- layout ---------------------------------------------------------------------------------------------------
+def layout_from(cap: dict, date: str) -> dict:
+    """The `layout` of the chosen row of an advisor.serving.plan_layouts result (with its `model` and `repo`)."""
+    c = cap["chosen"]
+    return {"model": cap["model"], "repo": cap.get("repo") or cap["model"], "tp": c["tp"], "pp": c["pp"],
+            "gpus_per_node": cap["gpus_per_node"], "nodes_per_replica": c["nodes_per_replica"],
+            "replicas": c["replicas"], "max_model_len": cap["max_model_len"], "max_num_seqs": c["max_users_per_replica"],
+            "gpu_memory_utilization": cap["gpu_memory_utilization"],
+            "kv_cache_dtype": "fp8" if cap["kv_cache_dtype"].startswith("fp8") else "auto",
+            "gpu_resource": "nvidia.com/gpu", "expert_parallel": c["expert_parallel"], "date": date}
+
+
 def _name(layout: dict) -> str:
     """A Kubernetes name from the catalog id: lowercase, every non-alphanumeric character a '-'."""
     return "".join(ch if ch.isalnum() else "-" for ch in layout["model"].lower()).strip("-")
