@@ -412,22 +412,32 @@ def users_not_verified(n: int) -> str:
             "sees) are predictions it does not check, so the requirements are checked as for one user")
 
 
+CAPACITY_COLUMNS = ("layout", "GPUs", "KV tokens", "max concurrency", "users per replica", "replicas", "total GPUs",
+                    "ms per token", "tok/s per user", "aggregate tok/s", "TTFT ms")
+CAPACITY_WIDTHS = (8, 4, 11, 15, 17, 8, 10, 12, 14, 15, 7)
+
+
+def capacity_cells(r: dict) -> list[str]:
+    """One layout of advisor.serving.plan_layouts as the capacity table's cells (a refused one: its reason)."""
+    head = [f"TP{r['tp']} PP{r['pp']}", str(r["gpus"])]
+    if r["refused"]:
+        return head + [f"not used: {r['refused']}"]
+    return head + [f"{r['kv_tokens']:,}", f"{r['max_concurrency']:g}",
+                   f"{r['users_per_replica']} of {r['max_users_per_replica']}", str(r["replicas"]), str(r["total_gpus"]),
+                   f"{r['tpot_ms']:.1f}", f"{r['per_user_tok_s']:.1f}", f"{r['aggregate_tok_s']:,.0f}", f"{r['ttft_ms']:.0f}"]
+
+
 def serving_lines(s: dict) -> list[str]:
     """The capacity table of `advisor capacity --concurrent-users`: one line per layout, then the choice."""
     want = f" at {s['target_tps']:g} tok/s each" if s.get("target_tps") else ""
     rate = (f" ({s['requests_per_s']:g} requests/s in flight by Little's law)" if s.get("requests_per_s") else "")
     out = ["", f"{s['users']} users{rate}{want}, {s['prompt_tokens']} prompt + {s['output_tokens']} output tokens "
                f"each, nodes of {s['gpus_per_node']} x {s['gpu']}, at most {s['max_gpus']} GPUs:",
-           f"{'layout':<10} {'GPUs':>4} {'KV tokens':>11} {'users/replica':>13} {'replicas':>8} {'total GPUs':>10} "
-           f"{'ms/token':>8} {'tok/s/user':>10} {'aggregate':>10} {'TTFT ms':>8}  bound"]
+           " ".join(f"{h:>{w}}" for h, w in zip(CAPACITY_COLUMNS, CAPACITY_WIDTHS)) + "  bound"]
     for r in s["layouts"]:
-        name = f"TP{r['tp']} PP{r['pp']}"
-        if r["refused"]:
-            out.append(f"{name:<10} {r['gpus']:>4}  not used: {r['refused']}")
-            continue
-        out.append(f"{name:<10} {r['gpus']:>4} {r['kv_tokens']:>11,} {r['users_per_replica']:>6} of {r['max_users_per_replica']:<4} "
-                   f"{r['replicas']:>8} {r['total_gpus']:>10} {r['tpot_ms']:>8.1f} {r['per_user_tok_s']:>10.1f} "
-                   f"{r['aggregate_tok_s']:>10,.0f} {r['ttft_ms']:>8.0f}  {r['bound']}")
+        cells = capacity_cells(r)
+        out.append(" ".join(f"{x:>{w}}" for x, w in zip(cells, CAPACITY_WIDTHS))
+                   + ("" if r["refused"] else f"  {r['bound']}"))
     c, f = s["chosen"], s["fastest"]
     if c is None:
         out.append(f"no layout serves {s['users']} users{want} within {s['max_gpus']} GPUs: try --max-gpus "

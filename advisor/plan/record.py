@@ -5,7 +5,7 @@ the Options, More Information. Every figure carries its basis; the sources close
 
 from __future__ import annotations
 
-from ..explain import change_text, label, when
+from ..explain import CAPACITY_COLUMNS, capacity_cells, change_text, label, when
 
 DRIVER = {
     "hardware": "run on {v}", "ram": "fit in {v} of memory", "vram": "fit in {v} of GPU memory", "gpu": "run on a {v}",
@@ -123,16 +123,10 @@ def capacity_md(cap: dict) -> list[str]:
     out = [f"{cap['users']} users{want}, {cap['prompt_tokens']} prompt + {cap['output_tokens']} output tokens each, "
            f"on nodes of {cap['gpus_per_node']} x {cap['gpu']} (at most {cap['max_gpus']} GPUs), vLLM with "
            f"--max-model-len {cap['max_model_len']}, {cap['bits']:g}-bit weights:", "",
-           "| layout | GPUs | KV tokens | max concurrency | users per replica | replicas | total GPUs | ms per token "
-           "| tok/s per user | aggregate tok/s | TTFT ms |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+           "| " + " | ".join(CAPACITY_COLUMNS) + " |", "|" + "---|" * len(CAPACITY_COLUMNS)]
     for r in cap["layouts"]:
-        name = f"TP{r['tp']} PP{r['pp']}"
-        if r["refused"]:
-            out.append(f"| {name} | {r['gpus']} | not used: {r['refused']} | | | | | | | | |")
-            continue
-        out.append(f"| {name} | {r['gpus']} | {r['kv_tokens']:,} | {r['max_concurrency']:g} | "
-                   f"{r['users_per_replica']} of {r['max_users_per_replica']} | {r['replicas']} | {r['total_gpus']} | "
-                   f"{r['tpot_ms']:.1f} | {r['per_user_tok_s']:.1f} | {r['aggregate_tok_s']:,.0f} | {r['ttft_ms']:.0f} |")
+        cells = capacity_cells(r)
+        out.append("| " + " | ".join(cells + [""] * (len(CAPACITY_COLUMNS) - len(cells))) + " |")
     c = cap["chosen"]
     out.append("")
     out.append(f"Deployed: TP {c['tp']} x PP {c['pp']}, {c['replicas']} replica(s), {c['total_gpus']} GPUs (the fewest "
