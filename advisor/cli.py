@@ -670,6 +670,8 @@ _REQUIREMENT_OPTIONS = [
     click.option("--concurrent-users", "concurrent_users", default=None,
                  help="Requests served at once (default 1): a KV cache of --context for each, speed per user."),
     click.option("--output-tokens", "output_tokens", default=None, help="Output tokens per request (default 256)."),
+    click.option("--requests-per-s", "requests_per_s", default=None,
+                 help="Arrival rate: each stack serves the requests in flight it implies (Little's law)."),
 ]
 
 
@@ -692,7 +694,7 @@ def _requirements(*args, **kw):
 
 def _raw(spec_file, ram, vram, hardware_id, gpu, bandwidth, tflops, lang, modality, task, context, min_tps, max_ttft_ms,
          prompt_tokens, license_, platform, runtimes, max_download_gb, headroom, prefer, top, as_of=None,
-         lang_strict=None, kv_cache=None, concurrent_users=None, output_tokens=None):
+         lang_strict=None, kv_cache=None, concurrent_users=None, output_tokens=None, requests_per_s=None):
     """The raw requirements of a spec file and the flags (flags win)."""
     from .requirements import load_spec
 
@@ -704,7 +706,8 @@ def _raw(spec_file, ram, vram, hardware_id, gpu, bandwidth, tflops, lang, modali
              "license": list(license_) or None, "platform": platform, "runtimes": list(runtimes) or None,
              "max_download_gb": max_download_gb, "headroom": headroom, "prefer": prefer, "top": top,
              "as_of": as_of, "lang_strict": lang_strict, "kv_cache": kv_cache,
-             "concurrent_users": concurrent_users, "output_tokens": output_tokens}
+             "concurrent_users": concurrent_users, "output_tokens": output_tokens,
+             "requests_per_s": requests_per_s}
     raw.update({k: v for k, v in flags.items() if v is not None})
     return raw
 
@@ -784,13 +787,13 @@ def verify(synthetic, file, gen_tokens, repeats, threads, fill, profiles_dir, fo
     cat = _catalog()
     raw, target_note = on_target(cat, _raw(**flags)) if on_target_ else (_raw(**flags), None)
     req, spec = resolve(cat, raw)
-    if req.concurrent_users > 1:  # the harness runs one stream: check the one-stream figures, and say so
+    if req.concurrent_users > 1 or req.requests_per_s:  # the harness runs one stream: check that, and say so
         import dataclasses
 
         from .explain import users_not_verified
 
-        click.echo(users_not_verified(req.concurrent_users), err=True)
-        req = dataclasses.replace(req, concurrent_users=1)
+        click.echo(users_not_verified(req.concurrent_users, req.requests_per_s), err=True)
+        req = dataclasses.replace(req, concurrent_users=1, requests_per_s=None)
     out = run_verify(cat, req, spec, synthetic=synthetic, file=file, gen_tokens=parse_tokens(gen_tokens, "--gen-tokens"),
                      repeats=repeats, threads=threads, fill=fill, force=force, profiles_dir=profiles_dir,
                      user_profiles=_user_profiles(), announce=_announce)

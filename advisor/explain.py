@@ -154,7 +154,9 @@ def why(c: Candidate) -> list[str]:
         lo, hi = (round(x, 2) for x in c.speed.decode_tps_range)
         s = f"Decodes about {round(c.speed.decode_tps, 2):.1f} tokens/s (range {lo:.1f}-{hi:.1f}, {c.speed.basis})"
         if c.serving:
-            s += (f" for each of {c.serving['users']} users decoding together, {c.serving['aggregate_tok_s']:.1f} "
+            s += ((f" at {c.serving['requests_per_s']:g} requests/s (Little's law: {c.serving['users']} in flight)"
+                   if c.serving.get("requests_per_s") else "")
+                  + f" for each of {c.serving['users']} users decoding together, {c.serving['aggregate_tok_s']:.1f} "
                   f"in all (one user alone: {c.serving['single_stream_tok_s']:.1f})")
         if c.speed.ttft_ms:
             s += f"; first token after about {c.speed.ttft_ms / 1000:.1f} s"
@@ -407,8 +409,9 @@ UI = {
 }
 
 
-def users_not_verified(n: int) -> str:
-    return (f"note: verify measures one stream; the figures for {n} users at once (a KV cache each, the speed each "
+def users_not_verified(n: int, rate: "float | None" = None) -> str:
+    who = f"{rate:g} requests/s" if rate else f"{n} users at once"
+    return (f"note: verify measures one stream; the figures for {who} (a KV cache each, the speed each user "
             "sees) are predictions it does not check, so the requirements are checked as for one user")
 
 

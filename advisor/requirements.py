@@ -53,6 +53,7 @@ class Requirements:
     kv_cache: str = "f16"  # the KV cache's element type: f16, q8_0, q4_0 (llama.cpp --cache-type-k/v)
     concurrent_users: int = 1  # requests served at once: slots of `context` each; min_tps is then per user
     output_tokens: int = 256  # output tokens per request (where each user's decode sits in its context)
+    requests_per_s: Optional[float] = None  # arrival rate: users in flight by Little's law, per stack
 
     @property
     def on(self):
@@ -77,6 +78,7 @@ SPEC_KEYS = {
     "kv_cache": "kv_cache", "kv-cache": "kv_cache",
     "concurrent_users": "concurrent_users", "concurrent-users": "concurrent_users", "users": "concurrent_users",
     "output_tokens": "output_tokens", "output-tokens": "output_tokens",
+    "requests_per_s": "requests_per_s", "requests-per-s": "requests_per_s",
     "target_tps": "min_tps", "target-tps": "min_tps",
     # the decision record's front matter (`advisor plan`); not requirements
     "title": "title", "status": "status", "decision_makers": "decision_makers", "decision-makers": "decision_makers",
@@ -180,6 +182,16 @@ def build(raw: dict[str, Any]) -> Requirements:
         if not 1 <= n <= 4096:
             raise InputError("--concurrent-users", "must be 1 to 4096", "a whole number from 1 to 4096")
         r["concurrent_users"] = n
+    if raw.get("requests_per_s") is not None:
+        try:
+            rate = float(raw["requests_per_s"])
+        except (TypeError, ValueError):
+            raise InputError("--requests-per-s", f"cannot read '{raw['requests_per_s']}'",
+                             "a positive number of requests per second, e.g. 2") from None
+        if not 0 < rate < float("inf"):
+            raise InputError("--requests-per-s", "must be a positive number",
+                             "a positive number of requests per second, e.g. 2")
+        r["requests_per_s"] = rate
     for key, flag in (("min_tps", "--min-tps"), ("max_ttft_ms", "--max-ttft-ms"), ("max_download_gb", "--max-download-gb")):
         if raw.get(key) is not None:
             try:
@@ -279,7 +291,7 @@ SPEC_OUT = (("hardware", "hardware"), ("ram", "ram_gb"), ("vram", "vram_gb"), ("
             ("license", "license"), ("platform", "platform"), ("runtimes", "runtimes"),
             ("max_download_gb", "max_download_gb"), ("headroom", "headroom"), ("prefer", "prefer"), ("top", "top"),
             ("as_of", "as_of"), ("kv_cache", "kv_cache"), ("concurrent_users", "concurrent_users"),
-            ("output_tokens", "output_tokens"))
+            ("output_tokens", "output_tokens"), ("requests_per_s", "requests_per_s"))
 
 
 def to_spec(req: Requirements) -> dict[str, Any]:

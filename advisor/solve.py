@@ -108,7 +108,7 @@ def evaluate(cat: Catalog, hw: HardwareSpec, req: Requirements, profiles=(), *, 
                     if speed_cache[ckey] is not None:
                         c.offload = off
                         c.speed = offload_speed(c.speed, speed_cache[ckey], off, req.prompt_tokens)
-            if req.concurrent_users > 1:
+            if req.concurrent_users > 1 or req.requests_per_s:
                 _serve_users(c, req, hw, fp32_for(c.backend), eff_for(rid, c.backend, q))
             if (mid, q) not in download_cache:
                 ws = quant_weights(m, q, cat.quantizations[q])
@@ -130,32 +130,52 @@ def evaluate(cat: Catalog, hw: HardwareSpec, req: Requirements, profiles=(), *, 
 
 def _serve_users(c: Candidate, req: Requirements, hw: HardwareSpec, fp32: Optional[float], eff) -> None:
     """N users at once on one machine (llama-server -np N, OLLAMA_NUM_PARALLEL, vLLM --max-num-seqs): a KV cache
-    of the context for each, and the speed each user sees when N sequences decode together (advisor.batched)."""
+    of the context for each, and the speed each user sees when N sequences decode together (advisor.batched).
+    With a request rate, N is the requests in flight by Little's law (rate x the time each takes: first token,
+    then its output tokens at the batched speed), found by iterating from --concurrent-users."""
     from dataclasses import replace
 
     from .batched import from_single
 
+    one = c.speed
     n = req.concurrent_users
+    b = None
+    if one is not None and one.decode_tps:
+        bw = hw.bandwidth_for(c.backend)[0]
+
+        def at(k: int) -> tuple[dict, Optional[float]]:
+            x = from_single(one, c.model, c.backend, batch=k, bandwidth_gbps=bw, fp32_tflops=fp32, eff=eff)
+            return x, ((req.prompt_tokens / one.prefill_tps + x["step_ms"] / 1e3) * 1e3 if one.prefill_tps else None)
+
+        b, ttft = at(n)
+        for _ in range(30 if req.requests_per_s else 0):
+            need = math.ceil(req.requests_per_s * ((ttft or 0) / 1e3 + req.output_tokens / b["per_seq_tok_s"]))
+            if need <= n or n >= MAX_USERS:
+                break
+            n = min(need, MAX_USERS)
+            b, ttft = at(n)
     if c.memory is not None:
         c.memory = replace(c.memory, kv_cache=c.memory.kv_cache * n,
                            settings={**c.memory.settings, "slots": n},
                            assumptions=c.memory.assumptions + [f"{n} slots, each with its own KV cache of the context"])
-    if c.speed is None or not c.speed.decode_tps:
+    if b is None:
         return
-    bw = hw.bandwidth_for(c.backend)[0]
-    b = from_single(c.speed, c.model, c.backend, batch=n, bandwidth_gbps=bw, fp32_tflops=fp32, eff=eff)
-    f = b["per_seq_tok_s"] / c.speed.decode_tps
-    lo, hi = c.speed.decode_tps_range
-    ttft = (req.prompt_tokens / c.speed.prefill_tps + b["step_ms"] / 1e3) * 1e3 if c.speed.prefill_tps else None
-    c.speed = replace(c.speed, decode_tps=b["per_seq_tok_s"], decode_tps_range=(lo * f, hi * f), ttft_ms=ttft,
-                      assumptions=c.speed.assumptions + [
+    f = b["per_seq_tok_s"] / one.decode_tps
+    lo, hi = one.decode_tps_range
+    c.speed = replace(one, decode_tps=b["per_seq_tok_s"], decode_tps_range=(lo * f, hi * f), ttft_ms=ttft,
+                      assumptions=one.assumptions + [
                           f"{n} users decoding together: {b['per_seq_tok_s']:.1f} tokens/s each, "
-                          f"{b['aggregate_tok_s']:.1f} in all (one stream {c.speed.decode_tps:.1f}; batched growth "
+                          f"{b['aggregate_tok_s']:.1f} in all (one stream {one.decode_tps:.1f}; batched growth "
                           f"fitted on llama-batched-bench tables, {b['coef_backend']} coefficients; "
                           "python -m benchmarks.bench_llama_batched)"])
     c.serving = {"users": n, "per_user_tok_s": round(b["per_seq_tok_s"], 2),
-                 "aggregate_tok_s": round(b["aggregate_tok_s"], 2), "single_stream_tok_s": round(1 / b["terms_ms"]["single_stream"] * 1e3, 2),
+                 "aggregate_tok_s": round(b["aggregate_tok_s"], 2), "single_stream_tok_s": round(one.decode_tps, 2),
                  "coef_backend": b["coef_backend"]}
+    if req.requests_per_s:
+        c.serving["requests_per_s"] = req.requests_per_s
+
+
+MAX_USERS = 4096  # the most users --concurrent-users takes (advisor.requirements)
 
 
 SCREEN_THRESHOLD = 4000  # stacks; below this every stack gets the exact evaluation (advisor.screen)

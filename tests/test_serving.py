@@ -226,3 +226,20 @@ def test_plan_of_a_vllm_pick_on_a_gpu_node_carries_the_capacity_and_its_deploy_f
     check_values((d / "helm-values.yaml").read_text())
     compose = yaml.safe_load((d / "compose.yaml").read_text())
     assert compose["services"]["vllm"]["deploy"]["resources"]["reservations"]["devices"][0]["count"] == c["tp"] * c["pp"]
+
+
+def test_a_request_rate_puts_users_in_flight_by_littles_law(tmp_path):
+    rate = _recommend("--requests-per-s", "0.05", "--output-tokens", "128")
+    for x in rate["recommendations"]:
+        s = x["serving"]
+        # Little's law holds at the stack's own batched speed: rate x (first token + output at that speed) <= users
+        assert s["requests_per_s"] == 0.05 and s["users"] >= 1
+        assert 0.05 * ((x["ttft_ms"] or 0) / 1000 + 128 / s["per_user_tok_s"]) <= s["users"] + 0.01  # rounded figures
+    r = CliRunner().invoke(main, ["plan", "--ram", "16GB", "--bandwidth", "30", "--runtime", "llama.cpp",
+                                  "--requests-per-s", "0.05", "--output-tokens", "128", "--out", str(tmp_path),
+                                  "--format", "json"])
+    assert r.exit_code == 0, r.output
+    users = json.loads(r.stdout)["chosen"]["serving"]["users"]
+    assert f"-np {users} " in (tmp_path / "deploy" / "llama-server.sh").read_text()
+    bad = CliRunner().invoke(main, ["recommend", "--ram", "4GB", "--requests-per-s", "-1"])
+    assert bad.exit_code == 2 and "--requests-per-s" in bad.output

@@ -55,7 +55,8 @@ def vllm_capacity(cat: Catalog, chosen: dict, req: Requirements, hw: HardwareSpe
 
     m = cat.models[chosen["model"]]
     bits = cat.quantizations[chosen["quantization"]].bits_per_weight or 16.0
-    out = plan_layouts(m, gpu_of(gpu_id, cat.accelerators[gpu_id]), users=req.concurrent_users,
+    users = (chosen.get("serving") or {}).get("users", req.concurrent_users)  # a request rate's users in flight
+    out = plan_layouts(m, gpu_of(gpu_id, cat.accelerators[gpu_id]), users=users,
                        prompt_tokens=min(req.prompt_tokens, chosen["context"] - 1),
                        output_tokens=max(1, min(req.output_tokens, chosen["context"] - req.prompt_tokens)),
                        target_tps=req.min_tps, gpus_per_node=count, max_gpus=count, max_model_len=chosen["context"],

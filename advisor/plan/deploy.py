@@ -42,6 +42,11 @@ def deploy_files(cat, plan: dict, req: Requirements, hw) -> dict[str, str]:
     return files
 
 
+def _users(c: dict, req: Requirements) -> int:
+    """The requests the stack serves at once: --concurrent-users, or those a request rate puts in flight."""
+    return (c.get("serving") or {}).get("users", req.concurrent_users)
+
+
 def _threads(hw) -> int:
     return int(hw.threads or 4)
 
@@ -63,7 +68,7 @@ def _fetch(c: dict) -> tuple[list[str], str]:
 def _llama_cpp(cat, c, plan, hw, req) -> dict[str, str]:
     fetch, path = _fetch(c)
     ngl = c.get("gpu_layers") if c.get("gpu_layers") is not None else (0 if c["backend"] == "cpu" else 99)
-    n = req.concurrent_users
+    n = _users(c, req)
     cmd = ["llama-server", "-m", path, "-c", str(c["context"] * n), "-t", str(_threads(hw)), "-ngl", str(ngl),
            "-np", str(n)]
     note = ("# -np 1: one slot holding the whole context (-c is split across slots unless the KV cache is unified;\n"
@@ -92,9 +97,9 @@ def _ollama(cat, c, plan, hw, req) -> dict[str, str]:
     sh = (HEADER.format(what=f"create and run {name} in Ollama (API on http://localhost:11434)", date=plan["date"],
                         sources=f"{OLLAMA_MODELFILE_DOC} {OLLAMA_FAQ} {HF_DOWNLOAD_DOC}")
           + 'cd "$(dirname "$0")"\n' + "\n".join(fetch) + "\n"
-          + (f"# {req.concurrent_users} request(s) at a time: Ollama allocates the KV cache for num_ctx x "
+          + (f"# {_users(c, req)} request(s) at a time: Ollama allocates the KV cache for num_ctx x "
              "OLLAMA_NUM_PARALLEL\n")
-          + f"export OLLAMA_NUM_PARALLEL={req.concurrent_users}\n"
+          + f"export OLLAMA_NUM_PARALLEL={_users(c, req)}\n"
           + (f"# the {req.kv_cache} KV cache the estimate assumed; Ollama quantizes it only with flash attention on\n"
              f"export OLLAMA_FLASH_ATTENTION=1\nexport OLLAMA_KV_CACHE_TYPE={req.kv_cache}\n"
              if req.kv_cache != "f16" else "")
@@ -118,7 +123,7 @@ def _vllm(cat, c, plan, hw, req) -> dict[str, str]:
     need = (c["memory_required_gb"] or 0) / budget + 0.02 if budget else 0
     util = round(min(0.95, max(0.9, need)), 2)
     args = ["--max-model-len", str(c["context"]), "--gpu-memory-utilization", f"{util:g}", "--tensor-parallel-size", "1",
-            "--max-num-seqs", str(req.concurrent_users)]
+            "--max-num-seqs", str(_users(c, req))]
     if req.kv_cache != "f16":  # vLLM's 8-bit KV cache (no 4-bit one): what the estimate assumed
         args += ["--kv-cache-dtype", "fp8"]
     sh = (HEADER.format(what=f"serve {repo} with vLLM (OpenAI-compatible API on :8000)", date=plan["date"],
