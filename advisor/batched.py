@@ -97,6 +97,13 @@ def from_single(one, m: Model, backend: str, *, batch: int, bandwidth_gbps: floa
         extra = distinct_experts(a.experts, a.experts_per_token, batch) / a.experts_per_token - 1
         t_exp = extra * routed * w_coef / bw
     step = t1 + t_kv + t_flop + t_exp
+    if backend == "cpu":
+        # CPU: no gain from batching is assumed, every sequence costs a whole single-stream step (the aggregate
+        # stays at one stream's). Chosen after measuring llama-server slots on a 2-vCPU EPYC, where the aggregate
+        # stayed at 31.5 / 31.4 / 28.4 tok/s for 1 / 2 / 4 slots (python -m benchmarks.bench_llama_slots); the
+        # GPU coefficients predicted +44% / +104% there. A many-core CPU whose single stream is memory-bound may
+        # do better than this.
+        t_kv, t_flop, t_exp, step = 0.0, (batch - 1) * t1, 0.0, batch * t1
     return {
         "batch": batch,
         "per_seq_tok_s": 1 / step,
@@ -106,7 +113,8 @@ def from_single(one, m: Model, backend: str, *, batch: int, bandwidth_gbps: floa
         "single_stream_tok_s": one.decode_tps,
         "prefill_tok_s": one.prefill_tps,
         "coef": {"kv": kv_coef, "flop": flop_coef},
-        "coef_backend": backend if backend in BATCH_COEF else "cuda",
+        "coef_backend": backend if backend in BATCH_COEF else ("cpu: no batching gain assumed" if backend == "cpu"
+                                                               else "cuda"),
     }
 
 

@@ -165,9 +165,11 @@ def _serve_users(c: Candidate, req: Requirements, hw: HardwareSpec, fp32: Option
     c.speed = replace(one, decode_tps=b["per_seq_tok_s"], decode_tps_range=(lo * f, hi * f), ttft_ms=ttft,
                       assumptions=one.assumptions + [
                           f"{n} users decoding together: {b['per_seq_tok_s']:.1f} tokens/s each, "
-                          f"{b['aggregate_tok_s']:.1f} in all (one stream {one.decode_tps:.1f}; batched growth "
-                          f"fitted on llama-batched-bench tables, {b['coef_backend']} coefficients; "
-                          "python -m benchmarks.bench_llama_batched)"])
+                          f"{b['aggregate_tok_s']:.1f} in all (one stream {one.decode_tps:.1f}; "
+                          + ("on a CPU no batching gain is assumed, as measured by python -m benchmarks.bench_llama_slots"
+                             if c.backend == "cpu" else
+                             f"batched growth fitted on llama-batched-bench tables, {b['coef_backend']} coefficients; "
+                             "python -m benchmarks.bench_llama_batched") + ")"])
     c.serving = {"users": n, "per_user_tok_s": round(b["per_seq_tok_s"], 2),
                  "aggregate_tok_s": round(b["aggregate_tok_s"], 2), "single_stream_tok_s": round(one.decode_tps, 2),
                  "coef_backend": b["coef_backend"]}
