@@ -452,12 +452,16 @@ def serving_lines(s: dict) -> list[str]:
         if f is not c:
             out.append(f"fastest per user: TP {f['tp']} x PP {f['pp']}, {f['replicas']} replica(s) = {f['total_gpus']} "
                        f"GPUs at {f['per_user_tok_s']:g} tok/s per user")
-    k = s["roofline"]
-    out.append(f"ms/token = max(bytes / ({k['eff_bw']:g} x datasheet bandwidth), FLOPs / ({k['mfu']:g} x 16-bit "
-               f"peak)) + the other users' prompts mixed in + {k['overhead_ms']:g} ms per step + "
-               f"{k['allreduce_us']:g} us per all-reduce; fitted on published vLLM runs, checked on others: "
-               f"{k['check']}")
+    out.append(roofline_basis(s["roofline"]))
     return out
+
+
+def roofline_basis(k: dict) -> str:
+    """Where a capacity table's time per token comes from (advisor.serving.FITTED and its check)."""
+    return (f"ms per token = max(bytes / ({k['eff_bw']:g} x datasheet bandwidth), FLOPs / ({k['mfu']:g} x 16-bit "
+            f"peak)) + the other users' prompts mixed in + {k['overhead_ms']:g} ms per step + {k['allreduce_us']:g} us "
+            f"per all-reduce; fitted on published vLLM runs, checked on others: {k['check']}; KV tokens and "
+            "concurrency as vLLM logs them at start-up, checked by python -m benchmarks.bench_vllm_kv")
 
 
 def capacity_lines(rec: dict) -> list[str]:

@@ -5,7 +5,7 @@ the Options, More Information. Every figure carries its basis; the sources close
 
 from __future__ import annotations
 
-from ..explain import CAPACITY_COLUMNS, capacity_cells, change_text, label, when
+from ..explain import CAPACITY_COLUMNS, capacity_cells, change_text, label, roofline_basis, when
 
 DRIVER = {
     "hardware": "run on {v}", "ram": "fit in {v} of memory", "vram": "fit in {v} of GPU memory", "gpu": "run on a {v}",
@@ -131,11 +131,7 @@ def capacity_md(cap: dict) -> list[str]:
     out.append("")
     out.append(f"Deployed: TP {c['tp']} x PP {c['pp']}, {c['replicas']} replica(s), {c['total_gpus']} GPUs (the fewest "
                "that serve the users)." if c else f"No layout within {cap['max_gpus']} GPUs serves the users{want}.")
-    k = cap["roofline"]
-    out.append(f"KV tokens and concurrency as vLLM logs them at start-up (checked: python -m benchmarks.bench_vllm_kv); "
-               f"time per token from a batched roofline ({k['eff_bw']:g} of the datasheet bandwidth, {k['mfu']:g} of "
-               f"the 16-bit peak, {k['overhead_ms']:g} ms per step, {k['allreduce_us']:g} us per all-reduce) fitted on "
-               f"published vLLM runs and checked on others ({k['check']}).")
+    out.append(roofline_basis(cap["roofline"]) + ".")
     return out
 
 
