@@ -357,12 +357,14 @@ def estimate(model_id, quant, runtime, context, hardware_id, ram, vram, bandwidt
               help="Arrival rate instead of --concurrent-users: users in flight by Little's law.")
 @click.option("--max-gpus", "max_gpus", default=None,
               help="GPUs the cluster has (default: one node, --gpus): PP across nodes beyond one node.")
+@click.option("--interconnect", default="auto", show_default=True, type=click.Choice(["auto", "nvlink", "pcie"]),
+              help="Between the GPUs of a node (TP's all-reduces); auto: NVLink on SXM/HGX boards, else PCIe.")
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
               help="Write the chosen layout's deploy files (vllm.sh, k8s.yaml, kserve.yaml, helm-values.yaml, "
                    "ray-cluster.sh, raycluster.yaml) and capacity.md here.")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
-def capacity(model_id, gpu, gpus, context, kv_dtype, util, users, target, prompt, output, rate, max_gpus, out_dir,
-             fmt) -> None:
+def capacity(model_id, gpu, gpus, context, kv_dtype, util, users, target, prompt, output, rate, max_gpus, interconnect,
+             out_dir, fmt) -> None:
     """vLLM on GPU nodes: per GPU memory, KV cache tokens and the concurrency vLLM logs for each TP; with
     --concurrent-users (or --requests-per-s) the layouts, replicas and GPUs for that load, their time per output
     token, aggregate tok/s and time to first token."""
@@ -393,7 +395,7 @@ def capacity(model_id, gpu, gpus, context, kv_dtype, util, users, target, prompt
     if n_users or rps:
         from .serving import gpu_of, plan_layouts, serve_point, users_for_rate
 
-        g = gpu_of(gid, acc)
+        g = gpu_of(gid, acc, None if interconnect == "auto" else interconnect)
         if rps and not n_users:
             tp0 = next((r["tp"] for r in layouts(m, cuda_total_gib(acc.memory_gb), n, max_model_len=ctx,
                                                   kv_dtype=kv_dtype, util=u) if not r["refused"] and r["starts"]), n)

@@ -415,6 +415,7 @@ def users_not_verified(n: int, rate: "float | None" = None) -> str:
             "sees) are predictions it does not check, so the requirements are checked as for one user")
 
 
+INTERCONNECT_NAMES = {"nvlink": "NVLink", "pcie": "PCIe: 42.56 us per all-reduce, NCCL on 8 RTX 4090s"}
 CAPACITY_COLUMNS = ("layout", "GPUs", "KV tokens", "max concurrency", "users per replica", "replicas", "total GPUs",
                     "ms per token", "tok/s per user", "aggregate tok/s", "TTFT ms")
 CAPACITY_WIDTHS = (8, 4, 11, 15, 17, 8, 10, 12, 14, 15, 7)
@@ -435,7 +436,8 @@ def serving_lines(s: dict) -> list[str]:
     want = f" at {s['target_tps']:g} tok/s each" if s.get("target_tps") else ""
     rate = (f" ({s['requests_per_s']:g} requests/s in flight by Little's law)" if s.get("requests_per_s") else "")
     out = ["", f"{s['users']} users{rate}{want}, {s['prompt_tokens']} prompt + {s['output_tokens']} output tokens "
-               f"each, nodes of {s['gpus_per_node']} x {s['gpu']}, at most {s['max_gpus']} GPUs:",
+               f"each, nodes of {s['gpus_per_node']} x {s['gpu']} ({INTERCONNECT_NAMES[s['interconnect']]}), at most "
+               f"{s['max_gpus']} GPUs:",
            " ".join(f"{h:>{w}}" for h, w in zip(CAPACITY_COLUMNS, CAPACITY_WIDTHS)) + "  bound"]
     for r in s["layouts"]:
         cells = capacity_cells(r)
@@ -460,7 +462,7 @@ def roofline_basis(k: dict) -> str:
     """Where a capacity table's time per token comes from (advisor.serving.FITTED and its check)."""
     return (f"ms per token = max(bytes / ({k['eff_bw']:g} x datasheet bandwidth), FLOPs / ({k['mfu']:g} x 16-bit "
             f"peak)) + the other users' prompts mixed in + {k['overhead_ms']:g} ms per step + {k['allreduce_us']:g} us "
-            f"per all-reduce; fitted on published vLLM runs, checked on others: {k['check']}; KV tokens and "
+            f"per all-reduce ({k['pcie_allreduce_us']:g} over PCIe); fitted on published vLLM runs, checked on others: {k['check']}; KV tokens and "
             "concurrency as vLLM logs them at start-up, checked by python -m benchmarks.bench_vllm_kv")
 
 

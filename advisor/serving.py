@@ -38,6 +38,11 @@ class Roofline:
 # Not fitted: vLLM's own all-reduce on H100 NVLink takes 8.5-9.5 us for the 0.5-32 KB a decode step sends
 # (TP 2/4/8, without CUDA graphs): https://github.com/sgl-project/sglang/pull/2904 ("vllm" table)
 ALLREDUCE_US = 9.0
+# ... and over PCIe (no NVLink; custom all-reduce off): NCCL's all_reduce_perf on 8 bytes takes 42.56 us across
+# 8 RTX 4090s (https://github.com/NVIDIA/nccl/issues/1530, TREE) and 54.18 us across 8 RTX 3090s
+# (https://github.com/NVIDIA/nccl/issues/1439); the first is taken. Not fitted: no TP throughput run over PCIe found.
+PCIE_ALLREDUCE_US = 42.56
+INTERCONNECTS = ("nvlink", "pcie")
 # Fitted on the `train` runs of knowledge/serving/vllm-throughput.yaml (bench_vllm_throughput --fit):
 FITTED = Roofline(eff_bw=0.88, overhead_ms=1.4, allreduce_us=ALLREDUCE_US, mfu=0.3, request_ms=6.9)
 # Not fitted (no published PP throughput run was found): the hand-off between two PP stages, an assumption.
@@ -51,12 +56,16 @@ class Gpu:
     bandwidth_gbps: float
     tflops: float            # dense 16-bit tensor peak
     memory_gb: float
+    interconnect: str = "nvlink"  # between the GPUs of a node: nvlink (SXM/HGX boards) or pcie
 
 
-def gpu_of(acc_id: str, acc) -> Gpu:
+def gpu_of(acc_id: str, acc, interconnect: Optional[str] = None) -> Gpu:
+    """`interconnect` None: NVLink for SXM and HGX boards (their catalog names say so), PCIe for every other card
+    (the slower, safer figure where the fabric is not known)."""
     c = acc.compute
     tflops = (c.bf16_tflops or c.fp16_tflops) if c else None
-    return Gpu(acc_id, acc.bandwidth_gbps, tflops or 0.0, acc.memory_gb)
+    link = interconnect or ("nvlink" if any(w in acc.name for w in ("SXM", "HGX")) else "pcie")
+    return Gpu(acc_id, acc.bandwidth_gbps, tflops or 0.0, acc.memory_gb, link)
 
 
 @dataclass(frozen=True)
@@ -106,7 +115,8 @@ def step_terms(a: Architecture, gpu: Gpu, *, tp: int = 1, pp: int = 1, batch: in
     rate = gpu.tflops * 1e12 * k.mfu
     t_mem = (weight_bytes + kv_read) / (gpu.bandwidth_gbps * 1e9 * k.eff_bw) * 1e3
     t_flop = flops / rate * 1e3 if gpu.tflops else 0.0
-    t_ar = 2 * layers_stage * k.allreduce_us / 1e3 if tp > 1 else 0.0
+    per_ar = k.allreduce_us if gpu.interconnect == "nvlink" else PCIE_ALLREDUCE_US
+    t_ar = 2 * layers_stage * per_ar / 1e3 if tp > 1 else 0.0
     # prompt tokens that chunked prefill puts into decode steps: their compute, spread over the steps (a chunk of
     # many tokens is compute-bound; the weights it reads are the step's own)
     t_mixed = prefill_tokens / pp * (flops_tok + attn_flops) / rate * 1e3 if gpu.tflops else 0.0
@@ -232,12 +242,12 @@ def plan_layouts(m, gpu: Gpu, *, users: int, prompt_tokens: int, output_tokens: 
     ok = [r for r in rows if not r["refused"] and r["total_gpus"] <= max_gpus]
     chosen = min(ok, key=lambda r: (r["total_gpus"], r["tpot_ms"])) if ok else None
     fastest = min(ok, key=lambda r: (r["tpot_ms"], r["total_gpus"])) if ok else None
-    return {"gpu": gpu.id, "users": users, "target_tps": target_tps,
+    return {"gpu": gpu.id, "interconnect": gpu.interconnect, "users": users, "target_tps": target_tps,
             "prompt_tokens": prompt_tokens, "output_tokens": output_tokens, "max_model_len": ctx,
             "gpus_per_node": gpus_per_node, "max_gpus": max_gpus, "kv_cache_dtype": kv_dtype,
             "gpu_memory_utilization": util, "layouts": rows, "chosen": chosen, "fastest": fastest,
             "roofline": {"eff_bw": FITTED.eff_bw, "overhead_ms": FITTED.overhead_ms,
-                         "allreduce_us": FITTED.allreduce_us, "mfu": FITTED.mfu, "request_ms": FITTED.request_ms,
+                         "allreduce_us": FITTED.allreduce_us, "pcie_allreduce_us": PCIE_ALLREDUCE_US, "mfu": FITTED.mfu, "request_ms": FITTED.request_ms,
                          "check": "python -m benchmarks.bench_vllm_throughput"}}
 
 

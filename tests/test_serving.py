@@ -256,3 +256,20 @@ def test_a_request_rate_puts_users_in_flight_by_littles_law(tmp_path):
     assert f"-np {users} " in (tmp_path / "deploy" / "llama-server.sh").read_text()
     bad = CliRunner().invoke(main, ["recommend", "--ram", "4GB", "--requests-per-s", "-1"])
     assert bad.exit_code == 2 and "--requests-per-s" in bad.output
+
+
+def test_tp_over_pcie_pays_slower_all_reduces(cat):
+    """RTX 4090s have no NVLink: TP's all-reduces take NCCL's PCIe time (42.56 us), not the NVLink one."""
+    from advisor.serving import ALLREDUCE_US, PCIE_ALLREDUCE_US
+
+    acc = cat.accelerator("rtx-4090")
+    a = cat.model("qwen3-32b").architecture
+    pcie, nvl = gpu_of("rtx-4090", acc), gpu_of("rtx-4090", acc, "nvlink")
+    assert (pcie.interconnect, gpu_of("h100-sxm", cat.accelerator("h100-sxm")).interconnect) == ("pcie", "nvlink")
+    slow = serve_point(a, pcie, tp=4, users=1, prompt_tokens=128, output_tokens=128)["step"]
+    fast = serve_point(a, nvl, tp=4, users=1, prompt_tokens=128, output_tokens=128)["step"]
+    assert slow["allreduce_ms"] == pytest.approx(2 * a.layers * PCIE_ALLREDUCE_US / 1e3, abs=1e-3)
+    assert fast["allreduce_ms"] == pytest.approx(2 * a.layers * ALLREDUCE_US / 1e3, abs=1e-3)
+    r = CliRunner().invoke(main, ["capacity", "qwen3-32b", "--gpu", "rtx-4090", "--gpus", "4", "--context", "8K",
+                                  "--concurrent-users", "8"])
+    assert r.exit_code == 0 and "PCIe: 42.56 us per all-reduce" in r.stdout

@@ -5,7 +5,7 @@ the Options, More Information. Every figure carries its basis; the sources close
 
 from __future__ import annotations
 
-from ..explain import CAPACITY_COLUMNS, capacity_cells, change_text, label, roofline_basis, when
+from ..explain import CAPACITY_COLUMNS, INTERCONNECT_NAMES, capacity_cells, change_text, label, roofline_basis, when
 
 DRIVER = {
     "hardware": "run on {v}", "ram": "fit in {v} of memory", "vram": "fit in {v} of GPU memory", "gpu": "run on a {v}",
@@ -121,7 +121,8 @@ def capacity_md(cap: dict) -> list[str]:
     """The serving capacity of a vLLM pick (advisor.serving.plan_layouts) as a Markdown table, with its basis."""
     want = f" at {cap['target_tps']:g} tok/s each" if cap.get("target_tps") else ""
     out = [f"{cap['users']} users{want}, {cap['prompt_tokens']} prompt + {cap['output_tokens']} output tokens each, "
-           f"on nodes of {cap['gpus_per_node']} x {cap['gpu']} (at most {cap['max_gpus']} GPUs), vLLM with "
+           f"on nodes of {cap['gpus_per_node']} x {cap['gpu']} ({INTERCONNECT_NAMES[cap['interconnect']]}; at most "
+           f"{cap['max_gpus']} GPUs), vLLM with "
            f"--max-model-len {cap['max_model_len']}, {cap['bits']:g}-bit weights:", "",
            "| " + " | ".join(CAPACITY_COLUMNS) + " |", "|" + "---|" * len(CAPACITY_COLUMNS)]
     for r in cap["layouts"]:
