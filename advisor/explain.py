@@ -341,7 +341,8 @@ UI = {
     "license": "Licence", "any": "any", "all": "all", "platform": "Platform", "runtimes": "Runtimes",
     "max_download": "Max download (GB)", "max_download_help": "0: only what is already on the platform (built-ins).",
     "headroom": "Headroom (share of memory kept free)",
-    "kv_cache": "KV cache", "kv_cache_help": "f16, or quantized by llama.cpp (--cache-type-k/v): less memory per token.", "prefer": "Prefer", "top": "How many",
+    "kv_cache": "KV cache", "kv_cache_help": "f16, or quantized by llama.cpp (--cache-type-k/v): less memory per token.",
+    "users": "Users at once", "users_help": "Requests served together (--concurrent-users): a KV cache of the context for each, and the speed each user sees.", "prefer": "Prefer", "top": "How many",
     "as_of": "As of", "as_of_help": "What is offered on this date (default today): built-ins come and go.",
     "load_error": "The requirements could not be read: {error}",
     # recommend

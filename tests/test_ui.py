@@ -229,3 +229,17 @@ def test_without_the_profile_extra_the_page_names_the_install_command(monkeypatc
     assert any("pip install -e '.[profile]'" in i.value for i in at.info)
     assert not [b for b in at.button if b.key == "verify_run"]
     assert at.get("plotly_chart")
+
+
+def test_users_at_once_size_a_kv_cache_each_and_travel_in_the_link(cli, cat):
+    at = ok(custom(app(), req_ram=16.0, req_bandwidth=30.0))
+    one = ranked(at)
+    at.number_input(key="req_users").set_value(4)
+    four = ranked(ok(at.run()))
+    assert at.query_params["concurrent_users"] == "4"
+    r = json.loads(cli("recommend", "--ram", "16GB", "--bandwidth", "30", "--concurrent-users", "4", "--format",
+                       "json").stdout)["recommendations"][0]
+    assert top_pick(at) == f"Top pick: {r['model']} {r['quantization_name']} on {r['runtime']} ({r['backend']})"
+    assert list(four["model"]) != list(one["model"]) or (four["memory"].values > one["memory"].values).all()
+    again = ok(app(ram="16GB", bandwidth_gbps="30", concurrent_users="4"))
+    assert again.number_input(key="req_users").value == 4 and top_pick(again) == top_pick(at)

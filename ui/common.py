@@ -20,7 +20,7 @@ DEFAULTS: dict[str, Any] = {
     "req_gpu": None, "req_tflops": None, "req_lang": [], "req_lang_strict": False, "req_modality": [], "req_task": [],
     "req_context": 8192, "req_min_tps": None, "req_max_ttft": None, "req_prompt_tokens": 512, "req_license": [],
     "req_platform": None, "req_runtimes": [], "req_max_download": None, "req_headroom": 0.10, "req_prefer": "quality",
-    "req_top": 3, "req_as_of": None, "req_kv_cache": "f16",
+    "req_top": 3, "req_as_of": None, "req_kv_cache": "f16", "req_users": 1,
 }
 
 
@@ -83,7 +83,7 @@ def set_state(raw: dict[str, Any]) -> None:
                req_max_ttft=req.max_ttft_ms, req_prompt_tokens=req.prompt_tokens,
                req_license=[x for x in req.license if x != "any"], req_platform=req.platform,
                req_runtimes=list(req.runtimes), req_max_download=req.max_download_gb, req_headroom=req.headroom,
-               req_prefer=req.prefer, req_top=req.top, req_kv_cache=req.kv_cache,
+               req_prefer=req.prefer, req_top=req.top, req_kv_cache=req.kv_cache, req_users=req.concurrent_users,
                req_as_of=datetime.date.fromisoformat(req.as_of) if req.as_of else None)
     if raw.get("context") is None and req.hardware and cat.hw(req.hardware).kind == "phone":
         from advisor.requirements import PHONE_CONTEXT
@@ -107,7 +107,7 @@ def raw_requirements() -> dict[str, Any]:
     raw.update(languages=list(s.req_lang), modalities=list(s.req_modality), tasks=list(s.req_task),
                context=s.req_context, prompt_tokens=s.req_prompt_tokens, license=list(s.req_license) or None,
                runtimes=list(s.req_runtimes), headroom=s.req_headroom, prefer=s.req_prefer, top=s.req_top,
-               lang_strict=s.req_lang_strict, kv_cache=s.req_kv_cache)
+               lang_strict=s.req_lang_strict, kv_cache=s.req_kv_cache, concurrent_users=s.req_users)
     for key, wk in (("min_tps", "req_min_tps"), ("max_ttft_ms", "req_max_ttft"), ("max_download_gb", "req_max_download"),
                     ("platform", "req_platform")):
         if s[wk] is not None:
@@ -190,6 +190,7 @@ def sidebar() -> None:
     sb.number_input(W["max_download"], min_value=0.0, step=1.0, key="req_max_download", help=W["max_download_help"])
     sb.slider(W["headroom"], 0.0, 0.5, step=0.05, key="req_headroom", format="%.2f")
     sb.radio(W["kv_cache"], KV_CACHE_TYPES, key="req_kv_cache", horizontal=True, help=W["kv_cache_help"])
+    sb.number_input(W["users"], min_value=1, max_value=4096, step=1, key="req_users", help=W["users_help"])
     sb.radio(W["prefer"], ("quality", "speed", "memory"), key="req_prefer", horizontal=True)
     c1, c2 = sb.columns(2)
     c1.number_input(W["top"], min_value=1, max_value=50, step=1, key="req_top")
