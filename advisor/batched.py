@@ -84,26 +84,28 @@ def from_single(one, m: Model, backend: str, *, batch: int, bandwidth_gbps: floa
     kv_coef, flop_coef = coef if coef is not None else BATCH_COEF.get(backend, BATCH_COEF["cuda"])
     bw = bandwidth_gbps * 1e9
     t1 = 1 / one.decode_tps
-    t_kv = (batch - 1) * kv_coef * c.kv_bytes / bw
-    t_flop = (batch - 1) * flop_coef * c.flops_decode / (fp32_tflops * 1e12) if fp32_tflops else 0.0
-    t_exp = 0.0
-    routed = _routed_expert_bytes(a, c)
-    if routed and batch > 1:
-        def wc(typ: str) -> float:
-            return eff.coef(typ) if eff else 1 / DEFAULT_DECODE_EFF
-
-        by = c.by_type or (("weights", c.weight_bytes),)
-        w_coef = sum(b * wc(t) for t, b in by) / sum(b for _, b in by)
-        extra = distinct_experts(a.experts, a.experts_per_token, batch) / a.experts_per_token - 1
-        t_exp = extra * routed * w_coef / bw
-    step = t1 + t_kv + t_flop + t_exp
+    t_kv = t_flop = t_exp = 0.0
     if backend == "cpu":
         # CPU: no gain from batching is assumed, every sequence costs a whole single-stream step (the aggregate
         # stays at one stream's). Chosen after measuring llama-server slots on a 2-vCPU EPYC, where the aggregate
-        # stayed at 31.5 / 31.4 / 28.4 tok/s for 1 / 2 / 4 slots (python -m benchmarks.bench_llama_slots); the
-        # GPU coefficients predicted +44% / +104% there. A many-core CPU whose single stream is memory-bound may
-        # do better than this.
-        t_kv, t_flop, t_exp, step = 0.0, (batch - 1) * t1, 0.0, batch * t1
+        # stayed near one stream's: 27.8 / 15.1 / 7.6 tok/s per request at 1 / 2 / 4 slots (python -m
+        # benchmarks.bench_llama_slots, in the README);
+        # the GPU coefficients predicted +44% / +104% there. A many-core CPU whose single stream is memory-bound
+        # may do better than this.
+        t_flop = (batch - 1) * t1
+    else:
+        t_kv = (batch - 1) * kv_coef * c.kv_bytes / bw
+        t_flop = (batch - 1) * flop_coef * c.flops_decode / (fp32_tflops * 1e12) if fp32_tflops else 0.0
+        routed = _routed_expert_bytes(a, c)
+        if routed and batch > 1:
+            def wc(typ: str) -> float:
+                return eff.coef(typ) if eff else 1 / DEFAULT_DECODE_EFF
+
+            by = c.by_type or (("weights", c.weight_bytes),)
+            w_coef = sum(b * wc(t) for t, b in by) / sum(b for _, b in by)
+            extra = distinct_experts(a.experts, a.experts_per_token, batch) / a.experts_per_token - 1
+            t_exp = extra * routed * w_coef / bw
+    step = t1 + t_kv + t_flop + t_exp
     return {
         "batch": batch,
         "per_seq_tok_s": 1 / step,

@@ -25,7 +25,6 @@ from typing import Optional
 from .schemas import Architecture
 
 
-
 @dataclass(frozen=True)
 class Roofline:
     eff_bw: float          # share of the datasheet memory bandwidth a decode step's reads reach
@@ -42,7 +41,6 @@ ALLREDUCE_US = 9.0
 # 8 RTX 4090s (https://github.com/NVIDIA/nccl/issues/1530, TREE) and 54.18 us across 8 RTX 3090s
 # (https://github.com/NVIDIA/nccl/issues/1439); the first is taken. Not fitted: no TP throughput run over PCIe found.
 PCIE_ALLREDUCE_US = 42.56
-INTERCONNECTS = ("nvlink", "pcie")
 # Fitted on the `train` runs of knowledge/serving/vllm-throughput.yaml (bench_vllm_throughput --fit):
 FITTED = Roofline(eff_bw=0.88, overhead_ms=1.4, allreduce_us=ALLREDUCE_US, mfu=0.3, request_ms=6.9)
 # Not fitted (no published PP throughput run was found): the hand-off between two PP stages, an assumption.
@@ -221,9 +219,10 @@ def plan_layouts(m, gpu: Gpu, *, users: int, prompt_tokens: int, output_tokens: 
         point = lambda b: serve_point(a, gpu, tp=tp, pp=pp, users=b, prompt_tokens=prompt_tokens,  # noqa: E731
                                       output_tokens=output_tokens, kv_bytes=kvb, w=w)
         cap = kv_users
-        if target_tps and point(1)["per_user_tok_s"] < target_tps:
-            row.update(refused=f"{point(1)['per_user_tok_s']:g} tok/s for one user, under the {target_tps:g} asked",
-                       single=point(1))
+        alone = point(1)
+        if target_tps and alone["per_user_tok_s"] < target_tps:
+            row.update(refused=f"{alone['per_user_tok_s']:g} tok/s for one user, under the {target_tps:g} asked",
+                       single=alone)
             continue
         if target_tps:  # the largest batch that still meets the target (time per token grows with the batch)
             lo, hi = 1, cap
