@@ -60,11 +60,26 @@ def test_memory_prediction_bounds_measured_peak(cat, spec, synth_dir, mid, kw, q
 
 
 def test_decode_prediction_before_calibration(cat, spec, synth_dir):
+    import dataclasses
+    import statistics
+
+    from advisor.hardware import measure_bandwidth
+
     m = cat.model("qwen3-0.6b")
     path = build(m.architecture, "q4_k_m", directory=synth_dir)
-    s = RunSettings(context=2048, prompt_tokens=256, gen_tokens=48, repeats=2)
-    raw = run_gguf(str(path), s)
-    measured = sorted(r["decode_tps"] for r in raw["runs"])[len(raw["runs"]) // 2]
+    s = RunSettings(context=2048, prompt_tokens=256, gen_tokens=48, repeats=1)
+    # The machine's read bandwidth, measured the product's way (median pass of a 3 s test) before each of
+    # three decode runs, and the median of the three: on a shared VM one test can land in a burst of the
+    # host's bandwidth (about a twelfth of them read 50+ GB/s where the rest read about 33) that
+    # llama.cpp's decode does not follow.
+    bandwidths, speeds = [], []
+    for _ in range(3):
+        bandwidths.append(measure_bandwidth())
+        raw = run_gguf(str(path), s)
+        speeds += [r["decode_tps"] for r in raw["runs"]]
+    measured = statistics.median(speeds)
+    spec = dataclasses.replace(spec, bandwidth_gbps=round(statistics.median(bandwidths), 1),
+                               bandwidth_source="median of three read tests beside the runs")
     est = estimate_stack(cat, "qwen3-0.6b", "q4_k_m", "llama.cpp", 2048, spec, prompt_tokens=256, gen_tokens=48,
                          frontend="llama-cpp-python", exclude_fingerprint=spec.fingerprint, exclude_same_cpu=True)
     # no run of a CPU like this one informs it (exclude_same_cpu: the same CPU name and instruction-set class,
@@ -74,7 +89,8 @@ def test_decode_prediction_before_calibration(cat, spec, synth_dir):
 
     c = _cpuid()  # the message tells CI machines apart
     why = (f"predicted {est.speed.decode_tps:.1f} vs measured {measured:.1f} tok/s on {spec.cpu_model} family {c.family} "
-           f"model {c.model}, {spec.bandwidth_gbps} GB/s, {spec.cpu_tflops} TFLOP/s, {' '.join(spec.simd)}; "
+           f"model {c.model}, {spec.bandwidth_gbps} GB/s (tests: {[round(b, 1) for b in bandwidths]}; decode runs "
+           f"{[round(x, 1) for x in speeds]}), {spec.cpu_tflops} TFLOP/s, {' '.join(spec.simd)}; "
            + " | ".join(a for a in est.assumptions if "fitted" in a or "CPU compute" in a))
     assert abs(est.speed.decode_tps / measured - 1) <= 0.25, why
     # the full-size model's weights as llama.cpp maps them
