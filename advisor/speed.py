@@ -609,6 +609,7 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
         return e, t, coef
 
     pcoef: dict[str, float] = {}
+    pre_eff: Optional[float] = None
     d = w = 0.0
     if backend != "cpu":
         pts = points_of(by_quant(use))
@@ -618,8 +619,23 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
         # hundred tokens/s and more it is a large share of a token; the runs' spread of bandwidths at one
         # model size (the scoreboards) makes the two identifiable
         eff, tau = _fit_decode(pts)
+        if len({round(sum(v for k, v in p.terms.items() if k != "KV") / p.layers, 9) for p in pts}) < 2:
+            # one model size on one device (depths apart) cannot tell the bandwidth share from the time per layer: the time per layer
+            # of the runtime's runs on the other GPU backends, and the share fitted beside it
+            others = points_of([p for p in profiles if _runtime_group(p.runtime) == _runtime_group(runtime_id)
+                                and p.backend not in ("cpu", backend)])
+            tau_o = _fit_decode(others)[1] if others else 0.0
+            if tau_o > 0 and all(p.t > p.layers * tau_o for p in pts):
+                eff, tau = statistics.median(p.x / (p.t - p.layers * tau_o) for p in pts), tau_o
         coef = {}
         pres = prefills(by_quant(use))
+        split = _fit_prefill_split(use, models)
+        if split:
+            # runs at depth: attention at a long context is not the matrices' share of the peak (on ROCm
+            # and Vulkan far less), so the two get their own efficiencies
+            c_mat, c_attn, pres = split
+            pcoef = {"other": c_attn}
+            pre_eff = 1 / c_mat
         ratios = [(p.x / eff + p.layers * tau) / p.t for p in pts]
     elif _runtime_group(runtime_id) != "llama.cpp":
         # other CPU runtimes (Transformers): memory terms and a per-layer time; their kernels are not
@@ -687,12 +703,42 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
         where += "; per weight type " + ", ".join(f"{n} {1 / v:.2f}" for n, v in sorted(coef.items()))
     return Efficiency(
         decode=eff, decode_range=(min(ratios + [1.0]), max(ratios + [1.0])),
-        prefill=statistics.median(pres) if pres else None,
+        prefill=pre_eff or (statistics.median(pres) if pres else None),
         prefill_range=(min(pres), max(pres)) if pres else None,
         n=len(pts), basis=basis, source=where, layer_overhead_s=tau,
         type_coef=tuple(sorted(coef.items())), prefill_type_coef=tuple(sorted(pcoef.items())),
         compute_coef=d, layer_flops=w, own_runs=not borrowed,
     )
+
+
+def _fit_prefill_split(profiles: list[MeasuredProfile], models: dict[str, Model]
+                       ) -> Optional[tuple[float, float, list[float]]]:
+    """GPU prefill as matrix FLOPs / (peak x e_mat) + attention and the rest / (peak x e_attn), fitted in
+    relative error on runs with a prefill figure, when some of them are at depth (llama-bench -d): only
+    those separate the two. Returns (1 / e_mat, 1 / e_attn, each run's matrix efficiency implied by the
+    fit, for the range), or None."""
+    rows = []
+    for p in profiles:
+        a = profile_arch(p, models)
+        if a is None or not p.prefill_tokens_per_s or not p.compute_tflops:
+            continue
+        c = _profile_cost(p, a)
+        if not c.prefill_by_type:
+            continue
+        terms = _prefill_terms(c, p.compute_tflops)
+        t = 1 / p.prefill_tokens_per_s.median
+        rows.append((sum(v for k, v in terms.items() if k != "other") / t, terms.get("other", 0.0) / t,
+                     bool(p.depth_tokens)))
+    if not any(deep for *_, deep in rows) or all(deep for *_, deep in rows):
+        return None
+    ata = [[sum(r[i] * r[j] for r in rows) for j in range(2)] for i in range(2)]
+    sol = _solve(ata, [sum(r[i] for r in rows) for i in range(2)])
+    if not sol or min(sol) <= 0:
+        return None
+    c_mat, c_attn = sol
+    # each run's ratio of measured to fitted speed, as a matrix efficiency (the range of the estimate)
+    pres = [(1 / c_mat) * (m * c_mat + o * c_attn) for m, o, _ in rows]
+    return c_mat, c_attn, pres
 
 
 def _runtime_group(r: str) -> str:

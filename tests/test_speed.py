@@ -209,3 +209,33 @@ def test_an_engine_without_gpu_runs_borrows_llama_cpp_and_ranks_after_engines_wi
     assert r.returncode == 0, r.stderr
     recs = json.loads(r.stdout)["recommendations"]
     assert recs and all(x["runtime"] != "mlx" for x in recs)
+
+
+def test_a_one_model_gpu_backend_borrows_the_time_per_layer_and_splits_attention_from_matrices(cat):
+    """ROCm's fit is Strix Halo's LLaMA-2 7B at depth 0 and 32K: one model on one device cannot separate the
+    bandwidth share from the time per layer, so that comes from the other GPU backends; the two depths
+    separate the matrices' share of the compute peak from attention's. The fit then predicts another
+    model's prefill at both depths."""
+    models = dict(cat.models)
+    fit = [p for p in cat.profiles.values() if p.model == "llama-2-7b" and p.backend != "cpu" and p.bandwidth_gbps]
+    rocm = [p for p in fit if p.backend == "rocm"]
+    assert len(rocm) == 2 and {bool(p.depth_tokens) for p in rocm} == {True, False}
+    eff = efficiency(fit, models, "llama.cpp", "rocm", quant="q4_0")
+    alone = efficiency(rocm, models, "llama.cpp", "rocm", quant="q4_0")
+    assert eff.layer_overhead_s > 0 and alone.layer_overhead_s == 0  # borrowed only when others exist
+    attn = dict(eff.prefill_type_coef)["other"]
+    assert attn * eff.prefill > 3  # attention at well under a third of the matrices' share
+    pre = {}
+    for pid in ("gemma-3-27b-it-bf16-strix-halo-rocm", "gemma-3-27b-it-bf16-strix-halo-rocm-d32768"):
+        p = cat.profiles[pid]
+        g = cat.model(p.model)
+        got = estimate_speed(g, p.quantization, "llama.cpp", "rocm", bandwidth_gbps=p.bandwidth_gbps,
+                             compute_tflops=p.compute_tflops, prompt_tokens=p.prompt_tokens,
+                             gen_tokens=p.gen_tokens, eff=eff, depth=p.depth_tokens)
+        assert abs(got.decode_tps / p.decode_tokens_per_s.median - 1) <= 0.25, (pid, got.decode_tps)
+        pre[bool(p.depth_tokens)] = (got.prefill_tps, p.prefill_tokens_per_s.median)
+    assert abs(pre[False][0] / pre[False][1] - 1) <= 0.35, pre
+    # what 32K of context costs a prompt: published 324 -> 167 tok/s (x0.51); one share for all FLOPs
+    # would predict a far smaller drop
+    drop_pred, drop_pub = pre[True][0] / pre[False][0], pre[True][1] / pre[False][1]
+    assert abs(drop_pred / drop_pub - 1) <= 0.15, (drop_pred, drop_pub)
