@@ -9,8 +9,23 @@ from .errors import InputError
 
 
 def resolve_hardware(cat, hardware_id: str | None, ram: str | None, vram: str | None, bandwidth: float | None,
-                     gpu: str | None = None, tflops: float | None = None):
-    """--hardware, or --gpu/--ram/--vram/--bandwidth/--tflops, or this machine (detected and measured)."""
+                     gpu: str | None = None, tflops: float | None = None, gpus: int | None = None,
+                     interconnect: str | None = None):
+    """--hardware, or --gpu/--ram/--vram/--bandwidth/--tflops, or this machine (detected and measured);
+    --gpus N of the GPU named (--vram, --bandwidth and --tflops are each GPU's)."""
+    spec = _hardware(cat, hardware_id, ram, vram, bandwidth, gpu, tflops)
+    if gpus is None and interconnect is None:
+        return spec
+    if hardware_id:
+        raise InputError("--gpus" if gpus is not None else "--interconnect",
+                         f"--hardware {hardware_id} gives its own GPUs", "--hardware ID alone, or --gpu ID --gpus N")
+    if spec.memory_kind != "vram":
+        raise InputError("--gpus" if gpus is not None else "--interconnect", f"{spec.name} has no discrete GPU",
+                         "--gpu ID (see `advisor hardware gpus`) or --vram SIZE, with --gpus N")
+    return spec.with_gpus(gpus or spec.gpus, interconnect or "")
+
+
+def _hardware(cat, hardware_id, ram, vram, bandwidth, gpu, tflops):
     from .estimate import custom_spec, detected_spec, from_profile
     from .units import parse_budget_gb
 
@@ -40,7 +55,8 @@ def resolve(cat, raw: dict[str, Any]):
     req = build(raw)
     check_ids(req, cat)
     spec = resolve_hardware(cat, req.hardware, str(req.ram_gb) + "GB" if req.ram_gb else None,
-                            str(req.vram_gb) + "GB" if req.vram_gb else None, req.bandwidth_gbps, req.gpu, req.tflops)
+                            str(req.vram_gb) + "GB" if req.vram_gb else None, req.bandwidth_gbps, req.gpu, req.tflops,
+                            req.gpus, req.interconnect)
     if raw.get("context") is None and req.hardware and cat.hw(req.hardware).kind == "phone":
         req.context = PHONE_CONTEXT
         spec.notes.append(f"context {PHONE_CONTEXT} tokens: the default on phones, where on-device runtimes ship "

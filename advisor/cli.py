@@ -311,11 +311,13 @@ def hardware_detect(fmt: str, refresh: bool) -> None:
 @click.option("--bandwidth", type=float, default=None, help="Memory bandwidth in GB/s.")
 @click.option("--gpu", default=None, help="A GPU: catalog id (`advisor hardware gpus`) or its name as nvidia-smi prints it.")
 @click.option("--tflops", type=float, default=None, help="Dense FP16 TFLOP/s of the GPU (CPU: FP32) for prefill.")
+@click.option("--gpus", default=None, help="GPUs of the --gpu/--vram kind in the machine (default 1).")
+@click.option("--interconnect", default=None, help="Between them: nvlink or pcie (default: NVLink for SXM cards).")
 @click.option("--prompt-tokens", "prompt_tokens", default="512", show_default=True)
 @click.option("--kv-cache", "kv", type=click.Choice(["f16", "q8_0", "q4_0"]), default="f16", show_default=True)
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
-def estimate(model_id, quant, runtime, context, hardware_id, ram, vram, bandwidth, gpu, tflops, prompt_tokens, kv,
-             fmt) -> None:
+def estimate(model_id, quant, runtime, context, hardware_id, ram, vram, bandwidth, gpu, tflops, gpus, interconnect,
+             prompt_tokens, kv, fmt) -> None:
     """Memory and speed of one model + quantization + runtime, with the basis of every figure."""
     from .api import resolve_hardware
     from .estimate import estimate_stack
@@ -324,7 +326,10 @@ def estimate(model_id, quant, runtime, context, hardware_id, ram, vram, bandwidt
     cat = _catalog()
     ctx = parse_tokens(context, "--context")
     pt = parse_tokens(prompt_tokens, "--prompt-tokens")
-    spec = resolve_hardware(cat, hardware_id, ram, vram, bandwidth, gpu, tflops)
+    from .requirements import build
+
+    hw_req = build({"gpus": gpus, "interconnect": interconnect})  # checked as recommend checks them
+    spec = resolve_hardware(cat, hardware_id, ram, vram, bandwidth, gpu, tflops, hw_req.gpus, hw_req.interconnect)
     est = estimate_stack(cat, model_id, quant, runtime, ctx, spec, prompt_tokens=pt, kv=kv,
                          extra_profiles=_user_profiles())
     rec = est.as_dict()
@@ -646,6 +651,11 @@ _REQUIREMENT_OPTIONS = [
     click.option("--vram", default=None, help="GPU memory budget, e.g. 24GB."),
     click.option("--hardware", "hardware_id", default=None, help="A hardware profile id (`advisor hardware list`)."),
     click.option("--gpu", default=None, help="A GPU: catalog id (`advisor hardware gpus`) or its nvidia-smi name."),
+    click.option("--gpus", default=None,
+                 help="GPUs of the --gpu/--vram kind in the machine (default 1): memory adds up; speed is all of "
+                      "them under tensor parallelism (vLLM), one at a time under a layer split (llama.cpp, Ollama)."),
+    click.option("--interconnect", default=None,
+                 help="Between those GPUs: nvlink or pcie (default: NVLink for SXM cards, else PCIe)."),
     click.option("--bandwidth", default=None, help="Memory bandwidth in GB/s of the device the model runs on."),
     click.option("--tflops", default=None, help="Dense FP16 TFLOP/s of the GPU (CPU: FP32), for prefill and TTFT."),
     click.option("--lang", multiple=True, help="ISO 639-1 code; repeat or comma-separate."),
@@ -694,14 +704,15 @@ def _requirements(*args, **kw):
     return cat, req, spec
 
 
-def _raw(spec_file, ram, vram, hardware_id, gpu, bandwidth, tflops, lang, modality, task, context, min_tps, max_ttft_ms,
+def _raw(spec_file, ram, vram, hardware_id, gpu, gpus, interconnect, bandwidth, tflops, lang, modality, task, context, min_tps, max_ttft_ms,
          prompt_tokens, license_, platform, runtimes, max_download_gb, headroom, prefer, top, as_of=None,
          lang_strict=None, kv_cache=None, concurrent_users=None, output_tokens=None, requests_per_s=None):
     """The raw requirements of a spec file and the flags (flags win)."""
     from .requirements import load_spec
 
     raw = load_spec(spec_file) if spec_file else {}
-    flags = {"ram_gb": ram, "vram_gb": vram, "hardware": hardware_id, "gpu": gpu, "bandwidth_gbps": bandwidth,
+    flags = {"ram_gb": ram, "vram_gb": vram, "hardware": hardware_id, "gpu": gpu, "gpus": gpus,
+             "interconnect": interconnect, "bandwidth_gbps": bandwidth,
              "tflops": tflops, "languages": list(lang) or None,
              "modalities": list(modality) or None, "tasks": list(task) or None, "context": context,
              "min_tps": min_tps, "max_ttft_ms": max_ttft_ms, "prompt_tokens": prompt_tokens,

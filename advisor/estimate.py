@@ -49,6 +49,44 @@ class HardwareSpec:
     accelerator: Optional[str] = None  # knowledge/hardware/accelerators id of the GPU
     system_memory_gb: Optional[float] = None  # host RAM beside discrete VRAM (partial offload)
     cpu_name: str = ""  # the CPU model string as the OS reports it ('AMD EPYC'), where cpu_model describes more
+    # GPUs of one kind in this machine: memory_gb, bandwidth_gbps and gpu_tflops are then their sums, and
+    # each runtime sees them as it spreads a model over them (`for_runtime`)
+    gpus: int = 1
+    interconnect: str = ""  # nvlink | pcie (between the GPUs; tensor parallelism's all-reduces cross it)
+
+    def for_runtime(self, multi_gpu: Optional[str]) -> "HardwareSpec":
+        """This machine as a runtime that spreads one model over its GPUs in the way `multi_gpu` names
+        ('tensor', 'layer', or None for one GPU) sees it: tensor parallelism has every GPU's memory,
+        bandwidth and compute; a layer split has every GPU's memory but one GPU's speed, since a token
+        passes through the GPUs in turn; a one-GPU runtime has one GPU."""
+        if self.gpus <= 1 or self.memory_kind != "vram" or multi_gpu == "tensor":
+            return self
+        from dataclasses import replace
+
+        n = self.gpus
+        how = (f"one of {n} GPUs at a time: the layers are split across them and a token passes through each in turn"
+               if multi_gpu == "layer" else f"one of {n} GPUs: the runtime runs a model on one GPU")
+        return replace(self, bandwidth_gbps=self.bandwidth_gbps / n,
+                       bandwidth_source=f"{self.bandwidth_source}; {how}",
+                       gpu_tflops=self.gpu_tflops / n if self.gpu_tflops else None,
+                       compute_source=f"{self.compute_source}; {how}" if self.compute_source else "",
+                       memory_gb=self.memory_gb if multi_gpu == "layer" or not self.memory_gb else self.memory_gb / n,
+                       gpus=n if multi_gpu == "layer" else 1, notes=list(self.notes))
+
+    def with_gpus(self, n: int, interconnect: str = "") -> "HardwareSpec":
+        """n GPUs of this spec's kind in one machine (--gpus): memory, bandwidth and compute add up."""
+        from dataclasses import replace
+
+        if n == self.gpus:
+            return replace(self, interconnect=interconnect or self.interconnect) if interconnect else self
+        k = n / self.gpus
+        ic = interconnect or self.interconnect or _interconnect_of(self.name)
+        return replace(self, name=f"{n} x {self.name}" if self.gpus == 1 else self.name.replace(f"{self.gpus} x ", f"{n} x ", 1),
+                       memory_gb=self.memory_gb * k if self.memory_gb else self.memory_gb,
+                       bandwidth_gbps=self.bandwidth_gbps * k,
+                       bandwidth_source=f"{n} x ({self.bandwidth_source})" if self.gpus == 1 else self.bandwidth_source,
+                       gpu_tflops=self.gpu_tflops * k if self.gpu_tflops else None, gpus=n, interconnect=ic,
+                       notes=list(self.notes) + [gpus_note(n, ic)] if n > 1 else list(self.notes))
 
     def bandwidth_for(self, backend: str) -> tuple[float, str]:
         """The bandwidth a backend's roofline uses: on CPUs a measured read bandwidth where one is known
@@ -62,13 +100,32 @@ class HardwareSpec:
         return self.bandwidth_gbps, self.bandwidth_source
 
 
+def gpus_note(n: int, interconnect: str) -> str:
+    return (f"{n} GPUs ({interconnect or 'pcie'}): memory adds up; a layer split (llama.cpp, Ollama, Transformers) runs "
+            f"them one at a time, at one GPU's speed; tensor parallelism (vLLM) uses all of them at once")
+
+
+def budget_of(req, hw: HardwareSpec) -> Optional[float]:
+    """The memory budget in GB: --vram/--ram where given, else the hardware's; with several GPUs their sum
+    (--vram is then each GPU's, and the spec already multiplied it)."""
+    if hw.gpus > 1:
+        return hw.memory_gb
+    return req.vram_gb or req.ram_gb or hw.memory_gb
+
+
+def _interconnect_of(text: str) -> str:
+    """NVLink for SXM/HGX/DGX boards and where the text names NVLink, else PCIe (advisor.serving's rule)."""
+    t = (text or "").lower()
+    return "nvlink" if any(k in t for k in ("nvlink", "sxm", "hgx", "dgx")) else "pcie"
+
+
 def from_profile(hw_id: str, h: Hardware) -> HardwareSpec:
     gpu_tflops = h.compute.fp16_tflops or h.compute.bf16_tflops or h.compute.fp32_tflops
     cpu_tflops = (h.cpu_compute.fp32_tflops if h.cpu_compute else None)
     if h.memory_kind != "vram" and not cpu_tflops and h.compute.fp32_tflops and "cpu" in h.backends and not (
             {"metal", "cuda", "vulkan"} & set(h.backends)):
         cpu_tflops = h.compute.fp32_tflops
-    return HardwareSpec(
+    spec = HardwareSpec(
         name=h.name, memory_gb=h.memory_gb, memory_kind=h.memory_kind, bandwidth_gbps=h.bandwidth_gbps,
         bandwidth_source=f"knowledge/hardware/{hw_id}.yaml ({', '.join(_src(h, 'bandwidth_gbps'))})",
         backends=tuple(h.backends), platform=h.platform, cpu_arch=h.cpu.arch, simd=tuple(h.cpu.simd),
@@ -78,7 +135,12 @@ def from_profile(hw_id: str, h: Hardware) -> HardwareSpec:
         cpu_measured_bandwidth_source=(f"published measured read bandwidth, knowledge/hardware/{hw_id}.yaml "
                                        f"({', '.join(_src(h, 'measured_bandwidth_gbps'))})"),
         threads=h.cpu.cores, system_memory_gb=h.system_memory_gb,
+        gpus=h.gpu.count if h.gpu is not None and h.memory_kind == "vram" else 1,
+        interconnect=_interconnect_of(f"{h.interconnect or ''} {h.gpu.model if h.gpu else ''}") if h.gpu else "",
     )
+    if spec.gpus > 1:
+        spec.notes.append(gpus_note(spec.gpus, spec.interconnect))
+    return spec
 
 
 def _src(h: Hardware, fld: str) -> list[str]:
@@ -115,7 +177,7 @@ def detected_spec(measure: bool = True, cat: Catalog | None = None) -> HardwareS
     if acc_id is not None:
         gspec = accelerator_spec(acc_id, acc, spec)
         gspec.detected = True
-        gspec.name = f"this machine's {g.name} ({g.memory_gb:.1f} GB, NVML)" + (f" x{count}" if count > 1 else "")
+        gspec.name = f"this machine's {g.name} ({g.memory_gb:.1f} GB, NVML)"
     else:
         gspec = HardwareSpec(**{**spec.__dict__})
         gspec.name = f"this machine's {g.name} ({g.memory_gb:.1f} GB, NVML)"
@@ -125,8 +187,10 @@ def detected_spec(measure: bool = True, cat: Catalog | None = None) -> HardwareS
         gspec.cpu_measured_bandwidth_source = spec.bandwidth_source
         gspec.notes = [f"{g.name} is not in knowledge/hardware/accelerators: GPU speed not estimated; give "
                        "--gpu ID or --bandwidth GB/s"]
-    gspec.memory_gb = round(g.memory_gb, 2)  # one GPU's VRAM: what a single-GPU stack must fit
+    gspec.memory_gb = round(g.memory_gb, 2)
     gspec.system_memory_gb = d.ram_gb
+    if count > 1 and acc_id is not None:  # each runtime sees them as it spreads a model (for_runtime)
+        gspec = gspec.with_gpus(count)
     return gspec
 
 
@@ -351,6 +415,9 @@ def estimate_stack(cat: Catalog, model_id: str, quant: str, runtime_id: str, con
     if backend is None:
         raise InputError("--runtime", f"{rt.name} has no backend for {spec.name} (it has {', '.join(spec.backends)})",
                          ", ".join(rt.backends))
+    whole = spec
+    if backend != "cpu":  # several GPUs: as this runtime spreads a model over them (its memory, its speed)
+        spec = spec.for_runtime(rt.multi_gpu)
     listed = listed_bytes(m, q_id, rt)
     target = Target(cpu_arch=spec.cpu_arch, simd=spec.simd, backend=backend, memory_gb=spec.memory_gb,
                     os=spec.platform)
@@ -374,6 +441,14 @@ def estimate_stack(cat: Catalog, model_id: str, quant: str, runtime_id: str, con
                                prompt_tokens=prompt_tokens, gen_tokens=gen_tokens, kv=kv, eff=eff, q=q,
                                bandwidth_source=bw_src, compute_source=spec.compute_source, simd=spec.simd)
         basis = speed.basis
+        from .serving import machine_gpu
+        from .solve import tensor_parallel, vllm_speed
+
+        gpu = machine_gpu(cat, whole) if runtime_id == "vllm" and backend == "cuda" else None
+        if gpu is not None:  # the same speed rule as recommend: vLLM's fitted serving roofline
+            speed = vllm_speed(speed, m, spec, gpu, q, prompt_tokens=prompt_tokens, output_tokens=gen_tokens, kv=kv)[0]
+        elif spec.gpus > 1 and rt.multi_gpu == "tensor":
+            speed = tensor_parallel(speed, m, spec)
         basis = apply_measured(speed, profiles, model_id, q_id, runtime_id, backend, spec, context, prompt_tokens)
         off = offload_for(m, q_id, runtime_id, backend, mem, spec)
         if off is not None:

@@ -159,7 +159,8 @@ def why(c: Candidate) -> list[str]:
                   + f" for each of {c.serving['users']} users decoding together, {c.serving['aggregate_tok_s']:.1f} "
                   f"in all (one user alone: {c.serving['single_stream_tok_s']:.1f})")
         if c.speed.ttft_ms:
-            s += f"; first token after about {c.speed.ttft_ms / 1000:.1f} s"
+            t = c.speed.ttft_ms
+            s += f"; first token after about " + (f"{t / 1000:.1f} s" if t >= 1000 else f"{t:.0f} ms")
         out.append(s + ".")
     out.append(f"Quality {c.quality:.1f}: {c.quality_basis}.")
     if c.artifact:

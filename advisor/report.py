@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .estimate import HardwareSpec, stack_record
+from .estimate import HardwareSpec, budget_of, stack_record
 from .explain import change_text, label, violation_sentence, why
 from .kb import Catalog
 from .requirements import Requirements
@@ -14,7 +14,7 @@ def recommend_report(cat: Catalog, req: Requirements, hw: HardwareSpec, profiles
     """The recommendation as data; `include_stacks` adds every evaluated stack in brief (`stacks`), with the
     Pareto fronts of quality against memory and against decode speed among the feasible ones."""
     cands = evaluate(cat, hw, req, profiles)
-    budget = req.vram_gb or req.ram_gb or hw.memory_gb
+    budget = budget_of(req, hw)
     recs = [{"rank": i, **candidate_record(cat, c, req, hw, budget), "hf_repo": c.model.hf_repo,
              "family": c.model.family, "license": c.model.license, "why": why(c)}
             for i, c in enumerate(best_per_model(cands, req.top), 1)]
@@ -149,7 +149,7 @@ def why_report(cat: Catalog, req: Requirements, hw: HardwareSpec, model_id: str,
     from .solve import _distance, change_for, unreachable
 
     cands = evaluate(cat, hw, req, profiles)
-    budget = req.vram_gb or req.ram_gb or hw.memory_gb
+    budget = budget_of(req, hw)
     mine = [c for c in cands if c.model_id == model_id]
     ranked = best_per_model(cands, len(cat.models))
     rep: dict = {"model": model_id, "requirements": req.model_dump(),

@@ -54,6 +54,8 @@ class Requirements:
     concurrent_users: int = 1  # requests served at once: slots of `context` each; min_tps is then per user
     output_tokens: int = 256  # output tokens per request (where each user's decode sits in its context)
     requests_per_s: Optional[float] = None  # arrival rate: users in flight by Little's law, per stack
+    gpus: Optional[int] = None  # GPUs of the --gpu/--vram kind in the machine (a profile gives its own)
+    interconnect: Optional[str] = None  # between them: nvlink | pcie (default from the card: SXM -> NVLink)
 
     @property
     def on(self):
@@ -80,6 +82,7 @@ SPEC_KEYS = {
     "output_tokens": "output_tokens", "output-tokens": "output_tokens",
     "requests_per_s": "requests_per_s", "requests-per-s": "requests_per_s",
     "target_tps": "min_tps", "target-tps": "min_tps",
+    "gpus": "gpus", "interconnect": "interconnect",
     # the decision record's front matter (`advisor plan`); not requirements
     "title": "title", "status": "status", "decision_makers": "decision_makers", "decision-makers": "decision_makers",
     "consulted": "consulted", "informed": "informed", "fleet": "fleet",
@@ -192,6 +195,19 @@ def build(raw: dict[str, Any]) -> Requirements:
             raise InputError("--requests-per-s", "must be a positive number",
                              "a positive number of requests per second, e.g. 2")
         r["requests_per_s"] = rate
+    if raw.get("gpus") is not None:
+        try:
+            g = int(str(raw["gpus"]))
+        except ValueError:
+            raise InputError("--gpus", f"cannot read '{raw['gpus']}'", "a whole number of GPUs from 1 to 64") from None
+        if not 1 <= g <= 64:
+            raise InputError("--gpus", "must be 1 to 64", "a whole number of GPUs from 1 to 64")
+        r["gpus"] = g
+    if raw.get("interconnect") is not None:
+        ic = str(raw["interconnect"]).strip().lower()
+        if ic not in ("nvlink", "pcie"):
+            raise InputError("--interconnect", f"unknown interconnect '{raw['interconnect']}'", "nvlink or pcie")
+        r["interconnect"] = ic
     for key, flag in (("min_tps", "--min-tps"), ("max_ttft_ms", "--max-ttft-ms"), ("max_download_gb", "--max-download-gb")):
         if raw.get(key) is not None:
             try:
@@ -291,7 +307,8 @@ SPEC_OUT = (("hardware", "hardware"), ("ram", "ram_gb"), ("vram", "vram_gb"), ("
             ("license", "license"), ("platform", "platform"), ("runtimes", "runtimes"),
             ("max_download_gb", "max_download_gb"), ("headroom", "headroom"), ("prefer", "prefer"), ("top", "top"),
             ("as_of", "as_of"), ("kv_cache", "kv_cache"), ("concurrent_users", "concurrent_users"),
-            ("output_tokens", "output_tokens"), ("requests_per_s", "requests_per_s"))
+            ("output_tokens", "output_tokens"), ("requests_per_s", "requests_per_s"), ("gpus", "gpus"),
+            ("interconnect", "interconnect"))
 
 
 def to_spec(req: Requirements) -> dict[str, Any]:

@@ -393,6 +393,11 @@ class Runtime(Sourced):
     published_only: bool = Field(
         False, description="loads only files published in its own format (no convert step a user can run)")
     make: list[MakeRecipe] = Field(default_factory=list, description="how to make the artifacts it loads")
+    multi_gpu: Optional[Literal["layer", "tensor"]] = Field(
+        None, description="how it spreads one model over the GPUs of one machine: 'layer' (each GPU holds whole "
+        "layers and a token passes through them in turn: memory adds up, speed is one GPU's), 'tensor' "
+        "(tensor parallelism: every GPU works on every layer, memory and bandwidth add up, two all-reduces per "
+        "layer); unset: one GPU")
 
 
 # --------------------------------------------------------------------------- hardware

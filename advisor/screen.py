@@ -59,12 +59,13 @@ def screen(cat, hw, req, stacks_by_model: dict[str, list[tuple[str, str, str]]],
     from .ranking import score as rank_score
     from .constraints import claimed_languages, model_violations, runtime_takes
     from .quality import quality_base, quant_loss_pct
+    from .estimate import budget_of
 
     mids = [mid for mid in stacks_by_model if cat.models[mid].architecture is not None]
     n = len(mids)
     if not n:
         return ScreenResult([], 0, 0)
-    budget = req.vram_gb or req.ram_gb or hw.memory_gb or 0.0
+    budget = budget_of(req, hw) or 0.0
     usable = budget * (1 - req.headroom) * 1e9
 
     # per model: exact booleans and architecture numbers

@@ -66,6 +66,35 @@ def gpu_of(acc_id: str, acc, interconnect: Optional[str] = None) -> Gpu:
     return Gpu(acc_id, acc.bandwidth_gbps, tflops or 0.0, acc.memory_gb, link)
 
 
+def machine_gpu(cat, hw) -> Optional[tuple[str, Gpu, int]]:
+    """(catalog id, Gpu, how many) of the NVIDIA GPUs a hardware spec plans on: its accelerator (--gpu, --vram's
+    typical card, NVML), or a hardware profile's GPU model found in the catalog; None for any other machine."""
+    acc_id, count = getattr(hw, "accelerator", None), getattr(hw, "gpus", 1) or 1
+    h = cat.hardware.get(hw.hardware_id) if getattr(hw, "hardware_id", None) else None
+    if acc_id is None and h is not None and h.gpu is not None:
+        hit = cat.accelerator_named(h.gpu.model)
+        acc_id, count = (hit[0], h.gpu.count) if hit else (None, 1)
+    if acc_id is None or acc_id not in cat.accelerators:
+        return None
+    acc = cat.accelerators[acc_id]
+    if "cuda" not in acc.backends:
+        return None
+    return acc_id, gpu_of(acc_id, acc, getattr(hw, "interconnect", "") or None), count
+
+
+def largest_tp(a: Architecture, gpus: int) -> int:
+    """The largest tensor-parallel size up to `gpus` that vLLM accepts for this model (a power of two whose
+    attention and KV heads divide, advisor.vllm.valid_tp)."""
+    from .vllm import valid_tp
+
+    tp, best = 1, 1
+    while tp <= gpus:
+        if valid_tp(a, tp) is None:
+            best = tp
+        tp *= 2
+    return best
+
+
 @dataclass(frozen=True)
 class Weights:
     """Bytes a model's weights take: the linear layers at `bits` per weight, embeddings and the output head at

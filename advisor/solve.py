@@ -14,7 +14,7 @@ from .artifacts import artifact_for
 from .constraints import (CONTEXT, DECODE, DOWNLOAD, LANGUAGE, LICENSE, MEMORY, MODALITY, RUNTIME_MODALITY,  # noqa: F401
                           SPEED_CONSTRAINTS, TASK, TTFT, Candidate, Note, Violation, check, claimed_languages,
                           model_violations, runtime_takes)
-from .estimate import HardwareSpec, apply_measured, cpu_side_speed, listed_bytes, offload_for
+from .estimate import HardwareSpec, apply_measured, budget_of, cpu_side_speed, listed_bytes, offload_for
 from .kb import Catalog
 from .memory import Target, estimate_memory
 from .offload import offload_speed
@@ -29,7 +29,7 @@ def evaluate(cat: Catalog, hw: HardwareSpec, req: Requirements, profiles=(), *, 
              ) -> list[Candidate]:
     """Every allowed stack, evaluated exactly and checked; above SCREEN_THRESHOLD stacks a vectorised
     screen (advisor.screen) first picks the ones worth the exact evaluation."""
-    budget_gb = req.vram_gb or req.ram_gb or hw.memory_gb
+    budget_gb = budget_of(req, hw)
     models = dict(cat.models)
     all_profiles = list(cat.profiles.values()) + list(profiles)
     mine = [p for p in all_profiles if hw.fingerprint and p.hardware_fingerprint == hw.fingerprint]  # this machine's
@@ -75,13 +75,20 @@ def evaluate(cat: Catalog, hw: HardwareSpec, req: Requirements, profiles=(), *, 
     speed_cache: dict = {}
     download_cache: dict = {}
     out: list[Candidate] = []
+    whole_hw, whole_budget = hw, budget_gb
+    from .serving import machine_gpu
+
+    vllm_gpu = machine_gpu(cat, hw)  # a known NVIDIA GPU: vLLM's speed from its fitted serving roofline
     for mid, q, rid, backend in chosen:
         m = cat.models[mid]
         c = Candidate(mid, m, q, rid, backend)
         rt = cat.runtimes[rid]
+        # several GPUs: each runtime sees them as it spreads a model over them (its memory, its speed)
+        hw = whole_hw.for_runtime(rt.multi_gpu) if backend != "cpu" else whole_hw
+        budget_gb = hw.memory_gb if whole_hw.gpus > 1 and backend != "cpu" else whole_budget
         if m.availability == "open-weights":
-            target = target_cache.setdefault(backend, Target(cpu_arch=hw.cpu_arch, simd=hw.simd, backend=backend, os=hw.platform,
-                                                             memory_gb=budget_gb))
+            target = target_cache.setdefault((backend, budget_gb), Target(
+                cpu_arch=hw.cpu_arch, simd=hw.simd, backend=backend, os=hw.platform, memory_gb=budget_gb))
             ctx = min(req.context, m.architecture.extended_context_length or m.architecture.context_length)
             c.memory = estimate_memory(m, q, rid, ctx, kv=req.kv_cache, rt=rt, target=target,
                                        quantization=cat.quantizations[q],
@@ -96,6 +103,8 @@ def evaluate(cat: Catalog, hw: HardwareSpec, req: Requirements, profiles=(), *, 
                         prompt_tokens=req.prompt_tokens, kv=req.kv_cache, eff=eff_for(rid, backend, q),
                         q=cat.quantizations[q],
                         bandwidth_source=bw_src, compute_source=hw.compute_source, simd=hw.simd)
+                    if hw.gpus > 1 and rt.multi_gpu == "tensor" and not (vllm_gpu and backend == "cuda"):
+                        speed_cache[skey] = tensor_parallel(speed_cache[skey], m, hw)
                     # the same basis rule as `estimate`: measured only within this machine's runs of the stack
                     apply_measured(speed_cache[skey], mine, mid, q, rid, backend, hw, ctx, req.prompt_tokens)
                 c.speed = speed_cache[skey]
@@ -108,7 +117,9 @@ def evaluate(cat: Catalog, hw: HardwareSpec, req: Requirements, profiles=(), *, 
                     if speed_cache[ckey] is not None:
                         c.offload = off
                         c.speed = offload_speed(c.speed, speed_cache[ckey], off, req.prompt_tokens)
-            if req.concurrent_users > 1 or req.requests_per_s:
+            if _runtime_group(rid) == "vllm" and c.backend == "cuda" and c.speed is not None and vllm_gpu is not None:
+                _vllm_serving(c, req, hw, vllm_gpu, cat.quantizations[q])
+            elif req.concurrent_users > 1 or req.requests_per_s:
                 _serve_users(c, req, hw, fp32_for(c.backend), eff_for(rid, c.backend, q))
             if (mid, q) not in download_cache:
                 ws = quant_weights(m, q, cat.quantizations[q])
@@ -126,6 +137,89 @@ def evaluate(cat: Catalog, hw: HardwareSpec, req: Requirements, profiles=(), *, 
         out.append(c)
     rank(out, req)
     return out
+
+
+def tensor_parallel(sp, m, hw: HardwareSpec):
+    """A single stream's speed at tensor parallelism over the machine's GPUs: the roofline of their summed
+    bandwidth and compute, plus two all-reduces per layer (after attention and after the MLP) at the
+    interconnect's small-message time (advisor.serving: NVLink 9 us, sglang PR 2904; PCIe 42.56 us,
+    NVIDIA/nccl issue 1530)."""
+    from dataclasses import replace
+
+    from .serving import FITTED, PCIE_ALLREDUCE_US
+
+    if sp is None or not sp.decode_tps or m.architecture is None:
+        return sp
+    us = FITTED.allreduce_us if hw.interconnect == "nvlink" else PCIE_ALLREDUCE_US
+    extra = 2 * m.architecture.layers * us * 1e-6
+    dec = 1 / (1 / sp.decode_tps + extra)
+    k = dec / sp.decode_tps
+    note = (f"tensor parallel over {hw.gpus} GPUs ({hw.interconnect or 'pcie'}): bandwidth and compute of all of them, "
+            f"plus 2 all-reduces per layer x {m.architecture.layers} layers x {us:g} us = {extra * 1e3:.2f} ms per token")
+    ttft = sp.ttft_ms + (1 / dec - 1 / sp.decode_tps) * 1e3 if sp.ttft_ms else sp.ttft_ms
+    return replace(sp, decode_tps=dec, decode_tps_range=(sp.decode_tps_range[0] * k, sp.decode_tps_range[1] * k),
+                   ttft_ms=ttft, assumptions=list(sp.assumptions) + [note])
+
+
+def vllm_speed(sp, m, hw: HardwareSpec, gpu, quant, *, users: int = 1, prompt_tokens: int = 512,
+               output_tokens: int = 256, kv: str = "f16", requests_per_s: Optional[float] = None):
+    """vLLM on a known NVIDIA GPU: each user's speed and the time to first token from advisor.serving's batched
+    roofline (fitted on published vLLM runs, python -m benchmarks.bench_vllm_throughput), at tensor
+    parallelism over the machine's GPUs (the largest size the model's heads allow), with `users` in one
+    batch; a request rate becomes users in flight by Little's law. Returns (speed, the point, one user's
+    point, users)."""
+    from dataclasses import replace
+
+    from .serving import FITTED, Weights, largest_tp, prefill_ms, serve_point, users_for_rate
+
+    a = m.architecture
+    _, g, count = gpu
+    tp = largest_tp(a, min(count, hw.gpus if hw.gpus > 1 else count))
+    kvb = 2 if kv == "f16" else 1  # --kv-cache q8_0/q4_0 -> vLLM fp8
+    w = Weights(bits=quant.bits_per_weight or 16.0)
+    out = max(1, output_tokens)
+
+    def at(k: int) -> dict:
+        return serve_point(a, g, tp=tp, users=k, prompt_tokens=prompt_tokens, output_tokens=out, kv_bytes=kvb, w=w)
+
+    n = users
+    p = at(n)
+    for _ in range(30 if requests_per_s else 0):
+        need = users_for_rate(requests_per_s, p, out)
+        if need <= n or n >= MAX_USERS:
+            break
+        n = min(need, MAX_USERS)
+        p = at(n)
+    dec = p["per_user_tok_s"]
+    link = f", {g.interconnect}" if tp > 1 else ""
+    pre_ms = prefill_ms(a, g, prompt_tokens, tp=tp, w=w)
+    note = (f"in place of the decode and prefill figures above, vLLM's batched roofline on {g.id} (advisor.serving, fitted on published vLLM runs: "
+            f"python -m benchmarks.bench_vllm_throughput): TP {tp}{link}, {n} user{'s' if n > 1 else ''}, "
+            f"{p['tpot_ms']:g} ms per output token ({p['step']['bound']}-bound), "
+            f"first token {p['ttft_ms']:g} ms for a {prompt_tokens}-token prompt; "
+            f"bandwidth share {FITTED.eff_bw}, {FITTED.overhead_ms} ms per step, MFU {FITTED.mfu}")
+    out_sp = replace(sp, decode_tps=dec, decode_tps_range=(dec * 0.75, dec * 1.25), ttft_ms=p["ttft_ms"],
+                     prefill_tps=prompt_tokens / (pre_ms / 1e3) if pre_ms > 0 else sp.prefill_tps,
+                     own_runs=True, assumptions=list(sp.assumptions) + [note])
+    return out_sp, p, (p if n == 1 else at(1)), n
+
+
+def _vllm_serving(c: Candidate, req: Requirements, hw: HardwareSpec, gpu, quant) -> None:
+    """vllm_speed for a candidate; with users, a KV cache of the context for each and the serving record."""
+    from dataclasses import replace
+
+    c.speed, p, one, n = vllm_speed(c.speed, c.model, hw, gpu, quant, users=req.concurrent_users,
+                                    prompt_tokens=req.prompt_tokens, output_tokens=req.output_tokens,
+                                    kv=req.kv_cache, requests_per_s=req.requests_per_s)
+    if c.memory is not None and n > 1:
+        c.memory = replace(c.memory, kv_cache=c.memory.kv_cache * n, settings={**c.memory.settings, "slots": n},
+                           assumptions=c.memory.assumptions + [f"{n} sequences, each with its own KV cache of the context"])
+    if n > 1 or req.requests_per_s:
+        c.serving = {"users": n, "per_user_tok_s": round(p["per_user_tok_s"], 2),
+                     "aggregate_tok_s": round(p["aggregate_tok_s"], 2),
+                     "single_stream_tok_s": round(one["per_user_tok_s"], 2), "coef_backend": "vllm", "tp": p["tp"]}
+        if req.requests_per_s:
+            c.serving["requests_per_s"] = req.requests_per_s
 
 
 def _serve_users(c: Candidate, req: Requirements, hw: HardwareSpec, fp32: Optional[float], eff) -> None:

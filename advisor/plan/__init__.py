@@ -44,19 +44,17 @@ def vllm_capacity(cat: Catalog, chosen: dict, req: Requirements, hw: HardwareSpe
     within the GPUs the hardware has. None for any other pick."""
     if chosen is None or chosen["runtime"] != "vllm":
         return None
-    gpu_id, count = hw.accelerator, 1
-    h = cat.hardware.get(hw.hardware_id) if hw.hardware_id else None
-    if gpu_id is None and h is not None and h.gpu is not None:
-        hit = cat.accelerator_named(h.gpu.model)
-        gpu_id, count = (hit[0], h.gpu.count) if hit else (None, 1)
-    if gpu_id is None or gpu_id not in cat.accelerators:
+    from ..serving import machine_gpu, plan_layouts
+
+    found = machine_gpu(cat, hw)
+    if found is None:
         return None
-    from ..serving import gpu_of, plan_layouts
+    _, gpu, count = found
 
     m = cat.models[chosen["model"]]
     bits = cat.quantizations[chosen["quantization"]].bits_per_weight or 16.0
     users = (chosen.get("serving") or {}).get("users", req.concurrent_users)  # a request rate's users in flight
-    out = plan_layouts(m, gpu_of(gpu_id, cat.accelerators[gpu_id]), users=users,
+    out = plan_layouts(m, gpu, users=users,
                        prompt_tokens=min(req.prompt_tokens, chosen["context"] - 1),
                        output_tokens=max(1, min(req.output_tokens, chosen["context"] - req.prompt_tokens)),
                        target_tps=req.min_tps, gpus_per_node=count, max_gpus=count, max_model_len=chosen["context"],
