@@ -344,6 +344,10 @@ UI = {
     "headroom": "Headroom (share of memory kept free)",
     "kv_cache": "KV cache", "kv_cache_help": "f16, or quantized by llama.cpp (--cache-type-k/v): less memory per token.",
     "users": "Users at once", "users_help": "Requests served together (--concurrent-users): a KV cache of the context for each, and the speed each user sees.", "prefer": "Prefer", "top": "How many",
+    "rate": "Requests per second", "rate_help": "An arrival rate instead of users at once (--requests-per-s): each stack serves the requests in flight it implies at its own speed (Little's law).",
+    "output_tokens": "Output tokens per request", "gpus": "GPUs",
+    "gpus_help": "GPUs of this kind in the machine (--gpus): memory adds up; llama.cpp and Ollama run them one at a time, vLLM uses all of them (tensor parallel).",
+    "interconnect": "Between the GPUs", "interconnect_help": "NVLink or PCIe (--interconnect; default NVLink for SXM cards).",
     "as_of": "As of", "as_of_help": "What is offered on this date (default today): built-ins come and go.",
     "load_error": "The requirements could not be read: {error}",
     # recommend

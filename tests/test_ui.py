@@ -243,3 +243,21 @@ def test_users_at_once_size_a_kv_cache_each_and_travel_in_the_link(cli, cat):
     assert list(four["model"]) != list(one["model"]) or (four["memory"].values > one["memory"].values).all()
     again = ok(app(ram="16GB", bandwidth_gbps="30", concurrent_users="4"))
     assert again.number_input(key="req_users").value == 4 and top_pick(again) == top_pick(at)
+
+
+def test_gpus_and_a_request_rate_match_the_cli_and_travel_in_the_link(cli, cat):
+    """Custom hardware with several GPUs (--gpus) and an arrival rate (--requests-per-s): the same top pick as
+    the CLI, and the link restores both."""
+    at = ok(custom(app(), req_gpu="h100-sxm", req_gpus=4))
+    at.number_input(key="req_rate").set_value(5.0)
+    at.number_input(key="req_output_tokens").set_value(512)
+    ok(at.run())
+    assert at.query_params["gpus"] == "4" and at.query_params["requests_per_s"] == "5.0"
+    assert at.query_params["output_tokens"] == "512"
+    r = json.loads(cli("recommend", "--gpu", "h100-sxm", "--gpus", "4", "--requests-per-s", "5", "--output-tokens",
+                       "512", "--format", "json").stdout)["recommendations"][0]
+    assert r["serving"]["requests_per_s"] == 5
+    assert top_pick(at) == f"Top pick: {r['model']} {r['quantization_name']} on {r['runtime']} ({r['backend']})"
+    again = ok(app(gpu="h100-sxm", gpus="4", requests_per_s="5", output_tokens="512"))
+    assert again.number_input(key="req_gpus").value == 4 and again.number_input(key="req_rate").value == 5.0
+    assert top_pick(again) == top_pick(at)

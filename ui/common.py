@@ -20,7 +20,8 @@ DEFAULTS: dict[str, Any] = {
     "req_gpu": None, "req_tflops": None, "req_lang": [], "req_lang_strict": False, "req_modality": [], "req_task": [],
     "req_context": 8192, "req_min_tps": None, "req_max_ttft": None, "req_prompt_tokens": 512, "req_license": [],
     "req_platform": None, "req_runtimes": [], "req_max_download": None, "req_headroom": 0.10, "req_prefer": "quality",
-    "req_top": 3, "req_as_of": None, "req_kv_cache": "f16", "req_users": 1,
+    "req_top": 3, "req_as_of": None, "req_kv_cache": "f16", "req_users": 1, "req_rate": None,
+    "req_output_tokens": 256, "req_gpus": 1, "req_interconnect": None,
 }
 
 
@@ -77,13 +78,14 @@ def set_state(raw: dict[str, Any]) -> None:
 
         gpu = find_accelerator(cat, req.gpu)[0] if req.gpu else None
         new.update(req_hw_mode="custom", req_ram=req.ram_gb, req_vram=req.vram_gb, req_bandwidth=req.bandwidth_gbps,
-                   req_gpu=gpu, req_tflops=req.tflops)
+                   req_gpu=gpu, req_tflops=req.tflops, req_gpus=req.gpus or 1, req_interconnect=req.interconnect)
     new.update(req_lang=list(req.languages), req_lang_strict=req.lang_strict, req_modality=list(req.modalities),
                req_task=list(req.tasks), req_context=req.context, req_min_tps=req.min_tps,
                req_max_ttft=req.max_ttft_ms, req_prompt_tokens=req.prompt_tokens,
                req_license=[x for x in req.license if x != "any"], req_platform=req.platform,
                req_runtimes=list(req.runtimes), req_max_download=req.max_download_gb, req_headroom=req.headroom,
                req_prefer=req.prefer, req_top=req.top, req_kv_cache=req.kv_cache, req_users=req.concurrent_users,
+               req_rate=req.requests_per_s, req_output_tokens=req.output_tokens,
                req_as_of=datetime.date.fromisoformat(req.as_of) if req.as_of else None)
     if raw.get("context") is None and req.hardware and cat.hw(req.hardware).kind == "phone":
         from advisor.requirements import PHONE_CONTEXT
@@ -104,10 +106,17 @@ def raw_requirements() -> dict[str, Any]:
                         ("tflops", "req_tflops"), ("gpu", "req_gpu")):
             if s[wk]:
                 raw[key] = s[wk]
+        if s.req_gpus and s.req_gpus > 1 and (s.req_gpu or s.req_vram):
+            raw["gpus"] = s.req_gpus
+            if s.req_interconnect:
+                raw["interconnect"] = s.req_interconnect
     raw.update(languages=list(s.req_lang), modalities=list(s.req_modality), tasks=list(s.req_task),
                context=s.req_context, prompt_tokens=s.req_prompt_tokens, license=list(s.req_license) or None,
                runtimes=list(s.req_runtimes), headroom=s.req_headroom, prefer=s.req_prefer, top=s.req_top,
-               lang_strict=s.req_lang_strict, kv_cache=s.req_kv_cache, concurrent_users=s.req_users)
+               lang_strict=s.req_lang_strict, kv_cache=s.req_kv_cache, concurrent_users=s.req_users,
+               output_tokens=s.req_output_tokens)
+    if s.req_rate:
+        raw["requests_per_s"] = s.req_rate
     for key, wk in (("min_tps", "req_min_tps"), ("max_ttft_ms", "req_max_ttft"), ("max_download_gb", "req_max_download"),
                     ("platform", "req_platform")):
         if s[wk] is not None:
@@ -165,6 +174,10 @@ def sidebar() -> None:
         c1, c2 = sb.columns(2)
         c1.number_input(W["bandwidth"], min_value=0.0, max_value=20000.0, step=10.0, key="req_bandwidth")
         c2.number_input(W["tflops"], min_value=0.0, max_value=20000.0, step=1.0, key="req_tflops")
+        c1, c2 = sb.columns(2)
+        c1.number_input(W["gpus"], min_value=1, max_value=64, step=1, key="req_gpus", help=W["gpus_help"])
+        c2.selectbox(W["interconnect"], ("nvlink", "pcie"), key="req_interconnect", index=None, placeholder="auto",
+                     help=W["interconnect_help"])
     langs = language_options()
     sb.multiselect(W["languages"], list(langs), key="req_lang", format_func=lambda c: langs.get(c, c),
                    placeholder=W["languages_placeholder"])
@@ -190,7 +203,10 @@ def sidebar() -> None:
     sb.number_input(W["max_download"], min_value=0.0, step=1.0, key="req_max_download", help=W["max_download_help"])
     sb.slider(W["headroom"], 0.0, 0.5, step=0.05, key="req_headroom", format="%.2f")
     sb.radio(W["kv_cache"], KV_CACHE_TYPES, key="req_kv_cache", horizontal=True, help=W["kv_cache_help"])
-    sb.number_input(W["users"], min_value=1, max_value=4096, step=1, key="req_users", help=W["users_help"])
+    c1, c2 = sb.columns(2)
+    c1.number_input(W["users"], min_value=1, max_value=4096, step=1, key="req_users", help=W["users_help"])
+    c2.number_input(W["rate"], min_value=0.0, step=0.5, key="req_rate", help=W["rate_help"])
+    sb.number_input(W["output_tokens"], min_value=1, max_value=1_000_000, step=64, key="req_output_tokens")
     sb.radio(W["prefer"], ("quality", "speed", "memory"), key="req_prefer", horizontal=True)
     c1, c2 = sb.columns(2)
     c1.number_input(W["top"], min_value=1, max_value=50, step=1, key="req_top")
