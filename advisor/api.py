@@ -10,10 +10,20 @@ from .errors import InputError
 
 def resolve_hardware(cat, hardware_id: str | None, ram: str | None, vram: str | None, bandwidth: float | None,
                      gpu: str | None = None, tflops: float | None = None, gpus: int | None = None,
-                     interconnect: str | None = None):
+                     interconnect: str | None = None, nodes: int | None = None):
     """--hardware, or --gpu/--ram/--vram/--bandwidth/--tflops, or this machine (detected and measured);
-    --gpus N of the GPU named (--vram, --bandwidth and --tflops are each GPU's)."""
+    --gpus N of the GPU named (--vram, --bandwidth and --tflops are each GPU's); --nodes N such machines."""
     spec = _hardware(cat, hardware_id, ram, vram, bandwidth, gpu, tflops)
+    if nodes and nodes > 1:
+        if spec.memory_kind != "vram":
+            raise InputError("--nodes", f"{spec.name} has no discrete GPU: only vLLM spans machines, on GPUs",
+                             "--hardware ID of a GPU server, or --gpu ID [--gpus N], with --nodes N")
+        spec = _gpus(spec, hardware_id, gpus, interconnect).with_nodes(nodes)
+        return spec
+    return _gpus(spec, hardware_id, gpus, interconnect)
+
+
+def _gpus(spec, hardware_id, gpus, interconnect):
     if gpus is None and interconnect is None:
         return spec
     if hardware_id:
@@ -56,7 +66,7 @@ def resolve(cat, raw: dict[str, Any]):
     check_ids(req, cat)
     spec = resolve_hardware(cat, req.hardware, str(req.ram_gb) + "GB" if req.ram_gb else None,
                             str(req.vram_gb) + "GB" if req.vram_gb else None, req.bandwidth_gbps, req.gpu, req.tflops,
-                            req.gpus, req.interconnect)
+                            req.gpus, req.interconnect, req.nodes)
     if raw.get("context") is None and req.hardware and cat.hw(req.hardware).kind == "phone":
         req.context = PHONE_CONTEXT
         spec.notes.append(f"context {PHONE_CONTEXT} tokens: the default on phones, where on-device runtimes ship "

@@ -313,11 +313,12 @@ def hardware_detect(fmt: str, refresh: bool) -> None:
 @click.option("--tflops", type=float, default=None, help="Dense FP16 TFLOP/s of the GPU (CPU: FP32) for prefill.")
 @click.option("--gpus", default=None, help="GPUs of the --gpu/--vram kind in the machine (default 1).")
 @click.option("--interconnect", default=None, help="Between them: nvlink or pcie (default: NVLink for SXM cards).")
+@click.option("--nodes", default=None, help="Machines of that kind (default 1): vLLM spans them, a pipeline stage on each.")
 @click.option("--prompt-tokens", "prompt_tokens", default="512", show_default=True)
 @click.option("--kv-cache", "kv", type=click.Choice(["f16", "q8_0", "q4_0"]), default="f16", show_default=True)
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 def estimate(model_id, quant, runtime, context, hardware_id, ram, vram, bandwidth, gpu, tflops, gpus, interconnect,
-             prompt_tokens, kv, fmt) -> None:
+             nodes, prompt_tokens, kv, fmt) -> None:
     """Memory and speed of one model + quantization + runtime, with the basis of every figure."""
     from .api import resolve_hardware
     from .estimate import estimate_stack
@@ -328,8 +329,9 @@ def estimate(model_id, quant, runtime, context, hardware_id, ram, vram, bandwidt
     pt = parse_tokens(prompt_tokens, "--prompt-tokens")
     from .requirements import build
 
-    hw_req = build({"gpus": gpus, "interconnect": interconnect})  # checked as recommend checks them
-    spec = resolve_hardware(cat, hardware_id, ram, vram, bandwidth, gpu, tflops, hw_req.gpus, hw_req.interconnect)
+    hw_req = build({"gpus": gpus, "interconnect": interconnect, "nodes": nodes})  # checked as recommend checks them
+    spec = resolve_hardware(cat, hardware_id, ram, vram, bandwidth, gpu, tflops, hw_req.gpus, hw_req.interconnect,
+                            hw_req.nodes)
     est = estimate_stack(cat, model_id, quant, runtime, ctx, spec, prompt_tokens=pt, kv=kv,
                          extra_profiles=_user_profiles())
     rec = est.as_dict()
@@ -656,6 +658,8 @@ _REQUIREMENT_OPTIONS = [
                       "them under tensor parallelism (vLLM), one at a time under a layer split (llama.cpp, Ollama)."),
     click.option("--interconnect", default=None,
                  help="Between those GPUs: nvlink or pcie (default: NVLink for SXM cards, else PCIe)."),
+    click.option("--nodes", default=None,
+                 help="Machines of that kind (a cluster, default 1): vLLM spans them with a pipeline stage on each."),
     click.option("--bandwidth", default=None, help="Memory bandwidth in GB/s of the device the model runs on."),
     click.option("--tflops", default=None, help="Dense FP16 TFLOP/s of the GPU (CPU: FP32), for prefill and TTFT."),
     click.option("--lang", multiple=True, help="ISO 639-1 code; repeat or comma-separate."),
@@ -704,7 +708,7 @@ def _requirements(*args, **kw):
     return cat, req, spec
 
 
-def _raw(spec_file, ram, vram, hardware_id, gpu, gpus, interconnect, bandwidth, tflops, lang, modality, task, context, min_tps, max_ttft_ms,
+def _raw(spec_file, ram, vram, hardware_id, gpu, gpus, interconnect, nodes, bandwidth, tflops, lang, modality, task, context, min_tps, max_ttft_ms,
          prompt_tokens, license_, platform, runtimes, max_download_gb, headroom, prefer, top, as_of=None,
          lang_strict=None, kv_cache=None, concurrent_users=None, output_tokens=None, requests_per_s=None):
     """The raw requirements of a spec file and the flags (flags win)."""
@@ -712,7 +716,7 @@ def _raw(spec_file, ram, vram, hardware_id, gpu, gpus, interconnect, bandwidth, 
 
     raw = load_spec(spec_file) if spec_file else {}
     flags = {"ram_gb": ram, "vram_gb": vram, "hardware": hardware_id, "gpu": gpu, "gpus": gpus,
-             "interconnect": interconnect, "bandwidth_gbps": bandwidth,
+             "interconnect": interconnect, "nodes": nodes, "bandwidth_gbps": bandwidth,
              "tflops": tflops, "languages": list(lang) or None,
              "modalities": list(modality) or None, "tasks": list(task) or None, "context": context,
              "min_tps": min_tps, "max_ttft_ms": max_ttft_ms, "prompt_tokens": prompt_tokens,

@@ -61,6 +61,7 @@ class Candidate:
     offload: object = None  # advisor.offload.OffloadPlan: -ngl N when the model fits only VRAM + RAM
     artifact: dict = field(default_factory=dict)  # advisor.artifacts.artifact_for: published or to be made
     serving: Optional[dict] = None  # N users at once (advisor.solve._serve_users): per user and aggregate tok/s
+    budget_gb: Optional[float] = None  # the memory this stack's runtime can use (several GPUs: as it spreads a model)
 
     @property
     def feasible(self) -> bool:

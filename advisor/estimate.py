@@ -53,15 +53,34 @@ class HardwareSpec:
     # each runtime sees them as it spreads a model over them (`for_runtime`)
     gpus: int = 1
     interconnect: str = ""  # nvlink | pcie (between the GPUs; tensor parallelism's all-reduces cross it)
+    nodes: int = 1  # machines of this kind: the sums above cover all of them (gpus is per machine)
 
-    def for_runtime(self, multi_gpu: Optional[str]) -> "HardwareSpec":
+    def for_runtime(self, multi_gpu: Optional[str], multi_node: bool = False) -> "HardwareSpec":
         """This machine as a runtime that spreads one model over its GPUs in the way `multi_gpu` names
         ('tensor', 'layer', or None for one GPU) sees it: tensor parallelism has every GPU's memory,
         bandwidth and compute; a layer split has every GPU's memory but one GPU's speed, since a token
-        passes through the GPUs in turn; a one-GPU runtime has one GPU."""
+        passes through the GPUs in turn; a one-GPU runtime has one GPU. With several nodes, a runtime
+        that spans them (vLLM: pipeline stages, one per node) has every node's memory and one node's
+        speed (a token passes through the stages in turn); any other runtime has one node."""
+        from dataclasses import replace
+
+        if self.nodes > 1:
+            k = self.nodes
+            how = (f"one of {k} nodes at a time: a pipeline stage on each, a token passes through them in turn"
+                   if multi_node else f"one of {k} nodes: the runtime runs on one machine")
+            node = replace(self, bandwidth_gbps=self.bandwidth_gbps / k, bandwidth_source=f"{self.bandwidth_source}; {how}",
+                           gpu_tflops=self.gpu_tflops / k if self.gpu_tflops else None,
+                           compute_source=f"{self.compute_source}; {how}" if self.compute_source else "",
+                           memory_gb=self.memory_gb / k if self.memory_gb and not multi_node else self.memory_gb,
+                           nodes=k if multi_node else 1, notes=list(self.notes))
+            if multi_node:  # the stages' speed is one node's, as its own runtime sees that node
+                one = replace(node, memory_gb=node.memory_gb / k if node.memory_gb else None, nodes=1)
+                one = one.for_runtime(multi_gpu)
+                return replace(node, bandwidth_gbps=one.bandwidth_gbps, gpu_tflops=one.gpu_tflops,
+                               bandwidth_source=one.bandwidth_source, compute_source=one.compute_source)
+            return node.for_runtime(multi_gpu)
         if self.gpus <= 1 or self.memory_kind != "vram" or multi_gpu == "tensor":
             return self
-        from dataclasses import replace
 
         n = self.gpus
         how = (f"one of {n} GPUs at a time: the layers are split across them and a token passes through each in turn"
@@ -72,6 +91,19 @@ class HardwareSpec:
                        compute_source=f"{self.compute_source}; {how}" if self.compute_source else "",
                        memory_gb=self.memory_gb if multi_gpu == "layer" or not self.memory_gb else self.memory_gb / n,
                        gpus=n if multi_gpu == "layer" else 1, notes=list(self.notes))
+
+    def with_nodes(self, n: int) -> "HardwareSpec":
+        """n machines of this spec's kind (--nodes): memory, bandwidth and compute add up over them."""
+        from dataclasses import replace
+
+        if n == self.nodes:
+            return self
+        k = n / self.nodes
+        return replace(self, name=f"{n} nodes of {self.name}", memory_gb=self.memory_gb * k if self.memory_gb else None,
+                       bandwidth_gbps=self.bandwidth_gbps * k, gpu_tflops=self.gpu_tflops * k if self.gpu_tflops else None,
+                       nodes=n, notes=list(self.notes) + [
+                           f"{n} nodes: a runtime that spans machines (vLLM with Ray: a pipeline stage per node) holds a "
+                           "model in all of them at one node's speed; any other runtime runs on one node"])
 
     def with_gpus(self, n: int, interconnect: str = "") -> "HardwareSpec":
         """n GPUs of this spec's kind in one machine (--gpus): memory, bandwidth and compute add up."""
@@ -108,7 +140,7 @@ def gpus_note(n: int, interconnect: str) -> str:
 def budget_of(req, hw: HardwareSpec) -> Optional[float]:
     """The memory budget in GB: --vram/--ram where given, else the hardware's; with several GPUs their sum
     (--vram is then each GPU's, and the spec already multiplied it)."""
-    if hw.gpus > 1:
+    if hw.gpus > 1 or hw.nodes > 1:
         return hw.memory_gb
     return req.vram_gb or req.ram_gb or hw.memory_gb
 
@@ -417,7 +449,7 @@ def estimate_stack(cat: Catalog, model_id: str, quant: str, runtime_id: str, con
                          ", ".join(rt.backends))
     whole = spec
     if backend != "cpu":  # several GPUs: as this runtime spreads a model over them (its memory, its speed)
-        spec = spec.for_runtime(rt.multi_gpu)
+        spec = spec.for_runtime(rt.multi_gpu, rt.multi_node)
     listed = listed_bytes(m, q_id, rt)
     target = Target(cpu_arch=spec.cpu_arch, simd=spec.simd, backend=backend, memory_gb=spec.memory_gb,
                     os=spec.platform)
@@ -446,8 +478,9 @@ def estimate_stack(cat: Catalog, model_id: str, quant: str, runtime_id: str, con
 
         gpu = machine_gpu(cat, whole) if runtime_id == "vllm" and backend == "cuda" else None
         if gpu is not None:  # the same speed rule as recommend: vLLM's fitted serving roofline
-            speed = vllm_speed(speed, m, spec, gpu, q, prompt_tokens=prompt_tokens, output_tokens=gen_tokens, kv=kv)[0]
-        elif spec.gpus > 1 and rt.multi_gpu == "tensor":
+            speed = vllm_speed(speed, m, spec, gpu, q, prompt_tokens=prompt_tokens, output_tokens=gen_tokens, kv=kv,
+                               context=context)[0]
+        elif (spec.gpus > 1 or spec.nodes > 1) and rt.multi_gpu == "tensor":
             speed = tensor_parallel(speed, m, spec)
         basis = apply_measured(speed, profiles, model_id, q_id, runtime_id, backend, spec, context, prompt_tokens)
         off = offload_for(m, q_id, runtime_id, backend, mem, spec)

@@ -71,6 +71,7 @@ def stack_points(cands) -> list[dict]:
 def candidate_record(cat: Catalog, c, req: Requirements, hw: HardwareSpec, budget) -> dict:
     """One evaluated stack under the same field names as `estimate` (advisor.estimate.stack_record), plus what
     only the solver knows: download size, quality, score, notes."""
+    budget = c.budget_gb or budget  # several GPUs: what this stack's runtime can use of them
     fits = None
     if c.memory is not None and budget:
         fits = not any(v.constraint == "memory" for v in c.violations)

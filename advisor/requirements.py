@@ -56,6 +56,7 @@ class Requirements:
     requests_per_s: Optional[float] = None  # arrival rate: users in flight by Little's law, per stack
     gpus: Optional[int] = None  # GPUs of the --gpu/--vram kind in the machine (a profile gives its own)
     interconnect: Optional[str] = None  # between them: nvlink | pcie (default from the card: SXM -> NVLink)
+    nodes: Optional[int] = None  # machines of that kind (a cluster): vLLM spans them, pipeline stages
 
     @property
     def on(self):
@@ -82,7 +83,7 @@ SPEC_KEYS = {
     "output_tokens": "output_tokens", "output-tokens": "output_tokens",
     "requests_per_s": "requests_per_s", "requests-per-s": "requests_per_s",
     "target_tps": "min_tps", "target-tps": "min_tps",
-    "gpus": "gpus", "interconnect": "interconnect",
+    "gpus": "gpus", "interconnect": "interconnect", "nodes": "nodes",
     # the decision record's front matter (`advisor plan`); not requirements
     "title": "title", "status": "status", "decision_makers": "decision_makers", "decision-makers": "decision_makers",
     "consulted": "consulted", "informed": "informed", "fleet": "fleet",
@@ -203,6 +204,14 @@ def build(raw: dict[str, Any]) -> Requirements:
         if not 1 <= g <= 64:
             raise InputError("--gpus", "must be 1 to 64", "a whole number of GPUs from 1 to 64")
         r["gpus"] = g
+    if raw.get("nodes") is not None:
+        try:
+            nn = int(str(raw["nodes"]))
+        except ValueError:
+            raise InputError("--nodes", f"cannot read '{raw['nodes']}'", "a whole number of machines from 1 to 64") from None
+        if not 1 <= nn <= 64:
+            raise InputError("--nodes", "must be 1 to 64", "a whole number of machines from 1 to 64")
+        r["nodes"] = nn
     if raw.get("interconnect") is not None:
         ic = str(raw["interconnect"]).strip().lower()
         if ic not in ("nvlink", "pcie"):
@@ -308,7 +317,7 @@ SPEC_OUT = (("hardware", "hardware"), ("ram", "ram_gb"), ("vram", "vram_gb"), ("
             ("max_download_gb", "max_download_gb"), ("headroom", "headroom"), ("prefer", "prefer"), ("top", "top"),
             ("as_of", "as_of"), ("kv_cache", "kv_cache"), ("concurrent_users", "concurrent_users"),
             ("output_tokens", "output_tokens"), ("requests_per_s", "requests_per_s"), ("gpus", "gpus"),
-            ("interconnect", "interconnect"))
+            ("interconnect", "interconnect"), ("nodes", "nodes"))
 
 
 def to_spec(req: Requirements) -> dict[str, Any]:

@@ -398,6 +398,7 @@ class Runtime(Sourced):
         "layers and a token passes through them in turn: memory adds up, speed is one GPU's), 'tensor' "
         "(tensor parallelism: every GPU works on every layer, memory and bandwidth add up, two all-reduces per "
         "layer); unset: one GPU")
+    multi_node: bool = Field(False, description="runs one model across several machines (pipeline stages on each)")
 
 
 # --------------------------------------------------------------------------- hardware

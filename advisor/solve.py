@@ -84,8 +84,8 @@ def evaluate(cat: Catalog, hw: HardwareSpec, req: Requirements, profiles=(), *, 
         c = Candidate(mid, m, q, rid, backend)
         rt = cat.runtimes[rid]
         # several GPUs: each runtime sees them as it spreads a model over them (its memory, its speed)
-        hw = whole_hw.for_runtime(rt.multi_gpu) if backend != "cpu" else whole_hw
-        budget_gb = hw.memory_gb if whole_hw.gpus > 1 and backend != "cpu" else whole_budget
+        hw = whole_hw.for_runtime(rt.multi_gpu, rt.multi_node) if backend != "cpu" else whole_hw
+        budget_gb = hw.memory_gb if (whole_hw.gpus > 1 or whole_hw.nodes > 1) and backend != "cpu" else whole_budget
         if m.availability == "open-weights":
             target = target_cache.setdefault((backend, budget_gb), Target(
                 cpu_arch=hw.cpu_arch, simd=hw.simd, backend=backend, os=hw.platform, memory_gb=budget_gb))
@@ -103,7 +103,7 @@ def evaluate(cat: Catalog, hw: HardwareSpec, req: Requirements, profiles=(), *, 
                         prompt_tokens=req.prompt_tokens, kv=req.kv_cache, eff=eff_for(rid, backend, q),
                         q=cat.quantizations[q],
                         bandwidth_source=bw_src, compute_source=hw.compute_source, simd=hw.simd)
-                    if hw.gpus > 1 and rt.multi_gpu == "tensor" and not (vllm_gpu and backend == "cuda"):
+                    if (hw.gpus > 1 or hw.nodes > 1) and rt.multi_gpu == "tensor" and not (vllm_gpu and backend == "cuda"):
                         speed_cache[skey] = tensor_parallel(speed_cache[skey], m, hw)
                     # the same basis rule as `estimate`: measured only within this machine's runs of the stack
                     apply_measured(speed_cache[skey], mine, mid, q, rid, backend, hw, ctx, req.prompt_tokens)
@@ -133,6 +133,7 @@ def evaluate(cat: Catalog, hw: HardwareSpec, req: Requirements, profiles=(), *, 
             quality_cache[(mid, q)] = _with_loss(base_cache[mid], cat, q, m)
         c.quality, c.quality_basis = quality_cache[(mid, q)]
         c.artifact = artifact_for(cat, m, q, rid, int(c.download_gb * 1e9) if c.download_gb else None)
+        c.budget_gb = budget_gb
         check(c, req, budget_gb)
         out.append(c)
     rank(out, req)
@@ -146,41 +147,64 @@ def tensor_parallel(sp, m, hw: HardwareSpec):
     NVIDIA/nccl issue 1530)."""
     from dataclasses import replace
 
-    from .serving import FITTED, PCIE_ALLREDUCE_US
+    from .serving import FITTED, PCIE_ALLREDUCE_US, PP_HOP_MS
 
     if sp is None or not sp.decode_tps or m.architecture is None:
         return sp
     us = FITTED.allreduce_us if hw.interconnect == "nvlink" else PCIE_ALLREDUCE_US
-    extra = 2 * m.architecture.layers * us * 1e-6
+    tp = hw.gpus
+    extra = (2 * m.architecture.layers * us * 1e-6 if tp > 1 else 0.0) + (hw.nodes - 1) * PP_HOP_MS / 1e3
     dec = 1 / (1 / sp.decode_tps + extra)
     k = dec / sp.decode_tps
     note = (f"tensor parallel over {hw.gpus} GPUs ({hw.interconnect or 'pcie'}): bandwidth and compute of all of them, "
-            f"plus 2 all-reduces per layer x {m.architecture.layers} layers x {us:g} us = {extra * 1e3:.2f} ms per token")
+            f"plus 2 all-reduces per layer x {m.architecture.layers} layers x {us:g} us"
+            + (f" and {hw.nodes - 1} pipeline hand-offs between nodes x {PP_HOP_MS:g} ms (an assumption)" if hw.nodes > 1 else "")
+            + f" = {extra * 1e3:.2f} ms per token")
     ttft = sp.ttft_ms + (1 / dec - 1 / sp.decode_tps) * 1e3 if sp.ttft_ms else sp.ttft_ms
     return replace(sp, decode_tps=dec, decode_tps_range=(sp.decode_tps_range[0] * k, sp.decode_tps_range[1] * k),
                    ttft_ms=ttft, assumptions=list(sp.assumptions) + [note])
 
 
 def vllm_speed(sp, m, hw: HardwareSpec, gpu, quant, *, users: int = 1, prompt_tokens: int = 512,
-               output_tokens: int = 256, kv: str = "f16", requests_per_s: Optional[float] = None):
+               output_tokens: int = 256, kv: str = "f16", requests_per_s: Optional[float] = None,
+               context: Optional[int] = None, target_tps: Optional[float] = None):
     """vLLM on a known NVIDIA GPU: each user's speed and the time to first token from advisor.serving's batched
-    roofline (fitted on published vLLM runs, python -m benchmarks.bench_vllm_throughput), at tensor
-    parallelism over the machine's GPUs (the largest size the model's heads allow), with `users` in one
-    batch; a request rate becomes users in flight by Little's law. Returns (speed, the point, one user's
-    point, users)."""
+    roofline (fitted on published vLLM runs, python -m benchmarks.bench_vllm_throughput), with `users` in one
+    batch; a request rate becomes users in flight by Little's law. On one GPU that is TP 1; with several GPUs
+    or nodes, the layout `advisor plan` deploys (advisor.serving.plan_layouts: the fewest GPUs that hold the
+    users at the target, in replicas of TP within a node x PP across nodes), or, where none does, one replica
+    over every GPU. Returns (speed, the point, one user's point, users)."""
     from dataclasses import replace
 
-    from .serving import FITTED, Weights, largest_tp, prefill_ms, serve_point, users_for_rate
+    from .serving import FITTED, Weights, largest_tp, plan_layouts, prefill_ms, serve_point, users_for_rate
 
     a = m.architecture
     _, g, count = gpu
-    tp = largest_tp(a, min(count, hw.gpus if hw.gpus > 1 else count))
+    count = min(count, hw.gpus) if hw.gpus > 1 else count
+    nodes = max(1, hw.nodes)
     kvb = 2 if kv == "f16" else 1  # --kv-cache q8_0/q4_0 -> vLLM fp8
-    w = Weights(bits=quant.bits_per_weight or 16.0)
+    bits = quant.bits_per_weight or 16.0
+    w = Weights(bits=bits)
     out = max(1, output_tokens)
+    ctx = context or (prompt_tokens + out)
+
+    def layout(k: int) -> tuple[int, int, int, int]:
+        """(tp, pp, replicas, users per replica) for k users."""
+        if count * nodes > 1:
+            r = plan_layouts(m, g, users=k, prompt_tokens=min(prompt_tokens, ctx - 1),
+                             output_tokens=max(1, min(out, ctx - prompt_tokens)), target_tps=target_tps,
+                             gpus_per_node=count, max_gpus=count * nodes, max_model_len=ctx,
+                             kv_dtype="auto" if kv == "f16" else "fp8", bits=bits)
+            ch = r["chosen"]
+            if ch:
+                return ch["tp"], ch["pp"], ch["replicas"], ch["users_per_replica"]
+        return largest_tp(a, count), min(nodes, a.layers), 1, k
 
     def at(k: int) -> dict:
-        return serve_point(a, g, tp=tp, users=k, prompt_tokens=prompt_tokens, output_tokens=out, kv_bytes=kvb, w=w)
+        tp, pp, reps, load = layout(k)
+        pt = serve_point(a, g, tp=tp, pp=pp, users=load, prompt_tokens=prompt_tokens, output_tokens=out,
+                         kv_bytes=kvb, w=w)
+        return {**pt, "replicas": reps, "users": k, "aggregate_tok_s": round(pt["per_user_tok_s"] * k, 1)}
 
     n = users
     p = at(n)
@@ -190,34 +214,41 @@ def vllm_speed(sp, m, hw: HardwareSpec, gpu, quant, *, users: int = 1, prompt_to
             break
         n = min(need, MAX_USERS)
         p = at(n)
+    tp, pp = p["tp"], p["pp"]
     dec = p["per_user_tok_s"]
     link = f", {g.interconnect}" if tp > 1 else ""
-    pre_ms = prefill_ms(a, g, prompt_tokens, tp=tp, w=w)
+    pre_ms = prefill_ms(a, g, prompt_tokens, tp=tp, pp=pp, w=w)
     note = (f"in place of the decode and prefill figures above, vLLM's batched roofline on {g.id} (advisor.serving, fitted on published vLLM runs: "
-            f"python -m benchmarks.bench_vllm_throughput): TP {tp}{link}, {n} user{'s' if n > 1 else ''}, "
+            f"python -m benchmarks.bench_vllm_throughput): TP {tp}{link}" + (f" x PP {pp} (a stage per node)" if pp > 1 else "")
+            + (f", {p['replicas']} replicas" if p["replicas"] > 1 else "") + f", {n} user{'s' if n > 1 else ''}, "
             f"{p['tpot_ms']:g} ms per output token ({p['step']['bound']}-bound), "
             f"first token {p['ttft_ms']:g} ms for a {prompt_tokens}-token prompt; "
             f"bandwidth share {FITTED.eff_bw}, {FITTED.overhead_ms} ms per step, MFU {FITTED.mfu}")
     out_sp = replace(sp, decode_tps=dec, decode_tps_range=(dec * 0.75, dec * 1.25), ttft_ms=p["ttft_ms"],
                      prefill_tps=prompt_tokens / (pre_ms / 1e3) if pre_ms > 0 else sp.prefill_tps,
                      own_runs=True, assumptions=list(sp.assumptions) + [note])
-    return out_sp, p, (p if n == 1 else at(1)), n
+    one = p if n == 1 else serve_point(a, g, tp=tp, pp=pp, users=1, prompt_tokens=prompt_tokens, output_tokens=out,
+                                       kv_bytes=kvb, w=w)
+    return out_sp, p, one, n
 
 
 def _vllm_serving(c: Candidate, req: Requirements, hw: HardwareSpec, gpu, quant) -> None:
     """vllm_speed for a candidate; with users, a KV cache of the context for each and the serving record."""
     from dataclasses import replace
 
+    ctx = min(req.context, c.model.architecture.extended_context_length or c.model.architecture.context_length)
     c.speed, p, one, n = vllm_speed(c.speed, c.model, hw, gpu, quant, users=req.concurrent_users,
                                     prompt_tokens=req.prompt_tokens, output_tokens=req.output_tokens,
-                                    kv=req.kv_cache, requests_per_s=req.requests_per_s)
+                                    kv=req.kv_cache, requests_per_s=req.requests_per_s, context=ctx,
+                                    target_tps=req.min_tps)
     if c.memory is not None and n > 1:
         c.memory = replace(c.memory, kv_cache=c.memory.kv_cache * n, settings={**c.memory.settings, "slots": n},
                            assumptions=c.memory.assumptions + [f"{n} sequences, each with its own KV cache of the context"])
-    if n > 1 or req.requests_per_s:
+    if n > 1 or req.requests_per_s or hw.gpus > 1 or hw.nodes > 1:  # users, or a layout to name
         c.serving = {"users": n, "per_user_tok_s": round(p["per_user_tok_s"], 2),
                      "aggregate_tok_s": round(p["aggregate_tok_s"], 2),
-                     "single_stream_tok_s": round(one["per_user_tok_s"], 2), "coef_backend": "vllm", "tp": p["tp"]}
+                     "single_stream_tok_s": round(one["per_user_tok_s"], 2), "coef_backend": "vllm", "tp": p["tp"],
+                     "pp": p["pp"], "replicas": p["replicas"]}
         if req.requests_per_s:
             c.serving["requests_per_s"] = req.requests_per_s
 
