@@ -196,22 +196,16 @@ def build(raw: dict[str, Any]) -> Requirements:
             raise InputError("--requests-per-s", "must be a positive number",
                              "a positive number of requests per second, e.g. 2")
         r["requests_per_s"] = rate
-    if raw.get("gpus") is not None:
-        try:
-            g = int(str(raw["gpus"]))
-        except ValueError:
-            raise InputError("--gpus", f"cannot read '{raw['gpus']}'", "a whole number of GPUs from 1 to 64") from None
-        if not 1 <= g <= 64:
-            raise InputError("--gpus", "must be 1 to 64", "a whole number of GPUs from 1 to 64")
-        r["gpus"] = g
-    if raw.get("nodes") is not None:
-        try:
-            nn = int(str(raw["nodes"]))
-        except ValueError:
-            raise InputError("--nodes", f"cannot read '{raw['nodes']}'", "a whole number of machines from 1 to 64") from None
-        if not 1 <= nn <= 64:
-            raise InputError("--nodes", "must be 1 to 64", "a whole number of machines from 1 to 64")
-        r["nodes"] = nn
+    for key, flag, what in (("gpus", "--gpus", "GPUs"), ("nodes", "--nodes", "machines")):
+        if raw.get(key) is not None:
+            accepted = f"a whole number of {what} from 1 to 64"
+            try:
+                k = int(str(raw[key]))
+            except ValueError:
+                raise InputError(flag, f"cannot read '{raw[key]}'", accepted) from None
+            if not 1 <= k <= 64:
+                raise InputError(flag, "must be 1 to 64", accepted)
+            r[key] = k
     if raw.get("interconnect") is not None:
         ic = str(raw["interconnect"]).strip().lower()
         if ic not in ("nvlink", "pcie"):
