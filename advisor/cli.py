@@ -660,6 +660,8 @@ _REQUIREMENT_OPTIONS = [
                  help="Between those GPUs: nvlink or pcie (default: NVLink for SXM cards, else PCIe)."),
     click.option("--nodes", default=None,
                  help="Machines of that kind (a cluster, default 1): vLLM spans them with a pipeline stage on each."),
+    click.option("--max-gpus", "max_gpus", default=None,
+                 help="The most GPUs a vLLM deployment may take (replicas x TP x PP; default all of them)."),
     click.option("--bandwidth", default=None, help="Memory bandwidth in GB/s of the device the model runs on."),
     click.option("--tflops", default=None, help="Dense FP16 TFLOP/s of the GPU (CPU: FP32), for prefill and TTFT."),
     click.option("--lang", multiple=True, help="ISO 639-1 code; repeat or comma-separate."),
@@ -708,7 +710,7 @@ def _requirements(*args, **kw):
     return cat, req, spec
 
 
-def _raw(spec_file, ram, vram, hardware_id, gpu, gpus, interconnect, nodes, bandwidth, tflops, lang, modality, task, context, min_tps, max_ttft_ms,
+def _raw(spec_file, ram, vram, hardware_id, gpu, gpus, interconnect, nodes, max_gpus, bandwidth, tflops, lang, modality, task, context, min_tps, max_ttft_ms,
          prompt_tokens, license_, platform, runtimes, max_download_gb, headroom, prefer, top, as_of=None,
          lang_strict=None, kv_cache=None, concurrent_users=None, output_tokens=None, requests_per_s=None):
     """The raw requirements of a spec file and the flags (flags win)."""
@@ -716,7 +718,7 @@ def _raw(spec_file, ram, vram, hardware_id, gpu, gpus, interconnect, nodes, band
 
     raw = load_spec(spec_file) if spec_file else {}
     flags = {"ram_gb": ram, "vram_gb": vram, "hardware": hardware_id, "gpu": gpu, "gpus": gpus,
-             "interconnect": interconnect, "nodes": nodes, "bandwidth_gbps": bandwidth,
+             "interconnect": interconnect, "nodes": nodes, "max_gpus": max_gpus, "bandwidth_gbps": bandwidth,
              "tflops": tflops, "languages": list(lang) or None,
              "modalities": list(modality) or None, "tasks": list(task) or None, "context": context,
              "min_tps": min_tps, "max_ttft_ms": max_ttft_ms, "prompt_tokens": prompt_tokens,

@@ -57,6 +57,7 @@ class Requirements:
     gpus: Optional[int] = None  # GPUs of the --gpu/--vram kind in the machine (a profile gives its own)
     interconnect: Optional[str] = None  # between them: nvlink | pcie (default from the card: SXM -> NVLink)
     nodes: Optional[int] = None  # machines of that kind (a cluster): vLLM spans them, pipeline stages
+    max_gpus: Optional[int] = None  # the most GPUs a vLLM deployment may take of them (replicas x TP x PP)
 
     @property
     def on(self):
@@ -83,7 +84,7 @@ SPEC_KEYS = {
     "output_tokens": "output_tokens", "output-tokens": "output_tokens",
     "requests_per_s": "requests_per_s", "requests-per-s": "requests_per_s",
     "target_tps": "min_tps", "target-tps": "min_tps",
-    "gpus": "gpus", "interconnect": "interconnect", "nodes": "nodes",
+    "gpus": "gpus", "interconnect": "interconnect", "nodes": "nodes", "max_gpus": "max_gpus", "max-gpus": "max_gpus",
     # the decision record's front matter (`advisor plan`); not requirements
     "title": "title", "status": "status", "decision_makers": "decision_makers", "decision-makers": "decision_makers",
     "consulted": "consulted", "informed": "informed", "fleet": "fleet",
@@ -196,15 +197,16 @@ def build(raw: dict[str, Any]) -> Requirements:
             raise InputError("--requests-per-s", "must be a positive number",
                              "a positive number of requests per second, e.g. 2")
         r["requests_per_s"] = rate
-    for key, flag, what in (("gpus", "--gpus", "GPUs"), ("nodes", "--nodes", "machines")):
+    for key, flag, what, top in (("gpus", "--gpus", "GPUs", 64), ("nodes", "--nodes", "machines", 64),
+                                 ("max_gpus", "--max-gpus", "GPUs", 4096)):
         if raw.get(key) is not None:
-            accepted = f"a whole number of {what} from 1 to 64"
+            accepted = f"a whole number of {what} from 1 to {top}"
             try:
                 k = int(str(raw[key]))
             except ValueError:
                 raise InputError(flag, f"cannot read '{raw[key]}'", accepted) from None
-            if not 1 <= k <= 64:
-                raise InputError(flag, "must be 1 to 64", accepted)
+            if not 1 <= k <= top:
+                raise InputError(flag, f"must be 1 to {top}", accepted)
             r[key] = k
     if raw.get("interconnect") is not None:
         ic = str(raw["interconnect"]).strip().lower()
@@ -311,7 +313,7 @@ SPEC_OUT = (("hardware", "hardware"), ("ram", "ram_gb"), ("vram", "vram_gb"), ("
             ("max_download_gb", "max_download_gb"), ("headroom", "headroom"), ("prefer", "prefer"), ("top", "top"),
             ("as_of", "as_of"), ("kv_cache", "kv_cache"), ("concurrent_users", "concurrent_users"),
             ("output_tokens", "output_tokens"), ("requests_per_s", "requests_per_s"), ("gpus", "gpus"),
-            ("interconnect", "interconnect"), ("nodes", "nodes"))
+            ("interconnect", "interconnect"), ("nodes", "nodes"), ("max_gpus", "max_gpus"))
 
 
 def to_spec(req: Requirements) -> dict[str, Any]:

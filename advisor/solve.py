@@ -86,6 +86,8 @@ def evaluate(cat: Catalog, hw: HardwareSpec, req: Requirements, profiles=(), *, 
         # several GPUs: each runtime sees them as it spreads a model over them (its memory, its speed)
         hw = whole_hw.for_runtime(rt.multi_gpu, rt.multi_node) if backend != "cpu" else whole_hw
         budget_gb = hw.memory_gb if (whole_hw.gpus > 1 or whole_hw.nodes > 1) and backend != "cpu" else whole_budget
+        if req.max_gpus and rt.multi_gpu == "tensor" and backend != "cpu" and budget_gb:  # --max-gpus of them
+            budget_gb = min(budget_gb, whole_hw.memory_gb / (whole_hw.gpus * whole_hw.nodes) * req.max_gpus)
         if m.availability == "open-weights":
             target = target_cache.setdefault((backend, budget_gb), Target(
                 cpu_arch=hw.cpu_arch, simd=hw.simd, backend=backend, os=hw.platform, memory_gb=budget_gb))
@@ -167,7 +169,7 @@ def tensor_parallel(sp, m, hw: HardwareSpec):
 
 def vllm_speed(sp, m, hw: HardwareSpec, gpu, quant, *, users: int = 1, prompt_tokens: int = 512,
                output_tokens: int = 256, kv: str = "f16", requests_per_s: Optional[float] = None,
-               context: Optional[int] = None, target_tps: Optional[float] = None):
+               context: Optional[int] = None, target_tps: Optional[float] = None, max_gpus: Optional[int] = None):
     """vLLM on a known NVIDIA GPU: each user's speed and the time to first token from advisor.serving's batched
     roofline (fitted on published vLLM runs, python -m benchmarks.bench_vllm_throughput), with `users` in one
     batch; a request rate becomes users in flight by Little's law. On one GPU that is TP 1; with several GPUs
@@ -182,6 +184,7 @@ def vllm_speed(sp, m, hw: HardwareSpec, gpu, quant, *, users: int = 1, prompt_to
     _, g, count = gpu
     count = min(count, hw.gpus) if hw.gpus > 1 else count
     nodes = max(1, hw.nodes)
+    limit = min(count * nodes, max_gpus or count * nodes)
     kvb = 2 if kv == "f16" else 1  # --kv-cache q8_0/q4_0 -> vLLM fp8
     bits = quant.bits_per_weight or 16.0
     w = Weights(bits=bits)
@@ -190,15 +193,15 @@ def vllm_speed(sp, m, hw: HardwareSpec, gpu, quant, *, users: int = 1, prompt_to
 
     def layout(k: int) -> tuple[int, int, int, int]:
         """(tp, pp, replicas, users per replica) for k users."""
-        if count * nodes > 1:
+        if limit > 1:
             r = plan_layouts(m, g, users=k, prompt_tokens=min(prompt_tokens, ctx - 1),
                              output_tokens=max(1, min(out, ctx - prompt_tokens)), target_tps=target_tps,
-                             gpus_per_node=count, max_gpus=count * nodes, max_model_len=ctx,
+                             gpus_per_node=count, max_gpus=limit, max_model_len=ctx,
                              kv_dtype="auto" if kv == "f16" else "fp8", bits=bits)
             ch = r["chosen"]
             if ch:
                 return ch["tp"], ch["pp"], ch["replicas"], ch["users_per_replica"]
-        return largest_tp(a, count), min(nodes, a.layers), 1, k
+        return largest_tp(a, min(count, limit)), min(nodes, max(1, limit // count), a.layers), 1, k
 
     def at(k: int) -> dict:
         tp, pp, reps, load = layout(k)
@@ -240,7 +243,7 @@ def _vllm_serving(c: Candidate, req: Requirements, hw: HardwareSpec, gpu, quant)
     c.speed, p, one, n = vllm_speed(c.speed, c.model, hw, gpu, quant, users=req.concurrent_users,
                                     prompt_tokens=req.prompt_tokens, output_tokens=req.output_tokens,
                                     kv=req.kv_cache, requests_per_s=req.requests_per_s, context=ctx,
-                                    target_tps=req.min_tps)
+                                    target_tps=req.min_tps, max_gpus=req.max_gpus)
     if c.memory is not None and n > 1:
         c.memory = replace(c.memory, kv_cache=c.memory.kv_cache * n, settings={**c.memory.settings, "slots": n},
                            assumptions=c.memory.assumptions + [f"{n} sequences, each with its own KV cache of the context"])

@@ -106,6 +106,13 @@ def test_several_nodes_take_pipeline_stages_only_for_vllm(cat):
 def test_a_dgx_serving_many_users_is_planned_on_vllm(cat):
     rep = _rec("--hardware", "dgx-h100-8x", "--concurrent-users", "64", "--target-tps", "20", "--top", "3")
     assert rep["recommendations"][0]["runtime"] == "vllm"
+    # --max-gpus 4: half the DGX; BF16 qwen3-235b-a22b (470 GB of weights) no longer fits, every layout uses <= 4
+    half = _rec("--hardware", "dgx-h100-8x", "--concurrent-users", "64", "--target-tps", "20", "--top", "5",
+                "--runtime", "vllm", "--max-gpus", "4")
+    for c in half["recommendations"]:
+        s = c["serving"]
+        assert s["tp"] * s["pp"] * s["replicas"] <= 4 and c["memory_budget_gb"] == pytest.approx(320)
+        assert c["memory_required_gb"] <= 320 * 0.9 and c["decode_tps"] >= 20
     assert rep["recommendations"][0]["serving"]["tp"] * rep["recommendations"][0]["serving"]["replicas"] <= 8
 
 
@@ -117,6 +124,7 @@ def test_a_dgx_serving_many_users_is_planned_on_vllm(cat):
     (["--gpu", "h100-sxm", "--gpus", "2", "--interconnect", "infiniband"], "--interconnect"),
     (["--ram", "16GB", "--nodes", "2"], "--nodes"),
     (["--gpu", "h100-sxm", "--nodes", "0"], "--nodes"),
+    (["--gpu", "h100-sxm", "--gpus", "8", "--max-gpus", "none"], "--max-gpus"),
 ])
 def test_bad_gpu_counts_are_refused_with_the_flag_named(args, flag):
     r = CliRunner().invoke(main, ["recommend", *args])

@@ -57,7 +57,8 @@ def vllm_capacity(cat: Catalog, chosen: dict, req: Requirements, hw: HardwareSpe
     out = plan_layouts(m, gpu, users=users,
                        prompt_tokens=min(req.prompt_tokens, chosen["context"] - 1),
                        output_tokens=max(1, min(req.output_tokens, chosen["context"] - req.prompt_tokens)),
-                       target_tps=req.min_tps, gpus_per_node=count, max_gpus=count * max(1, hw.nodes),
+                       target_tps=req.min_tps, gpus_per_node=count,
+                       max_gpus=min(count * max(1, hw.nodes), req.max_gpus or count * max(1, hw.nodes)),
                        max_model_len=chosen["context"],
                        kv_dtype="fp8" if req.kv_cache != "f16" else "auto", bits=bits)
     out.update(model=chosen["model"], repo=m.hf_repo or chosen["model"], bits=bits)
