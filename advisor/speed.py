@@ -591,15 +591,7 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
                             if p.prefill_tokens_per_s and p.compute_tflops) if e is not None]
 
     def prefill_points(ps) -> list[_Point]:
-        out = []
-        for p in ps:
-            a = profile_arch(p, models)
-            if a is None or not p.prefill_tokens_per_s or not p.compute_tflops:
-                continue
-            c = _profile_cost(p, a)
-            if c.prefill_by_type:
-                out.append(_Point(_prefill_terms(c, p.compute_tflops), a.layers, 1 / p.prefill_tokens_per_s.median))
-        return out
+        return [pt for pt, _ in _prefill_points(ps, models)]
 
     def fit(pts):
         """(eff, tau, coef) over the points."""
@@ -711,24 +703,29 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
     )
 
 
+def _prefill_points(profiles: Iterable[MeasuredProfile], models: dict[str, Model]) -> list[tuple[_Point, bool]]:
+    """Each run with a prefill figure and a compute peak as compute-roof seconds per prompt token by weight type
+    (advisor.speed._prefill_terms) against its measured seconds, and whether it was at depth (llama-bench -d)."""
+    out = []
+    for p in profiles:
+        a = profile_arch(p, models)
+        if a is None or not p.prefill_tokens_per_s or not p.compute_tflops:
+            continue
+        c = _profile_cost(p, a)
+        if c.prefill_by_type:
+            out.append((_Point(_prefill_terms(c, p.compute_tflops), a.layers, 1 / p.prefill_tokens_per_s.median),
+                        bool(p.depth_tokens)))
+    return out
+
+
 def _fit_prefill_split(profiles: list[MeasuredProfile], models: dict[str, Model]
                        ) -> Optional[tuple[float, float, list[float]]]:
     """GPU prefill as matrix FLOPs / (peak x e_mat) + attention and the rest / (peak x e_attn), fitted in
     relative error on runs with a prefill figure, when some of them are at depth (llama-bench -d): only
     those separate the two. Returns (1 / e_mat, 1 / e_attn, each run's matrix efficiency implied by the
     fit, for the range), or None."""
-    rows = []
-    for p in profiles:
-        a = profile_arch(p, models)
-        if a is None or not p.prefill_tokens_per_s or not p.compute_tflops:
-            continue
-        c = _profile_cost(p, a)
-        if not c.prefill_by_type:
-            continue
-        terms = _prefill_terms(c, p.compute_tflops)
-        t = 1 / p.prefill_tokens_per_s.median
-        rows.append((sum(v for k, v in terms.items() if k != "other") / t, terms.get("other", 0.0) / t,
-                     bool(p.depth_tokens)))
+    rows = [(sum(v for k, v in pt.terms.items() if k != "other") / pt.t, pt.terms.get("other", 0.0) / pt.t, deep)
+            for pt, deep in _prefill_points(profiles, models)]
     if not any(deep for *_, deep in rows) or all(deep for *_, deep in rows):
         return None
     ata = [[sum(r[i] * r[j] for r in rows) for j in range(2)] for i in range(2)]
