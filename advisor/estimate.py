@@ -15,6 +15,7 @@ from .errors import InputError
 from .kb import Catalog
 from .memory import MemoryEstimate, Target, estimate_memory
 from .schemas import Accelerator, Hardware, MeasuredProfile
+from .serving import interconnect_of
 from .speed import SpeedEstimate, efficiency, estimate_speed
 
 if False:  # typing only
@@ -112,7 +113,7 @@ class HardwareSpec:
         if n == self.gpus:
             return replace(self, interconnect=interconnect or self.interconnect) if interconnect else self
         k = n / self.gpus
-        ic = interconnect or self.interconnect or _interconnect_of(self.name)
+        ic = interconnect or self.interconnect or interconnect_of(self.name)
         return replace(self, name=f"{n} x {self.name}" if self.gpus == 1 else self.name.replace(f"{self.gpus} x ", f"{n} x ", 1),
                        memory_gb=self.memory_gb * k if self.memory_gb else self.memory_gb,
                        bandwidth_gbps=self.bandwidth_gbps * k,
@@ -145,12 +146,6 @@ def budget_of(req, hw: HardwareSpec) -> Optional[float]:
     return req.vram_gb or req.ram_gb or hw.memory_gb
 
 
-def _interconnect_of(text: str) -> str:
-    """NVLink for SXM/HGX/DGX boards and where the text names NVLink, else PCIe (advisor.serving's rule)."""
-    t = (text or "").lower()
-    return "nvlink" if any(k in t for k in ("nvlink", "sxm", "hgx", "dgx")) else "pcie"
-
-
 def from_profile(hw_id: str, h: Hardware) -> HardwareSpec:
     gpu_tflops = h.compute.fp16_tflops or h.compute.bf16_tflops or h.compute.fp32_tflops
     cpu_tflops = (h.cpu_compute.fp32_tflops if h.cpu_compute else None)
@@ -168,7 +163,7 @@ def from_profile(hw_id: str, h: Hardware) -> HardwareSpec:
                                        f"({', '.join(_src(h, 'measured_bandwidth_gbps'))})"),
         threads=h.cpu.cores, system_memory_gb=h.system_memory_gb,
         gpus=h.gpu.count if h.gpu is not None and h.memory_kind == "vram" else 1,
-        interconnect=_interconnect_of(f"{h.interconnect or ''} {h.gpu.model if h.gpu else ''}") if h.gpu else "",
+        interconnect=interconnect_of(f"{h.interconnect or ''} {h.gpu.model if h.gpu else ''}") if h.gpu else "",
     )
     if spec.gpus > 1:
         spec.notes.append(gpus_note(spec.gpus, spec.interconnect))

@@ -57,12 +57,18 @@ class Gpu:
     interconnect: str = "nvlink"  # between the GPUs of a node: nvlink (SXM/HGX boards) or pcie
 
 
+def interconnect_of(text: str) -> str:
+    """NVLink where the text names it or an SXM/HGX board (catalog names say so), PCIe otherwise (the slower,
+    safer figure where the fabric is not known)."""
+    t = (text or "").lower()
+    return "nvlink" if any(k in t for k in ("nvlink", "sxm", "hgx")) else "pcie"
+
+
 def gpu_of(acc_id: str, acc, interconnect: Optional[str] = None) -> Gpu:
-    """`interconnect` None: NVLink for SXM and HGX boards (their catalog names say so), PCIe for every other card
-    (the slower, safer figure where the fabric is not known)."""
+    """`interconnect` None: from the card's name (interconnect_of)."""
     c = acc.compute
     tflops = (c.bf16_tflops or c.fp16_tflops) if c else None
-    link = interconnect or ("nvlink" if any(w in acc.name for w in ("SXM", "HGX")) else "pcie")
+    link = interconnect or interconnect_of(acc.name)
     return Gpu(acc_id, acc.bandwidth_gbps, tflops or 0.0, acc.memory_gb, link)
 
 
