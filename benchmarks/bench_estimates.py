@@ -188,7 +188,9 @@ def main(argv=None) -> None:
           f"{max(dec):.1%}, within 10% {sum(e <= 0.10 for e in dec)}, within 25% {sum(e <= 0.25 for e in dec)}")
     by_m: dict[str, list] = {}
     for prof, r in zip(measured_profiles, rows):
-        by_m.setdefault(f"{prof.hardware[:60]} ({prof.threads} threads)", []).append(r)
+        # stored runs name the machine that measured them "this machine (...)": in a replay that is not this one
+        name = prof.hardware.replace("this machine (", "run's machine (", 1)
+        by_m.setdefault(f"{name[:60]} ({prof.threads} threads)", []).append(r)
     for key, rs in sorted(by_m.items()):
         d = [abs(r["decode_pred"] / r["decode_measured"] - 1) for r in rs]
         p_ = [abs(r["prefill_pred"] / r["prefill_measured"] - 1) for r in rs if r["prefill_pred"]]
