@@ -110,10 +110,11 @@ def main(argv=None) -> None:
     line("MoE runs", "decode", [_err(r["decode_pred"], r["decode_published"]) for r in rows if r["moe"]])
     line("MoE runs", "prefill", [e for r in rows if r["moe"] and (e := _err(r["prefill_pred"], r["prefill_published"])) is not None])
     line("dense runs", "prefill", [e for r in rows if not r["moe"] and (e := _err(r["prefill_pred"], r["prefill_published"])) is not None])
-    print("\nRTX 4090 (the card `--gpu rtx-4090` plans on): card, model, quant, predicted, published, source")
+    print("\nRTX 4090 (the card `--gpu rtx-4090` plans on, with CUDA): card, backend, model, quant, predicted, "
+          "published, source")
     for r in rows:
         if "4090" in r["hardware"]:
-            print(f"  RTX 4090  {r['model']:20s} {r['quant']:7s} decode {r['decode_pred']:.1f} vs "
+            print(f"  RTX 4090  {r['backend']:6s} {r['model']:20s} {r['quant']:7s} decode {r['decode_pred']:.1f} vs "
                   f"{r['decode_published']:.1f} ({_err(r['decode_pred'], r['decode_published']):+.0%})  {r['source']}")
     if a.json_out:
         Path(a.json_out).write_text(json.dumps(rows, indent=2))
