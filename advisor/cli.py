@@ -310,7 +310,7 @@ def hardware_detect(fmt: str, refresh: bool) -> None:
 @click.option("--vram", default=None, help="GPU memory budget, e.g. 24GB.")
 @click.option("--bandwidth", type=float, default=None, help="Memory bandwidth in GB/s.")
 @click.option("--gpu", default=None, help="A GPU: catalog id (`advisor hardware gpus`) or its name as nvidia-smi prints it.")
-@click.option("--tflops", type=float, default=None, help="Dense FP16 TFLOP/s of the GPU (CPU: FP32) for prefill.")
+@click.option("--tflops", type=float, default=None, help="The GPU's dense matrix TFLOP/s for prefill (NVIDIA: half its INT8 peak; CPU: FP32).")
 @click.option("--gpus", default=None, help="GPUs of the --gpu/--vram kind in the machine (default 1).")
 @click.option("--interconnect", default=None, help="Between them: nvlink or pcie (default: NVLink for SXM cards).")
 @click.option("--nodes", default=None, help="Machines of that kind (default 1): vLLM spans them, a pipeline stage on each.")
@@ -663,7 +663,7 @@ _REQUIREMENT_OPTIONS = [
     click.option("--max-gpus", "max_gpus", default=None,
                  help="The most GPUs a vLLM deployment may take (replicas x TP x PP; default all of them)."),
     click.option("--bandwidth", default=None, help="Memory bandwidth in GB/s of the device the model runs on."),
-    click.option("--tflops", default=None, help="Dense FP16 TFLOP/s of the GPU (CPU: FP32), for prefill and TTFT."),
+    click.option("--tflops", default=None, help="The GPU's dense matrix TFLOP/s (NVIDIA: half its INT8 peak; CPU: FP32), for prefill and TTFT."),
     click.option("--lang", multiple=True, help="ISO 639-1 code; repeat or comma-separate."),
     click.option("--modality", multiple=True, help="text, image, audio, video."),
     click.option("--task", multiple=True, help="chat, code, math, reasoning, function-calling, ..."),

@@ -14,7 +14,7 @@ from typing import Iterable, Optional
 from .errors import InputError
 from .kb import Catalog
 from .memory import MemoryEstimate, Target, estimate_memory
-from .schemas import Accelerator, Hardware, MeasuredProfile
+from .schemas import Accelerator, Hardware, MeasuredProfile, nvidia_prefill_peak
 from .serving import interconnect_of
 from .speed import SpeedEstimate, efficiency, estimate_speed
 
@@ -147,7 +147,10 @@ def budget_of(req, hw: HardwareSpec) -> Optional[float]:
 
 
 def from_profile(hw_id: str, h: Hardware) -> HardwareSpec:
-    gpu_tflops = h.compute.fp16_tflops or h.compute.bf16_tflops or h.compute.fp32_tflops
+    gpu_tflops = None
+    if "cuda" in h.backends and h.gpu is not None and "nvidia" in h.gpu.model.lower():
+        gpu_tflops = nvidia_prefill_peak(h.compute, h.gpu.model)[0]  # the rule of Accelerator.prefill_tflops
+    gpu_tflops = gpu_tflops or h.compute.fp16_tflops or h.compute.bf16_tflops or h.compute.fp32_tflops
     cpu_tflops = (h.cpu_compute.fp32_tflops if h.cpu_compute else None)
     if h.memory_kind != "vram" and not cpu_tflops and h.compute.fp32_tflops and "cpu" in h.backends and not (
             {"metal", "cuda", "vulkan"} & set(h.backends)):

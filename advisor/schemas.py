@@ -429,6 +429,18 @@ class Compute(Strict):
     int4_tops: Optional[float] = None
 
 
+def nvidia_prefill_peak(c: Compute, name: str) -> tuple[Optional[float], str]:
+    """The matrix peak llama.cpp's CUDA prefill runs at. It multiplies quantized matrices as int8 tensor-core
+    products (MMQ) and 16-bit ones through cuBLAS with FP16 accumulation: on every NVIDIA part since Turing at half
+    the dense INT8 rate, which is twice the FP16 rate NVIDIA quotes for GeForce cards ("with FP32 accumulate", the
+    catalog's fp16_tflops there) and the quoted FP16 rate on data-centre parts. (None, "") where neither is known."""
+    if c.int8_tops:
+        return c.int8_tops / 2, "half the int8 dense tensor peak (= fp16 with fp16 accumulate)"
+    if c.fp16_tflops and "geforce" in name.lower():
+        return c.fp16_tflops * 2, "fp16 dense with fp16 accumulate (twice GeForce's fp32-accumulate figure)"
+    return None, ""
+
+
 class Hardware(Sourced):
     name: str
     kind: Literal["sbc", "phone", "laptop", "desktop", "workstation", "server", "edge-module"]
@@ -482,6 +494,10 @@ class Accelerator(Sourced):
         matrix peak the catalog lacks has none, unless `lower_bound`: then its FP32 peak, below its matrix peak,
         so the prefill estimate errs slow (planning), never fast; a fit on published runs takes no such figure."""
         c = self.compute
+        if self.vendor == "nvidia":
+            t, name = nvidia_prefill_peak(c, self.name)
+            if t:
+                return t, name
         if c.fp16_tflops:
             return c.fp16_tflops, "fp16 dense"
         if c.bf16_tflops:

@@ -14,7 +14,7 @@ stacks the solver first screens them all at once with closed-form estimates:
 - buffers: logits of one row plus a micro-batch of feed-forward activations;
   overhead per runtime; image/audio encoders at 16 bits;
 - decode: bytes read per token over bandwidth x the runtime's fitted efficiency,
-  plus its per-layer time;
+  plus its per-layer time (and for MoE models on a GPU backend the MoE layers' routing time);
 - quality: the same task score as the exact path (solve.quality_score's parts).
 
 Hard constraints that need no estimate (language, modality, task, licence, context,
@@ -72,6 +72,7 @@ def screen(cat, hw, req, stacks_by_model: dict[str, list[tuple[str, str, str]]],
     total = np.empty(n)
     active = np.empty(n)
     layers = np.empty(n)
+    moe = np.zeros(n)          # 1 for mixture-of-experts models (their layers pay the MoE routing time)
     kv_tok = np.empty(n)      # KV bytes per cached token (the requirement's KV type), full-attention layers
     kv_swa = np.empty(n)      # the same for sliding-window layers
     window = np.empty(n)
@@ -88,6 +89,7 @@ def screen(cat, hw, req, stacks_by_model: dict[str, list[tuple[str, str, str]]],
         total[i] = p.total
         active[i] = p.active - (0 if a.tie_embeddings else p.embedding)
         layers[i] = a.layers
+        moe[i] = 1.0 if a.experts else 0.0
         full, swa = kv_layers(a, "")
         row = 2 * a.kv_heads * a.head_dim * KV_ELEMENT_BYTES[req.kv_cache]
         kv_tok[i] = full * row
@@ -115,6 +117,7 @@ def screen(cat, hw, req, stacks_by_model: dict[str, list[tuple[str, str, str]]],
     loss = np.empty(k)
     coef = np.empty(k)
     tau = np.empty(k)
+    tau_moe = np.zeros(k)
     bw = np.empty(k)
     for j, (q, rid, backend) in enumerate(combos):
         qz = cat.quantizations[q]
@@ -125,6 +128,7 @@ def screen(cat, hw, req, stacks_by_model: dict[str, list[tuple[str, str, str]]],
         e = eff_for(rid, backend, q)
         coef[j] = 1 / e.decode if e else 1 / 0.55
         tau[j] = e.layer_overhead_s if e else 0.0
+        tau_moe[j] = e.moe_layer_s if e else 0.0
 
     weights = total[:, None] * bpw[None, :] / 8
     kv = kv_tok[:, None] * ctx[:, None] + kv_swa[:, None] * np.minimum(ctx, np.where(window > 0, window, ctx))[:, None]
@@ -133,7 +137,7 @@ def screen(cat, hw, req, stacks_by_model: dict[str, list[tuple[str, str, str]]],
     read = active[:, None] * bpw[None, :] / 8
     pos = req.prompt_tokens + 64
     kv_read = (kv_tok * pos + kv_swa * np.minimum(pos, np.where(window > 0, window, pos)))[:, None]
-    tps = 1.0 / ((read + kv_read) * coef[None, :] / np.maximum(bw, 1.0)[None, :] + layers[:, None] * tau[None, :])
+    tps = 1.0 / ((read + kv_read) * coef[None, :] / np.maximum(bw, 1.0)[None, :] + layers[:, None] * (tau[None, :] + moe[:, None] * tau_moe[None, :]))
     quality = qual[:, None] * (1 - loss[None, :] / 100)
     score = rank_score(quality, tps, mem / 1e9, req.prefer, claimed[:, None], log10=np.log10, maximum=np.maximum)
 

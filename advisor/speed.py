@@ -20,7 +20,7 @@ is `measured`.
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Optional
 
 from .arch import count_params
@@ -108,6 +108,12 @@ class Efficiency:
     compute_coef: float = 0.0
     layer_flops: float = 0.0
     own_runs: bool = True  # fitted on runs of this engine (False: borrowed from another engine, or generic)
+    # mixture-of-experts layers on a GPU backend: a fixed time per MoE layer and token beside the dense layer's
+    # (routing, top-k, gathering and summing the experts' outputs), and the factor on the prefill matrices' time
+    # (a prompt batch split among the experts runs small matrix products); fitted on MoE runs (moe_fit)
+    moe_layer_s: float = 0.0
+    moe_prefill_factor: float = 1.0
+    moe_source: str = ""
 
     def coef(self, typ: str) -> float:
         for k, v in self.type_coef:
@@ -603,7 +609,14 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
     pcoef: dict[str, float] = {}
     pre_eff: Optional[float] = None
     d = w = 0.0
+    moe_runs: list[MeasuredProfile] = []
+    from_similar = use is similar
     if backend != "cpu":
+        # MoE runs carry a cost a dense layer does not (moe_fit): the dense fit is on dense runs where there are any
+        dense = [p for p in use if not _is_moe(p, models)]
+        if dense:
+            moe_runs = [p for p in rel if _is_moe(p, models)]
+            use = dense
         pts = points_of(by_quant(use))
         if not pts:
             return None
@@ -674,7 +687,7 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
     c0 = 1 / eff
     where = ("this machine's profiles" if same else
              f"{len(pts)} published runs on the same {'CPU core' if backend == 'cpu' else 'chip class'} ({key})"
-             if use is similar and backend != "cpu" else
+             if from_similar and backend != "cpu" else
              f"{len(pts)} measured profiles of {runtime_id} on "
              + (f"other GPU backends (none on {backend})" if pooled else backend)
              + (f" (no run of {runtime_id} on {backend}: llama.cpp's, borrowed)" if borrowed else "")
@@ -693,7 +706,7 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
         where += " (fitted: " + "; ".join(parts) + ")"
     elif coef:
         where += "; per weight type " + ", ".join(f"{n} {1 / v:.2f}" for n, v in sorted(coef.items()))
-    return Efficiency(
+    e = Efficiency(
         decode=eff, decode_range=(min(ratios + [1.0]), max(ratios + [1.0])),
         prefill=pre_eff or (statistics.median(pres) if pres else None),
         prefill_range=(min(pres), max(pres)) if pres else None,
@@ -701,6 +714,61 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
         type_coef=tuple(sorted(coef.items())), prefill_type_coef=tuple(sorted(pcoef.items())),
         compute_coef=d, layer_flops=w, own_runs=not borrowed,
     )
+    if moe_runs:
+        if same and any(id(p) in same_ids for p in moe_runs):
+            moe_runs = [p for p in moe_runs if id(p) in same_ids]  # this machine's own MoE runs first
+        e = moe_fit(e, moe_runs, models)
+    return e
+
+
+def _is_moe(p: MeasuredProfile, models: dict[str, Model]) -> bool:
+    a = profile_arch(p, models)
+    return bool(a and a.experts)
+
+
+def gpu_machine(p: MeasuredProfile) -> tuple:
+    """One GPU for the MoE fit's per-machine median: the backend and the device's bandwidth and compute (runs of
+    one chip share them, whatever their hardware text says)."""
+    return p.backend, round(p.bandwidth_gbps or 0), round(p.compute_tflops or 0, 1)
+
+
+def _prefill_parts(c: TokenCost, tflops: float, eff: Efficiency, pe: float) -> tuple[float, float]:
+    """Seconds per prompt token of the layer matrices and of the rest (attention, output head), at the efficiency's
+    shares of the compute peak."""
+    terms = _prefill_terms(c, tflops) if c.prefill_by_type else {"matrices": c.flops_prefill / (tflops * 1e12)}
+    mats = sum(v * eff.prefill_coef(k, pe) for k, v in terms.items() if k != "other")
+    return mats, terms.get("other", 0.0) * eff.prefill_coef("other", pe)
+
+
+def moe_fit(e: Efficiency, runs: list[MeasuredProfile], models: dict[str, Model]) -> Efficiency:
+    """The MoE terms of a GPU efficiency fitted on dense runs, from MoE runs (each GPU's median, then the median
+    over GPUs, so a GPU with many runs counts once):
+    - decode: (measured seconds per token - the dense model's) / layers, at least 0;
+    - prefill, runs at depth 0: (measured - the dense model's attention and rest) / its matrix seconds."""
+    per_layer: dict[tuple, list[float]] = {}
+    factor: dict[tuple, list[float]] = {}
+    for p in runs:
+        a = profile_arch(p, models)
+        if a is None or not p.bandwidth_gbps:
+            continue
+        c = _profile_cost(p, a)
+        t_dense = _model_seconds(_terms(c, p.bandwidth_gbps), a.layers, dict(e.type_coef), 1 / e.decode,
+                                 e.layer_overhead_s)
+        per_layer.setdefault(gpu_machine(p), []).append((1 / p.decode_tokens_per_s.median - t_dense) / a.layers)
+        if p.prefill_tokens_per_s and p.compute_tflops and not p.depth_tokens:
+            mats, other = _prefill_parts(c, p.compute_tflops, e, e.prefill or DEFAULT_PREFILL_EFF_OTHER)
+            if mats > 0:
+                factor.setdefault(gpu_machine(p), []).append((1 / p.prefill_tokens_per_s.median - other) / mats)
+    if not per_layer:
+        return e
+    tau_moe = max(statistics.median(statistics.median(v) for v in per_layer.values()), 0.0)
+    f = statistics.median(statistics.median(v) for v in factor.values()) if factor else 1.0
+    f = f if f > 0 else 1.0
+    src = (f"MoE layers: {tau_moe * 1e6:.0f} us more per layer and token than a dense layer, from "
+           f"{sum(map(len, per_layer.values()))} MoE runs on {len(per_layer)} GPUs"
+           + (f"; prefill matrices x {f:.2f}, from {sum(map(len, factor.values()))} runs on {len(factor)} GPUs"
+              if factor else ""))
+    return replace(e, moe_layer_s=tau_moe, moe_prefill_factor=f, moe_source=src)
 
 
 def _prefill_points(profiles: Iterable[MeasuredProfile], models: dict[str, Model]) -> list[tuple[_Point, bool]]:
@@ -786,6 +854,10 @@ def estimate_speed(m: Model, quant: str, runtime_id: str, backend: str, *, bandw
         fixed = a.layers * eff.layer_overhead_s
         if fixed:
             notes.append(f"plus {fixed * 1e3:.1f} ms fixed per token ({a.layers} layers x {eff.layer_overhead_s * 1e3:.2f} ms)")
+        if a.experts and eff.moe_layer_s:
+            fixed += a.layers * eff.moe_layer_s
+            notes.append(f"plus {a.layers * eff.moe_layer_s * 1e3:.1f} ms per token for the MoE layers' routing "
+                         f"({eff.moe_source})")
     dec = 1 / (t_bw + fixed)
     rng = (dec * eff.decode_range[0], dec * eff.decode_range[1])
     if eff.basis == "estimated":  # keep the range honest when it rests on other machines
@@ -793,12 +865,17 @@ def estimate_speed(m: Model, quant: str, runtime_id: str, backend: str, *, bandw
     pre = ttft = None
     if compute_tflops:
         pe = eff.prefill if eff.prefill is not None else DEFAULT_PREFILL_EFF.get(backend, DEFAULT_PREFILL_EFF_OTHER)
-        if c.prefill_by_type and eff.prefill_type_coef:
+        if a.experts and eff.moe_prefill_factor != 1.0:
+            mats, other = _prefill_parts(c, compute_tflops, eff, pe)
+            pre = 1 / (mats * eff.moe_prefill_factor + other)
+        elif c.prefill_by_type and eff.prefill_type_coef:
             pre = 1 / sum(v * eff.prefill_coef(k, pe) for k, v in _prefill_terms(c, compute_tflops).items())
         else:
             pre = pe * compute_tflops * 1e12 / c.flops_prefill
         ttft = (prompt_tokens / pre + 1 / dec) * 1000
         pe_used = c.flops_prefill / (compute_tflops * 1e12) * pre
+        if a.experts and eff.moe_prefill_factor != 1.0:
+            notes.append(f"MoE prefill: the matrices' time x {eff.moe_prefill_factor:.2f} ({eff.moe_source})")
         notes.append(f"prefill: {c.flops_prefill / 1e9:.2f} GFLOP per prompt token, {compute_tflops:g} TFLOP/s "
                      f"({compute_source or 'hardware profile'}) x efficiency {pe_used:.2f}"
                      + (" (per weight type: " + ", ".join(f"{k} {1 / v:.2f}" for k, v in eff.prefill_type_coef) + ")"

@@ -51,7 +51,8 @@ def _err(pred, meas):
 
 def main(argv=None) -> None:
     from advisor.kb import load_catalog
-    from advisor.speed import efficiency, estimate_speed, profile_arch
+    from advisor.speed import _is_moe as is_moe
+    from advisor.speed import efficiency, estimate_speed, gpu_machine, profile_arch
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--json", dest="json_out", default=None)
@@ -70,7 +71,11 @@ def main(argv=None) -> None:
         if arch is None or not p.bandwidth_gbps:
             continue
         m = models.get(p.model) or _stand_in(p, arch)
-        eff = efficiency(fit, models, "llama.cpp", p.backend, None, quant=p.quantization, cpu_model=p.hardware)
+        # the MoE terms (advisor.speed.moe_fit) come from the MoE runs of the other GPUs, never this one's
+        moe_others = [q for _, q in scored if q.backend == p.backend and is_moe(q, models)
+                      and gpu_machine(q) != gpu_machine(p)]
+        eff = efficiency(fit + moe_others, models, "llama.cpp", p.backend, None, quant=p.quantization,
+                         cpu_model=p.hardware)
         if p.model not in models:
             m = m.model_copy(update={"architecture": arch})
         sp = estimate_speed(m, p.quantization, "llama.cpp", p.backend, bandwidth_gbps=p.bandwidth_gbps,

@@ -158,11 +158,11 @@ def test_a_gpu_run_takes_the_named_devices_figures_only_when_the_name_is_whole()
     assert accelerator_in(acc, "NVIDIA A10")[0] == "a10"
     p = cat.profiles["llama2-7b-q4_0-rtx-3090"]  # the scoreboard entry states neither figure
     assert p.bandwidth_gbps == acc["rtx-3090"].bandwidth_gbps
-    assert p.compute_tflops == acc["rtx-3090"].compute.fp16_tflops
+    assert p.compute_tflops == acc["rtx-3090"].prefill_tflops()[0] == acc["rtx-3090"].compute.int8_tops / 2
     assert p.provenance["bandwidth_gbps"] == "accelerator-catalog"
     assert p.sources["accelerator-catalog"].ref == "knowledge/hardware/accelerators/rtx-3090.yaml"
     own = cat.profiles["qwen3-8b-q5_k_m-l40s"]  # a run's own figures are kept
-    assert own.compute_tflops == 362.05 and "accelerator-catalog" not in own.sources
+    assert own.compute_tflops == 366.5 and "accelerator-catalog" not in own.sources
     a100 = cat.profiles["llama2-7b-q4_0-a100-80gb"]
     assert a100.bandwidth_gbps is None
 
@@ -181,6 +181,12 @@ def test_every_catalog_gpu_has_a_prefill_figure_for_planning_and_fits_take_only_
         strict, _ = a.prefill_tflops()
         if strict is None:
             assert "lower bound" in name or a.vendor == "apple", aid
+    # NVIDIA parts plan llama.cpp's prefill on half their dense INT8 peak (the FP16-accumulate rate): the Orin's
+    # catalog entry has an INT8 figure and no FP16 one; a GeForce card's FP16 figure is FP32-accumulate, half that
     orin = cat.accelerators["jetson-agx-orin-64gb"]
-    assert orin.prefill_tflops() == (None, "")
-    assert orin.prefill_tflops(lower_bound=True)[0] == orin.compute.fp32_tflops
+    assert orin.prefill_tflops()[0] == orin.compute.int8_tops / 2
+    g4090 = cat.accelerators["rtx-4090"]
+    assert g4090.prefill_tflops()[0] == pytest.approx(2 * g4090.compute.fp16_tflops, rel=0.001)
+    assert cat.accelerators["a100-80gb"].prefill_tflops()[0] == cat.accelerators["a100-80gb"].compute.fp16_tflops
+    no_int8 = cat.accelerators["rtx-3060-12gb"]
+    assert no_int8.compute.int8_tops is None and no_int8.prefill_tflops()[0] == 2 * no_int8.compute.fp16_tflops

@@ -56,7 +56,7 @@ def test_a_layer_split_holds_more_but_decodes_at_one_gpus_speed(cat):
     assert "gpu_layers" not in whole and whole["memory_budget_gb"] == 48
     assert whole["decode_tps"] == pytest.approx(c["decode_tps"], rel=0.01)
     # the same model fully on one GPU's bandwidth: a 48 GB card at the 4090's speed
-    ref = _est("qwen3-32b", "--quant", "Q8_0", "--vram", "48GB", "--bandwidth", "1008", "--tflops", "165.2")
+    ref = _est("qwen3-32b", "--quant", "Q8_0", "--vram", "48GB", "--bandwidth", "1008", "--tflops", "330.3")
     assert whole["decode_tps"] == pytest.approx(ref["decode_tps"], rel=0.02)
 
 
