@@ -71,16 +71,23 @@ def main(argv=None) -> None:
         if arch is None or not p.bandwidth_gbps:
             continue
         m = models.get(p.model) or _stand_in(p, arch)
-        # the MoE terms (advisor.speed.moe_fit) come from the MoE runs of the other GPUs, never this one's
-        moe_others = [q for _, q in scored if q.backend == p.backend and is_moe(q, models)
-                      and gpu_machine(q) != gpu_machine(p)]
-        eff = efficiency(fit + moe_others, models, "llama.cpp", p.backend, None, quant=p.quantization,
-                         cpu_model=p.hardware)
         if p.model not in models:
             m = m.model_copy(update={"architecture": arch})
-        sp = estimate_speed(m, p.quantization, "llama.cpp", p.backend, bandwidth_gbps=p.bandwidth_gbps,
-                            compute_tflops=p.compute_tflops, prompt_tokens=p.prompt_tokens,
-                            gen_tokens=p.gen_tokens, eff=eff, depth=p.depth_tokens)
+
+        def predict(moe_runs):
+            eff = efficiency(fit + moe_runs, models, "llama.cpp", p.backend, None, quant=p.quantization,
+                             cpu_model=p.hardware)
+            return estimate_speed(m, p.quantization, "llama.cpp", p.backend, bandwidth_gbps=p.bandwidth_gbps,
+                                  compute_tflops=p.compute_tflops, prompt_tokens=p.prompt_tokens,
+                                  gen_tokens=p.gen_tokens, eff=eff, depth=p.depth_tokens)
+
+        # the MoE terms (advisor.speed.moe_fit) come from the MoE runs of the other GPUs, never this one's
+        moe_runs = [q for _, q in scored if q.backend == p.backend and is_moe(q, models)]
+        sp = predict([q for q in moe_runs if gpu_machine(q) != gpu_machine(p)])
+        # a second split for MoE runs: the terms from the other MoE architecture's runs, any GPU of the backend
+        # (what a GPU with runs of one MoE model predicts for another)
+        sp_arch = predict([q for q in moe_runs if _moe_shape(profile_arch(q, models)) != _moe_shape(arch)]) \
+            if arch.experts else None
         src = next(iter(p.sources.values())).ref
         rows.append({
             "id": pid, "hardware": p.hardware, "class": machine_class(p), "model": p.model,
@@ -89,6 +96,8 @@ def main(argv=None) -> None:
             "prefill_pred": sp.prefill_tps,
             "prefill_published": p.prefill_tokens_per_s.median if p.prefill_tokens_per_s else None,
             "source": src,
+            "decode_pred_other_arch": sp_arch.decode_tps if sp_arch else None,
+            "prefill_pred_other_arch": sp_arch.prefill_tps if sp_arch else None,
         })
     print(f"\n{'run':58s} {'depth':>6s} {'decode pred/pub':>17s} {'err':>6s} {'prefill pred/pub':>19s} {'err':>6s}")
     for r in rows:
@@ -115,6 +124,17 @@ def main(argv=None) -> None:
     line("MoE runs", "decode", [_err(r["decode_pred"], r["decode_published"]) for r in rows if r["moe"]])
     line("MoE runs", "prefill", [e for r in rows if r["moe"] and (e := _err(r["prefill_pred"], r["prefill_published"])) is not None])
     line("dense runs", "prefill", [e for r in rows if not r["moe"] and (e := _err(r["prefill_pred"], r["prefill_published"])) is not None])
+    print("\nMoE runs with the MoE terms from the other MoE architecture's runs instead (Qwen3-30B-A3B <-> "
+          "Qwen3-235B-A22B; the same GPU allowed, so ROCm and Vulkan get terms from Strix Halo's other model):")
+    line("MoE, other architecture", "decode", [_err(r["decode_pred_other_arch"], r["decode_published"])
+                                                for r in rows if r["moe"]])
+    line("MoE, other architecture", "prefill", [e for r in rows if r["moe"] and (
+        e := _err(r["prefill_pred_other_arch"], r["prefill_published"])) is not None])
+    for r in rows:
+        if r["moe"] and r["prefill_published"] and r["prefill_pred_other_arch"]:
+            print(f"  {r['id'][:58]:58s} prefill {r['prefill_pred_other_arch']:8.0f}/{r['prefill_published']:<8.0f} "
+                  f"{_err(r['prefill_pred_other_arch'], r['prefill_published']):+6.0%}   decode "
+                  f"{_err(r['decode_pred_other_arch'], r['decode_published']):+6.0%}")
     print("\nRTX 4090 (the card `--gpu rtx-4090` plans on, with CUDA): card, backend, model, quant, predicted, "
           "published, source")
     for r in rows:
@@ -123,6 +143,10 @@ def main(argv=None) -> None:
                   f"{r['decode_published']:.1f} ({_err(r['decode_pred'], r['decode_published']):+.0%})  {r['source']}")
     if a.json_out:
         Path(a.json_out).write_text(json.dumps(rows, indent=2))
+
+
+def _moe_shape(a) -> tuple:
+    return (a.hidden_size, a.layers, a.experts) if a is not None and a.experts else ()
 
 
 def _stand_in(p, arch):
