@@ -114,6 +114,8 @@ class Efficiency:
     moe_layer_s: float = 0.0
     moe_prefill_factor: float = 1.0
     moe_source: str = ""
+    moe_prefill_by_gpu: tuple[float, ...] = ()  # each GPU's median factor (what another backend may pool)
+    moe_prefill_source: str = ""
 
     def coef(self, typ: str) -> float:
         for k, v in self.type_coef:
@@ -523,7 +525,8 @@ def profile_simd(p: MeasuredProfile) -> tuple[str, ...]:
 
 def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], runtime_id: str, backend: str,
                fingerprint: str | None = None, quant: str | None = None, cpu_model: str | None = None,
-               threads: int | None = None, cpu_tflops: float | None = None) -> Optional[Efficiency]:
+               threads: int | None = None, cpu_tflops: float | None = None,
+               pool_moe: bool = True) -> Optional[Efficiency]:
     """Efficiency of the runtime x backend from measured profiles (same machine first).
 
     `threads` is the CPU thread count of the run being predicted: the per-layer time is work that
@@ -610,6 +613,7 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
     pre_eff: Optional[float] = None
     d = w = 0.0
     moe_runs: list[MeasuredProfile] = []
+    dense: list[MeasuredProfile] = []
     from_similar = use is similar
     if backend != "cpu":
         # MoE runs carry a cost a dense layer does not (moe_fit): the dense fit is on dense runs where there are any
@@ -628,7 +632,7 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
             # one model size on one device (depths apart) cannot tell the bandwidth share from the time per layer: the time per layer
             # of the runtime's runs on the other GPU backends, and the share fitted beside it
             others = points_of([p for p in profiles if _runtime_group(p.runtime) == _runtime_group(runtime_id)
-                                and p.backend not in ("cpu", backend)])
+                                and p.backend not in ("cpu", backend) and not _is_moe(p, models)])
             tau_o = _fit_decode(others)[1] if others else 0.0
             if tau_o > 0 and all(p.t > p.layers * tau_o for p in pts):
                 eff, tau = statistics.median(p.x / (p.t - p.layers * tau_o) for p in pts), tau_o
@@ -714,10 +718,18 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
         type_coef=tuple(sorted(coef.items())), prefill_type_coef=tuple(sorted(pcoef.items())),
         compute_coef=d, layer_flops=w, own_runs=not borrowed,
     )
-    if moe_runs:
+    if backend != "cpu" and dense:
         if same and any(id(p) in same_ids for p in moe_runs):
             moe_runs = [p for p in moe_runs if id(p) in same_ids]  # this machine's own MoE runs first
-        e = moe_fit(e, moe_runs, models)
+        pooled: list[float] = []
+        if pool_moe and not any(_moe_prefill_run(p) for p in moe_runs):
+            # no MoE prefill on this backend: the factors other GPU backends' MoE runs show, each against its
+            # own backend's dense prefill
+            for b in sorted({p.backend for p in profiles if p.backend not in ("cpu", backend)
+                             and _runtime_group(p.runtime) == _runtime_group(runtime_id) and _is_moe(p, models)}):
+                eb = efficiency(profiles, models, runtime_id, b, pool_moe=False)
+                pooled.extend(eb.moe_prefill_by_gpu if eb else ())
+        e = moe_fit(e, moe_runs, models, pooled)
     return e
 
 
@@ -740,11 +752,26 @@ def _prefill_parts(c: TokenCost, tflops: float, eff: Efficiency, pe: float) -> t
     return mats, terms.get("other", 0.0) * eff.prefill_coef("other", pe)
 
 
-def moe_fit(e: Efficiency, runs: list[MeasuredProfile], models: dict[str, Model]) -> Efficiency:
+def forced_kernels(p: MeasuredProfile) -> list[str]:
+    """Build options of the run that force a non-default matrix path (GGML_CUDA_FORCE_CUBLAS, ..._FORCE_MMQ):
+    its batched products are not what a default llama.cpp build runs."""
+    return [k for k, v in (p.settings or {}).items()
+            if k.upper().startswith("GGML_") and "FORCE" in k.upper() and str(v).lower() in ("yes", "1", "true", "on")]
+
+
+def _moe_prefill_run(p: MeasuredProfile) -> bool:
+    """A run that can give the MoE prefill factor: a prefill figure and a compute peak, at depth 0, default build."""
+    return bool(p.prefill_tokens_per_s and p.compute_tflops and not p.depth_tokens and not forced_kernels(p))
+
+
+def moe_fit(e: Efficiency, runs: list[MeasuredProfile], models: dict[str, Model],
+            pooled_factors: Iterable[float] = ()) -> Efficiency:
     """The MoE terms of a GPU efficiency fitted on dense runs, from MoE runs (each GPU's median, then the median
     over GPUs, so a GPU with many runs counts once):
     - decode: (measured seconds per token - the dense model's) / layers, at least 0;
-    - prefill, runs at depth 0: (measured - the dense model's attention and rest) / its matrix seconds."""
+    - prefill, runs at depth 0 of a default build (forced_kernels: none): (measured - the dense model's
+      attention and rest) / its matrix seconds. Where the backend has no such run, the median of
+      `pooled_factors`, other backends' GPUs' factors (each relative to its own backend's dense prefill)."""
     per_layer: dict[tuple, list[float]] = {}
     factor: dict[tuple, list[float]] = {}
     for p in runs:
@@ -755,20 +782,24 @@ def moe_fit(e: Efficiency, runs: list[MeasuredProfile], models: dict[str, Model]
         t_dense = _model_seconds(_terms(c, p.bandwidth_gbps), a.layers, dict(e.type_coef), 1 / e.decode,
                                  e.layer_overhead_s)
         per_layer.setdefault(gpu_machine(p), []).append((1 / p.decode_tokens_per_s.median - t_dense) / a.layers)
-        if p.prefill_tokens_per_s and p.compute_tflops and not p.depth_tokens:
+        if _moe_prefill_run(p):
             mats, other = _prefill_parts(c, p.compute_tflops, e, e.prefill or DEFAULT_PREFILL_EFF_OTHER)
             if mats > 0:
                 factor.setdefault(gpu_machine(p), []).append((1 / p.prefill_tokens_per_s.median - other) / mats)
-    if not per_layer:
+    pooled = [f for f in pooled_factors if f > 0]
+    if not per_layer and not pooled:
         return e
-    tau_moe = max(statistics.median(statistics.median(v) for v in per_layer.values()), 0.0)
-    f = statistics.median(statistics.median(v) for v in factor.values()) if factor else 1.0
+    tau_moe = max(statistics.median(statistics.median(v) for v in per_layer.values()), 0.0) if per_layer else 0.0
+    by_gpu = tuple(statistics.median(v) for v in factor.values())
+    f = statistics.median(by_gpu) if by_gpu else statistics.median(pooled) if pooled else 1.0
     f = f if f > 0 else 1.0
-    src = (f"MoE layers: {tau_moe * 1e6:.0f} us more per layer and token than a dense layer, from "
-           f"{sum(map(len, per_layer.values()))} MoE runs on {len(per_layer)} GPUs"
-           + (f"; prefill matrices x {f:.2f}, from {sum(map(len, factor.values()))} runs on {len(factor)} GPUs"
-              if factor else ""))
-    return replace(e, moe_layer_s=tau_moe, moe_prefill_factor=f, moe_source=src)
+    dec_src = (f"{tau_moe * 1e6:.0f} us more per MoE layer and token than a dense layer, from "
+               f"{sum(map(len, per_layer.values()))} MoE runs on {len(per_layer)} GPUs" if per_layer else "")
+    pre_src = (f"from {sum(map(len, factor.values()))} MoE runs on {len(by_gpu)} GPUs" if by_gpu else
+               f"the median of {len(pooled)} GPUs on other backends (no MoE prefill run of a default build on this "
+               f"one)" if pooled else "")
+    return replace(e, moe_layer_s=tau_moe, moe_prefill_factor=f, moe_source=dec_src, moe_prefill_source=pre_src,
+                   moe_prefill_by_gpu=by_gpu)
 
 
 def _prefill_points(profiles: Iterable[MeasuredProfile], models: dict[str, Model]) -> list[tuple[_Point, bool]]:
@@ -875,7 +906,7 @@ def estimate_speed(m: Model, quant: str, runtime_id: str, backend: str, *, bandw
         ttft = (prompt_tokens / pre + 1 / dec) * 1000
         pe_used = c.flops_prefill / (compute_tflops * 1e12) * pre
         if a.experts and eff.moe_prefill_factor != 1.0:
-            notes.append(f"MoE prefill: the matrices' time x {eff.moe_prefill_factor:.2f} ({eff.moe_source})")
+            notes.append(f"MoE prefill: the matrices' time x {eff.moe_prefill_factor:.2f} ({eff.moe_prefill_source})")
         notes.append(f"prefill: {c.flops_prefill / 1e9:.2f} GFLOP per prompt token, {compute_tflops:g} TFLOP/s "
                      f"({compute_source or 'hardware profile'}) x efficiency {pe_used:.2f}"
                      + (" (per weight type: " + ", ".join(f"{k} {1 / v:.2f}" for k, v in eff.prefill_type_coef) + ")"
