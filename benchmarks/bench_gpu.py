@@ -38,7 +38,7 @@ def machine_class(p) -> str:
     h = p.hardware.lower()
     if p.backend == "metal":
         return "Apple Metal (unified)"
-    if "spark" in h or "gb10" in h or "strix" in h or "8060s" in h or "gfx1151" in h:
+    if any(k in h for k in ("spark", "gb10", "strix", "8060s", "gfx1151", "jetson", "orin")):
         return f"unified-memory GPU ({p.backend})"
     if p.backend == "cuda":
         return "CUDA (discrete)"
