@@ -466,7 +466,8 @@ def estimate_stack(cat: Catalog, model_id: str, quant: str, runtime_id: str, con
         bw, bw_src = spec.bandwidth_for(backend)
         compute = spec.gpu_tflops if backend != "cpu" else spec.cpu_tflops
         eff = efficiency(profiles, dict(cat.models), runtime_id, backend, spec.fingerprint, quant=q_id,
-                         cpu_model=spec.cpu_model, threads=spec.threads, cpu_tflops=spec.cpu_tflops)
+                         cpu_model=spec.cpu_model, threads=spec.threads, cpu_tflops=spec.cpu_tflops,
+                         memory_kind=spec.memory_kind)
         speed = estimate_speed(m, q_id, runtime_id, backend, bandwidth_gbps=bw, compute_tflops=compute,
                                prompt_tokens=prompt_tokens, gen_tokens=gen_tokens, kv=kv, eff=eff, q=q,
                                bandwidth_source=bw_src, compute_source=spec.compute_source, simd=spec.simd)

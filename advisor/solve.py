@@ -42,7 +42,8 @@ def evaluate(cat: Catalog, hw: HardwareSpec, req: Requirements, profiles=(), *, 
         key = (_runtime_group(rid), backend) + ((q,) if backend != "cpu" else ())
         if key not in eff_cache:
             eff_cache[key] = efficiency(all_profiles, models, rid, backend, hw.fingerprint, quant=q,
-                                        cpu_model=hw.cpu_model, threads=hw.threads, cpu_tflops=hw.cpu_tflops)
+                                        cpu_model=hw.cpu_model, threads=hw.threads, cpu_tflops=hw.cpu_tflops,
+                                        memory_kind=hw.memory_kind)
         return eff_cache[key]
 
     def fp32_for(backend: str) -> Optional[float]:

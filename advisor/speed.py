@@ -526,7 +526,7 @@ def profile_simd(p: MeasuredProfile) -> tuple[str, ...]:
 def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], runtime_id: str, backend: str,
                fingerprint: str | None = None, quant: str | None = None, cpu_model: str | None = None,
                threads: int | None = None, cpu_tflops: float | None = None,
-               pool_moe: bool = True) -> Optional[Efficiency]:
+               pool_moe: bool = True, memory_kind: str | None = None) -> Optional[Efficiency]:
     """Efficiency of the runtime x backend from measured profiles (same machine first).
 
     `threads` is the CPU thread count of the run being predicted: the per-layer time is work that
@@ -615,6 +615,14 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
     moe_runs: list[MeasuredProfile] = []
     dense: list[MeasuredProfile] = []
     from_similar = use is similar
+    same_class = ""
+    if backend != "cpu" and memory_kind and not same and not from_similar:
+        # a discrete card's VRAM and a unified-memory module's LPDDR (Jetson, DGX Spark, Strix Halo) reach
+        # different shares of their peaks: runs of the target's memory class where there are any
+        want = "unified" if memory_kind == "unified" else "discrete"
+        cls = [p for p in use if gpu_memory_class(p.hardware) == want]
+        if cls and len(cls) < len(use):
+            use, same_class = cls, want
     if backend != "cpu":
         # MoE runs carry a cost a dense layer does not (moe_fit): the dense fit is on dense runs where there are any
         dense = [p for p in use if not _is_moe(p, models)]
@@ -695,6 +703,7 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
              f"{len(pts)} measured profiles of {runtime_id} on "
              + (f"other GPU backends (none on {backend})" if pooled else backend)
              + (f" (no run of {runtime_id} on {backend}: llama.cpp's, borrowed)" if borrowed else "")
+             + (f", {same_class}-memory GPUs only" if same_class else "")
              + (f" from {len({p.machine for p in pts})} other machines" if backend == "cpu" else ""))
     if backend == "cpu" and _runtime_group(runtime_id) != "llama.cpp":
         where += f" (fitted: {tau * 1e3:.2f} ms per layer per token)" if tau else ""
@@ -731,6 +740,15 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
                 pooled.extend(eb.moe_prefill_by_gpu if eb else ())
         e = moe_fit(e, moe_runs, models, pooled)
     return e
+
+
+UNIFIED_MEMORY_GPUS = ("jetson", "orin", "gb10", "dgx spark", "strix", "8060s", "gfx1151", "ryzen ai max", "apple")
+
+
+def gpu_memory_class(hardware: str | None) -> str:
+    """'unified' for a GPU that shares LPDDR with its CPU (named in the run's hardware text), else 'discrete'."""
+    h = (hardware or "").lower()
+    return "unified" if any(k in h for k in UNIFIED_MEMORY_GPUS) else "discrete"
 
 
 def _is_moe(p: MeasuredProfile, models: dict[str, Model]) -> bool:

@@ -320,3 +320,22 @@ def test_moe_prefill_factor_skips_forced_kernel_builds_and_pools_other_backends(
     import statistics
     assert cuda.moe_prefill_factor == pytest.approx(statistics.median(pooled))
     assert "other backends" in cuda.moe_prefill_source
+
+
+def test_gpu_fit_prefers_runs_of_the_targets_memory_class(cat):
+    """A discrete card's estimate rests on discrete cards' runs, a unified-memory module's (Jetson, DGX Spark,
+    Strix Halo) on unified ones, where the backend has both: adding the Jetson AGX Orin's Q4_K_M runs must not
+    move the RTX 4090's Q4_K_M efficiency."""
+    from advisor.speed import gpu_memory_class
+
+    models = dict(cat.models)
+    ps = list(cat.profiles.values())
+    assert gpu_memory_class(cat.profiles["qwen2.5-14b-instruct-q4_k_m-jetson-agx-orin-64gb"].hardware) == "unified"
+    assert gpu_memory_class(cat.profiles["qwen3-14b-q4_k_m-rtx-4080"].hardware) == "discrete"
+    discrete = efficiency(ps, models, "llama.cpp", "cuda", quant="q4_k_m", memory_kind="vram")
+    no_unified = efficiency([p for p in ps if gpu_memory_class(p.hardware) == "discrete"], models, "llama.cpp",
+                            "cuda", quant="q4_k_m")
+    assert "discrete-memory GPUs only" in discrete.source
+    assert discrete.decode == pytest.approx(no_unified.decode) and discrete.n == no_unified.n
+    unified = efficiency(ps, models, "llama.cpp", "cuda", quant="q4_k_m", memory_kind="unified")
+    assert "unified-memory GPUs only" in unified.source and unified.decode < discrete.decode
