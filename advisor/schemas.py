@@ -489,7 +489,8 @@ class Accelerator(Sourced):
                                    "(a choice of this project, not a vendor fact)")
 
     def prefill_tflops(self, lower_bound: bool = False) -> tuple[Optional[float], str]:
-        """The compute peak the prefill roofline uses, and its name: the dense FP16 (else BF16) matrix peak; on
+        """The compute peak the prefill roofline uses, and its name: on NVIDIA parts the rate llama.cpp's kernels
+        run at (nvidia_prefill_peak: half the dense INT8 peak); elsewhere the dense FP16 (else BF16) matrix peak; on
         Apple's M1-M4 GPUs, which have no matrix units and run FP16 at the FP32 rate, the FP32 peak. A chip whose
         matrix peak the catalog lacks has none, unless `lower_bound`: then its FP32 peak, below its matrix peak,
         so the prefill estimate errs slow (planning), never fast; a fit on published runs takes no such figure."""

@@ -914,13 +914,8 @@ def estimate_speed(m: Model, quant: str, runtime_id: str, backend: str, *, bandw
     pre = ttft = None
     if compute_tflops:
         pe = eff.prefill if eff.prefill is not None else DEFAULT_PREFILL_EFF.get(backend, DEFAULT_PREFILL_EFF_OTHER)
-        if a.experts and eff.moe_prefill_factor != 1.0:
-            mats, other = _prefill_parts(c, compute_tflops, eff, pe)
-            pre = 1 / (mats * eff.moe_prefill_factor + other)
-        elif c.prefill_by_type and eff.prefill_type_coef:
-            pre = 1 / sum(v * eff.prefill_coef(k, pe) for k, v in _prefill_terms(c, compute_tflops).items())
-        else:
-            pre = pe * compute_tflops * 1e12 / c.flops_prefill
+        mats, other = _prefill_parts(c, compute_tflops, eff, pe)
+        pre = 1 / (mats * (eff.moe_prefill_factor if a.experts else 1.0) + other)
         ttft = (prompt_tokens / pre + 1 / dec) * 1000
         pe_used = c.flops_prefill / (compute_tflops * 1e12) * pre
         if a.experts and eff.moe_prefill_factor != 1.0:

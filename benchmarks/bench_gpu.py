@@ -35,10 +35,11 @@ def is_fit(p) -> bool:
 
 
 def machine_class(p) -> str:
-    h = p.hardware.lower()
+    from advisor.speed import gpu_memory_class
+
     if p.backend == "metal":
         return "Apple Metal (unified)"
-    if any(k in h for k in ("spark", "gb10", "strix", "8060s", "gfx1151", "jetson", "orin")):
+    if gpu_memory_class(p.hardware) == "unified":
         return f"unified-memory GPU ({p.backend})"
     if p.backend == "cuda":
         return "CUDA (discrete)"
