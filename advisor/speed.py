@@ -757,9 +757,9 @@ def _is_moe(p: MeasuredProfile, models: dict[str, Model]) -> bool:
 
 
 def gpu_machine(p: MeasuredProfile) -> tuple:
-    """One GPU for the MoE fit's per-machine median: the backend and the device's bandwidth and compute (runs of
-    one chip share them, whatever their hardware text says)."""
-    return p.backend, round(p.bandwidth_gbps or 0), round(p.compute_tflops or 0, 1)
+    """One GPU device for the MoE fit's per-device median: its bandwidth and compute (runs of one chip share
+    them, whatever their hardware text or backend)."""
+    return round(p.bandwidth_gbps or 0), round(p.compute_tflops or 0, 1)
 
 
 def _prefill_parts(c: TokenCost, tflops: float, eff: Efficiency, pe: float) -> tuple[float, float]:

@@ -82,11 +82,10 @@ def main(argv=None) -> None:
                                   compute_tflops=p.compute_tflops, prompt_tokens=p.prompt_tokens,
                                   gen_tokens=p.gen_tokens, eff=eff, depth=p.depth_tokens)
 
-        # the MoE terms (advisor.speed.moe_fit) come from the MoE runs of the other GPUs, never this one's (on any
-        # backend: the device is its bandwidth and compute)
-        # (every backend's: a backend with no MoE prefill run of its own pools the other backends' factors)
+        # the MoE terms (advisor.speed.moe_fit) come from the MoE runs of the other devices, on any backend (a
+        # backend with no MoE prefill run of its own pools the other backends' factors), never this device's
         moe_runs = [q for _, q in scored if is_moe(q, models)]
-        sp = predict([q for q in moe_runs if gpu_machine(q)[1:] != gpu_machine(p)[1:]])
+        sp = predict([q for q in moe_runs if gpu_machine(q) != gpu_machine(p)])
         # a second split for MoE runs: the terms from the other MoE architecture's runs, any GPU of the backend
         # (what a GPU with runs of one MoE model predicts for another)
         sp_arch = predict([q for q in moe_runs if _moe_shape(profile_arch(q, models)) != _moe_shape(arch)]) \
