@@ -53,6 +53,7 @@ def _err(pred, meas):
 def main(argv=None) -> None:
     from advisor.kb import load_catalog
     from advisor.speed import _is_moe as is_moe
+    from advisor.speed import _runtime_group
     from advisor.speed import efficiency, estimate_speed, gpu_machine, profile_arch
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -60,7 +61,9 @@ def main(argv=None) -> None:
     a = ap.parse_args(argv)
     cat = load_catalog()
     models = dict(cat.models)
-    gpu = [(pid, p) for pid, p in sorted(cat.profiles.items()) if p.backend != "cpu" and p.runtime == "llama.cpp"]
+    # llama.cpp's runs and those of the servers built on its ggml kernels (Ollama), as the estimator groups them
+    gpu = [(pid, p) for pid, p in sorted(cat.profiles.items())
+           if p.backend != "cpu" and _runtime_group(p.runtime) == "llama.cpp"]
 
     fit = [p for _, p in gpu if is_fit(p)]
     scored = [(pid, p) for pid, p in gpu if not is_fit(p)]
@@ -92,10 +95,11 @@ def main(argv=None) -> None:
             if arch.experts else None
         src = next(iter(p.sources.values())).ref
         rows.append({
-            "id": pid, "hardware": p.hardware, "class": machine_class(p), "model": p.model,
+            "id": pid, "hardware": p.hardware, "class": machine_class(p), "model": p.model, "runtime": p.runtime,
             "quant": p.quantization, "backend": p.backend, "depth": p.depth_tokens or 0,
             "moe": bool(arch.experts), "decode_pred": sp.decode_tps, "decode_published": p.decode_tokens_per_s.median,
-            "prefill_pred": sp.prefill_tps,
+            "prefill_pred": sp.prefill_tps, "ttft_pred_ms": sp.ttft_ms,
+            "ttft_published_ms": p.ttft_ms.median if p.ttft_ms else None,
             "prefill_published": p.prefill_tokens_per_s.median if p.prefill_tokens_per_s else None,
             "source": src,
             "decode_pred_other_arch": sp_arch.decode_tps if sp_arch else None,
@@ -140,9 +144,13 @@ def main(argv=None) -> None:
     print("\nRTX 4090 (the card `--gpu rtx-4090` plans on, with CUDA): card, backend, model, quant, predicted, "
           "published, source")
     for r in rows:
-        if "4090" in r["hardware"]:
-            print(f"  RTX 4090  {r['backend']:6s} {r['model']:20s} {r['quant']:7s} decode {r['decode_pred']:.1f} vs "
-                  f"{r['decode_published']:.1f} ({_err(r['decode_pred'], r['decode_published']):+.0%})  {r['source']}")
+        if "RTX 4090" in r["hardware"]:
+            ttft = (f"; TTFT {r['ttft_pred_ms']:.0f} vs {r['ttft_published_ms']:.0f} ms "
+                    f"({r['ttft_pred_ms'] / r['ttft_published_ms'] - 1:+.0%})"
+                    if r["ttft_pred_ms"] and r["ttft_published_ms"] else "")
+            print(f"  RTX 4090  {r['backend']:6s} {r['runtime']:9s} {r['model']:26s} {r['quant']:7s} decode "
+                  f"{r['decode_pred']:.1f} vs {r['decode_published']:.1f} "
+                  f"({_err(r['decode_pred'], r['decode_published']):+.0%}){ttft}  {r['source']}")
     if a.json_out:
         Path(a.json_out).write_text(json.dumps(rows, indent=2))
 

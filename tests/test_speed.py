@@ -300,6 +300,11 @@ def test_bench_gpu_held_out_table_regression_guard(tmp_path):
     # the RTX 4090 MoE run, held out: within 25% (it was +77% before the MoE term)
     r4090 = next(r for r in rows if r["id"] == "qwen3-30b-a3b-q4_0-rtx-4090")
     assert abs(r4090["decode_pred"] / r4090["decode_published"] - 1) <= 0.25
+    # the dense RTX 4090 CUDA run of a catalog model's shapes (Qwen2.5-32B, Ollama's client-side figure), held out
+    dense = next(r for r in rows if r["id"] == "qwen2.5-coder-32b-instruct-q4_k_m-rtx-4090-ollama")
+    assert dense["runtime"] == "ollama" and dense["backend"] == "cuda"
+    assert abs(dense["decode_pred"] / dense["decode_published"] - 1) <= 0.25
+    assert abs(dense["ttft_pred_ms"] / dense["ttft_published_ms"] - 1) <= 0.35
 
 
 def test_moe_prefill_factor_skips_forced_kernel_builds_and_pools_other_backends(cat):
