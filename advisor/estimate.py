@@ -426,11 +426,12 @@ def estimate_stack(cat: Catalog, model_id: str, quant: str, runtime_id: str, con
                    prompt_tokens: int = 512, gen_tokens: int = 128, kv: str = "f16",
                    extra_profiles: Iterable[MeasuredProfile] = (), frontend: str | None = None,
                    overrides: dict | None = None, exclude_fingerprint: str | None = None,
-                   exclude_same_cpu: bool = False) -> StackEstimate:
+                   exclude_same_cpu: bool = False, listed_artifact: bool = True) -> StackEstimate:
     """`exclude_fingerprint` leaves out profiles of that machine, in every configuration (an estimate
     'before calibration'); `exclude_same_cpu` also every CPU run of the same CPU name and instruction-set
     class (runs recorded before machine identities included cpuid and SIMD flags carry another fingerprint
-    for the same machine)."""
+    for the same machine). `listed_artifact=False` sizes the weights from the GGUF layout alone, for a file
+    that is not the published artifact (a synthetic GGUF written by llama.cpp's own quantizer)."""
     m = cat.model(model_id)
     q_id = cat.quant_id(quant)
     q = cat.quantizations[q_id]
@@ -448,7 +449,7 @@ def estimate_stack(cat: Catalog, model_id: str, quant: str, runtime_id: str, con
     whole = spec
     if backend != "cpu":  # several GPUs: as this runtime spreads a model over them (its memory, its speed)
         spec = spec.for_runtime(rt.multi_gpu, rt.multi_node)
-    listed = listed_bytes(m, q_id, rt)
+    listed = listed_bytes(m, q_id, rt) if listed_artifact else None
     target = Target(cpu_arch=spec.cpu_arch, simd=spec.simd, backend=backend, memory_gb=spec.memory_gb,
                     os=spec.platform)
     mem = estimate_memory(m, q_id, runtime_id, context, kv=kv, rt=rt, target=target, frontend=frontend,

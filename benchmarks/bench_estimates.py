@@ -120,9 +120,11 @@ def main(argv=None) -> None:
         fill = bool(prof.settings.get("filled"))
         pt, gt = prof.prompt_tokens, prof.gen_tokens
         # before calibration: no profile from the measured machine may inform the estimate
+        # the file that ran: a synthetic GGUF is sized by its layout, not by the published artifact's size
         est = estimate_stack(cat, mid, q, "llama.cpp", ctx, spec, prompt_tokens=pt, gen_tokens=gt,
                              frontend="llama-cpp-python", overrides=overrides,
-                             exclude_fingerprint=machine_of(prof), exclude_same_cpu=True)
+                             exclude_fingerprint=machine_of(prof), exclude_same_cpu=True,
+                             listed_artifact=not prof.synthetic)
         lf_mem, lf_tps = llmfit_predict(llmfit, m.hf_repo, q, ctx) if llmfit else (None, None)
         row = {
             "model": mid, "quant": q, "context": ctx, "filled": fill,
@@ -159,7 +161,8 @@ def main(argv=None) -> None:
                 est = estimate_stack(cat, row["model"], row["quant"], "llama.cpp", row["context"], spec_of_run(prof),
                                      prompt_tokens=prof.prompt_tokens, gen_tokens=prof.gen_tokens,
                                      frontend="llama-cpp-python", overrides=overrides,
-                                     exclude_fingerprint=machine_of(prof), extra_profiles=[calib])
+                                     exclude_fingerprint=machine_of(prof), extra_profiles=[calib],
+                                     listed_artifact=not prof.synthetic)
                 errs.append(abs(est.speed.decode_tps / row["decode_measured"] - 1))
                 row.setdefault("decode_calibrated_errors", []).append(errs[-1])
             choice_medians.append(statistics.median(errs))
@@ -189,7 +192,8 @@ def main(argv=None) -> None:
     by_m: dict[str, list] = {}
     for prof, r in zip(measured_profiles, rows):
         # stored runs name the machine that measured them "this machine (...)": in a replay that is not this one
-        name = prof.hardware.replace("this machine (", "run's machine (", 1)
+        name = ("run's machine" + prof.hardware[len("this machine"):]) if prof.hardware.startswith("this machine") \
+            else prof.hardware
         by_m.setdefault(f"{name[:60]} ({prof.threads} threads)", []).append(r)
     for key, rs in sorted(by_m.items()):
         d = [abs(r["decode_pred"] / r["decode_measured"] - 1) for r in rs]

@@ -2,9 +2,11 @@
 machine: each stored run is predicted with its own machine (bandwidth, FLOP/s, threads, SIMD, fingerprint)."""
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
+from functools import lru_cache
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -25,7 +27,8 @@ FAKE = textwrap.dedent("""
 """)
 
 
-def _run(fake: bool) -> list[str]:
+@lru_cache(maxsize=2)
+def _run(fake: bool) -> tuple[str, ...]:
     args = ["--replay", "knowledge/profiles/measured", "--contexts", "512", "2048", "4096", "16384"]
     cmd = [sys.executable, "-c", FAKE, *args] if fake else [sys.executable, "-m", "benchmarks.bench_estimates", *args]
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600,
@@ -33,10 +36,38 @@ def _run(fake: bool) -> list[str]:
     assert r.returncode == 0, r.stderr[-3000:]
     lines = [x for x in r.stdout.splitlines() if not x.startswith("machine:")]
     assert any("decode before calibration" in x for x in lines), r.stdout[-2000:]
-    return lines
+    return tuple(lines)
 
 
 def test_replay_is_the_same_on_another_machine():
     here, there = _run(False), _run(True)
     assert here == there
     assert sum(" ctx " in x and "decode" in x for x in here) >= 40  # every shipped run of the four models
+
+
+def test_readme_quotes_the_replay():
+    """The README's CPU accuracy figures are what the replay prints now (the per-machine table, memory at a
+    full context, prefill and one-calibration-run figures): a change to the estimator or to the stored runs
+    that moves one fails here until the README says the new figure."""
+    readme = " ".join(open(os.path.join(ROOT, "README.md")).read().split())
+    out = "\n".join(_run(False))
+    num = r"([-+]?[0-9.]+%)"
+    mem = re.search(rf"memory at a full context \((\d+) runs\), prediction over measured peak: min {num}, max {num}", out)
+    assert mem and f"{mem[1]} filled runs, prediction over the measured peak RSS: {mem[2].lstrip('+')} to {mem[3]}" in readme
+    pre = re.search(rf"prefill before calibration: median {num}, largest {num}", out)
+    assert pre and f"Prefill before calibration: median {pre[1]} (largest {pre[2]})" in readme
+    cal = re.search(rf"median over choices of the calibration run: {num} \(best {num}, worst {num}; (\d+) of (\d+)", out)
+    assert cal and (f"median over the {cal[5]} choices {cal[1]} (best {cal[2]}, worst {cal[3]}; {cal[4]} of {cal[5]} "
+                    "choices within 10%)") in readme
+    dec = re.search(rf"decode before calibration \((\d+) runs\): median {num}, largest {num}, within 10% (\d+), "
+                    r"within 25% (\d+)", out)
+    assert dec and f"| all | {dec[1]} | {dec[2]} | {dec[3]} | {dec[4]} | {dec[5]} |" in readme
+    labels = {"Zen 3": "| Zen 3 VM, AVX2", "Zen 5": "| Zen 5 VM (the same eight", "Intel": "| Intel Xeon VM",
+              "AMD EPYC, 2 threads": "| Zen 4 VM, AVX-512, 2 threads", "1 thread": "| Zen 4 VM, 1 thread"}
+    per = re.findall(rf"^ +(.*): decode median {num}, largest {num}, within 10% (\d+), within 25% (\d+) of (\d+)",
+                     out, re.M)
+    assert len(per) == len(labels)
+    for name, med, big, w10, w25, n in per:
+        label = next(v for k, v in labels.items() if k in name)
+        row = re.search(re.escape(label) + r"[^|]*\| (\d+) \| ([0-9.]+%) \| ([0-9.]+%) \| (\d+) \| (\d+) \|", readme)
+        assert row and row.groups() == (n, med, big, w10, w25), (name, row and row.groups())
