@@ -541,7 +541,7 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
     runs of some models predict others with a different mix of types. Elsewhere (GPUs) the
     efficiency is the median over the profiles, preferring the same quantization.
     """
-    profiles = list(profiles)
+    profiles = [p for p in profiles if not ollama_go_engine(p, models)]
     rel = [p for p in profiles if _runtime_group(p.runtime) == _runtime_group(runtime_id) and p.backend == backend]
     pooled = borrowed = False
     if backend != "cpu" and not rel and _runtime_group(runtime_id) != "llama.cpp":
@@ -857,6 +857,27 @@ def _fit_prefill_split(profiles: list[MeasuredProfile], models: dict[str, Model]
 
 def _runtime_group(r: str) -> str:
     return "llama.cpp" if r in ("llama.cpp", "ollama", "llama-cpp-python") else r
+
+
+# Ollama served these GGUF architectures with its own Go engine (ollamarunner), not llama.cpp's runner, from the
+# date given until v0.30.0 (PR #16031, 2026-05-29: "use llama-server exclusively for GGML models"); since then
+# every GGUF runs on upstream llama-server. Dates are the commits that added each architecture to
+# fs/ggml/ggml.go OllamaEngineRequired (ab39e08 gemma3 2025-03-11, a417ac9 qwen3 2025-09-17, 2e742544 qwen3moe
+# 2025-09-24; gemma3n by 2025-06-26, 3944602); knowledge/runtimes/ollama.yaml records the sources.
+OLLAMA_GO_ENGINE = {"gemma3": "2025-03-11", "gemma3n": "2025-06-26", "qwen3": "2025-09-17", "qwen3moe": "2025-09-24"}
+OLLAMA_GO_ENGINE_UNTIL = "2026-05-29"
+
+
+def ollama_go_engine(p: MeasuredProfile, models: dict[str, Model]) -> bool:
+    """A run of Ollama's former Go engine: Ollama, an architecture that engine served, measured in its window
+    (a run with no date counts as one when the architecture was ever served by it). Such a run is not evidence
+    of llama.cpp's kernels, which is what Ollama runs today, so it informs no fit."""
+    if p.runtime != "ollama":
+        return False
+    a = profile_arch(p, models)
+    since = OLLAMA_GO_ENGINE.get(gguf_arch(a)) if a is not None else None
+    when = (p.measured_at or "")[:10]
+    return bool(since) and (not when or since <= when < OLLAMA_GO_ENGINE_UNTIL)
 
 
 # Fallbacks when no profile covers a runtime x backend (basis stays `estimated`, wide range).

@@ -281,7 +281,7 @@ def test_bench_gpu_held_out_table_regression_guard(tmp_path):
 
     out = tmp_path / "gpu.json"
     bench_gpu.main(["--json", str(out)])
-    rows = json.loads(out.read_text())
+    rows = [r for r in json.loads(out.read_text()) if not r["go_engine"]]  # Ollama's former engine: listed apart
 
     def errs(sel, pred="decode_pred", pub="decode_published"):
         return [abs(r[pred] / r[pub] - 1) for r in rows if sel(r) and r[pred] and r[pub]]
