@@ -145,8 +145,11 @@ def print_sweep(results: list[tuple]) -> None:
 
 def published_gpu(cat) -> None:
     """Published GPU tables (llama.cpp, LLaMA-2 7B): each chip's decode from the other chips' efficiency."""
+    from advisor.speed import ollama_go_engine
+
+    # runs of Ollama's former Go engine measure an engine Ollama no longer runs: bench_gpu lists them apart
     gpu = [p for p in cat.profiles.values() if p.backend != "cpu" and p.bandwidth_gbps
-           and profile_arch(p, dict(cat.models)) is not None]
+           and profile_arch(p, dict(cat.models)) is not None and not ollama_go_engine(p, dict(cat.models))]
     for backend in sorted({p.backend for p in gpu}):
         ps = [p for p in gpu if p.backend == backend]
         rows = []
