@@ -68,3 +68,28 @@ def test_batched_score_figures():
             f"{a['within_25']} of {a['n']} within 25%; the growth S_TG(B)/S_TG(1), median {g['median']:.1%}, "
             f"max {g['max']:.1%}, {g['within_25']} of {g['n']} within 25%")
     assert want in flat, want
+
+
+ESTIMATES = [  # commands the README quotes with the decode tokens/s they print (GPU plans: no host measurement)
+    "qwen2.5-32b-instruct --quant Q4_K_M --gpu rtx-4090 --context 2048",
+    "qwen2.5-14b-instruct --quant Q4_K_M --gpu rtx-4090 --context 512",
+    "phi-4-mini-instruct --quant Q4_K_M --gpu rtx-4090 --context 8192 --prompt-tokens 75",
+    "qwen3-32b --quant Q8_0 --gpu rtx-4090 --gpus 2",
+]
+
+
+@pytest.mark.parametrize("args", ESTIMATES)
+def test_quoted_gpu_estimates(args):
+    """Each `advisor estimate` the README quotes for a GPU is followed, within its sentence, by the decode
+    tokens/s the command prints now."""
+    from click.testing import CliRunner
+
+    from advisor.cli import main
+
+    res = CliRunner().invoke(main, ["estimate", *args.split(), "--format", "json"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    decode = f"{json.loads(res.output)['decode_tps']:.1f}"
+    flat = _flat(README)
+    at = flat.find(f"advisor estimate {args}`")
+    assert at >= 0, args
+    assert decode in flat[at:at + len(args) + 140], (args, decode, flat[at:at + len(args) + 140])

@@ -261,7 +261,8 @@ def test_moe_layers_on_a_gpu_take_the_routing_time_other_gpus_moe_runs_show(cat)
     dense_only = estimate_speed(m, "q4_0", "llama.cpp", "cuda", eff=replace(eff, moe_layer_s=0.0), **kw).decode_tps
     published = held.decode_tokens_per_s.median
     assert abs(with_moe / published - 1) <= 0.25, with_moe
-    assert dense_only / published > 1.5
+    # without the term: far outside the 25% tolerance (1.47x published with every other CUDA run in the fit)
+    assert dense_only / published > 1.4
     # a dense model is untouched by the MoE term
     d = cat.model("qwen3-8b")
     assert estimate_speed(d, "q4_0", "llama.cpp", "cuda", eff=eff, **kw).decode_tps == \
@@ -269,9 +270,9 @@ def test_moe_layers_on_a_gpu_take_the_routing_time_other_gpus_moe_runs_show(cat)
 
 
 def test_bench_gpu_held_out_table_regression_guard(tmp_path):
-    """Regression guard on published data: `python -m benchmarks.bench_gpu` printed, on 52 scored runs (fit on
-    LLaMA-2 7B only; each MoE run's MoE terms from the other devices' MoE runs): decode at depth 0 median 15%,
-    32 of 42 within 25%; at 32K 10 of 10; MoE decode median 5%, 16 of 19; dense prefill median 19%, largest 66%
+    """Regression guard on published data: `python -m benchmarks.bench_gpu` printed, on 57 scored runs (fit on
+    LLaMA-2 7B only; each MoE run's MoE terms from the other devices' MoE runs): decode at depth 0 median 16%,
+    35 of 47 within 25%; at 32K 10 of 10; MoE decode median 5%, 16 of 19; dense prefill median 19%, largest 66%
     (the Jetson AGX Orin); MoE prefill median 41%, 7 of 15 within 35%.
     Bounds leave a little room; a change that breaks them must say why in the README."""
     import json
