@@ -1,8 +1,9 @@
-"""The README's GPU and batched accuracy figures are what their commands print now.
+"""The README's accuracy figures are what their commands print now.
 
-Each figure in the README names the command that prints it; these two benchmarks run in under a second, so
-the check recomputes their summaries from the shipped published runs and looks for them, formatted as the
-README quotes them. A change to the speed model or to the runs that moves a figure fails here until the
+Each figure in the README names the command that prints it; `bench_gpu`, `bench_llama_batched` and
+`bench_calibration` run in seconds, so the check recomputes their summaries from the shipped runs and looks for
+them, formatted as the README quotes them, as it does for the `advisor estimate` GPU figures the README quotes
+(the CPU replay table is checked in tests/test_bench_replay.py). A change to the speed model or to the runs that moves a figure fails here until the
 README says the new one.
 """
 
@@ -93,3 +94,63 @@ def test_quoted_gpu_estimates(args):
     at = flat.find(f"advisor estimate {args}`")
     assert at >= 0, args
     assert decode in flat[at:at + len(args) + 140], (args, decode, flat[at:at + len(args) + 140])
+
+
+def _calibration_sections() -> dict[tuple[str, str], str]:
+    """`python -m benchmarks.bench_calibration`'s summaries: (machine header, section title) -> summary line."""
+    import contextlib
+    import io
+
+    from benchmarks import bench_calibration
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        bench_calibration.main([])
+    out, machine, section = {}, "", ""
+    for line in buf.getvalue().splitlines():
+        if line.startswith("=== "):
+            machine = line[4:]
+        elif line and not line.startswith(" "):
+            section = line
+        elif line.strip().startswith(("largest error", "median error per choice")):
+            out[(machine, section)] = line.strip()
+    return out
+
+
+CALIBRATION_ROWS = [  # README row label -> (machine header starts with, section title starts with)
+    ("Zen 4 VM (40 runs), no run of its own", "this machine (AMD EPYC, 2 threads, 23.5 GB RAM) (40", "no calibration"),
+    ("Zen 4 VM, one calibration run (qwen3-0.6b Q4_K_M, 4K)", "this machine (AMD EPYC, 2 threads, 23.5 GB RAM) (40",
+     "one calibration run"),
+    ("Zen 4 VM, every run as the calibration run: median per choice", "this machine (AMD EPYC, 2 threads, 23.5 GB RAM) (40",
+     "every run"),
+    ("Zen 4 VM, 1 thread, every run as the calibration run", "this machine with 1 thread", "every run"),
+    ("Zen 4 VM, interleaved rounds, every run as the calibration run", "this machine (AMD EPYC, 2 threads, 23.5 GB RAM), "
+     "interleaved", "every run"),
+    ("Zen 3 VM, no run of its own", "2-vCPU AMD EPYC KVM VM (Zen 3", "no calibration"),
+    ("Zen 3 VM, every run as the calibration run", "2-vCPU AMD EPYC KVM VM (Zen 3", "every run"),
+    ("Zen 5 VM, no run of its own", "2-vCPU AMD EPYC KVM VM (Zen 5", "no calibration"),
+    ("Zen 5 VM, every run as the calibration run", "2-vCPU AMD EPYC KVM VM (Zen 5", "every run"),
+    ("Intel Xeon VM, no run of its own", "this machine (Intel", "no calibration"),
+    ("Intel Xeon VM, one calibration run (qwen3-0.6b Q4_K_M, 2K)", "this machine (Intel", "one calibration run"),
+    ("Intel Xeon VM, every run as the calibration run", "this machine (Intel", "every run"),
+    ("Raspberry Pi 5 (published runs), leave one model out", "Raspberry Pi 5", "leave one model out"),
+    ("Raspberry Pi 5, no run of its own", "Raspberry Pi 5", "no calibration"),
+    ("Raspberry Pi 5, every run as the calibration run", "Raspberry Pi 5", "every run"),
+]
+
+
+def test_calibration_table():
+    """The README's leave-one-out table is what `python -m benchmarks.bench_calibration` prints now."""
+    import re
+
+    sections = _calibration_sections()
+    for label, machine, section in CALIBRATION_ROWS:
+        line = next(v for (m, s), v in sections.items() if m.startswith(machine) and s.startswith(section))
+        if line.startswith("largest"):
+            g = re.match(r"largest error (\d+%), median (\d+%), within 10%: (\d+ of \d+)", line)
+            cells = f"| {label} | {g[1]} | {g[2]} | {g[3]} |"
+        else:
+            g = re.match(r"median error per choice: median (\d+%), best \d+%, worst (\d+%); "
+                         r"choices with a median within 10%: (\d+ of \d+)", line)
+            cells = f"| {label} | {g[2]} (worst choice) | {g[1]} | {g[3]} choices |"
+        assert cells in README, (cells, line)
