@@ -3,8 +3,8 @@
 Each figure in the README names the command that prints it; `bench_gpu`, `bench_llama_batched` and
 `bench_calibration` run in seconds, so the check recomputes their summaries from the shipped runs and looks for
 them, formatted as the README quotes them, as it does for the `advisor estimate` GPU figures the README quotes
-(the CPU replay table is checked in tests/test_bench_replay.py). A change to the speed model or to the runs that moves a figure fails here until the
-README says the new one.
+(the CPU replay table is checked in tests/test_bench_replay.py). A change to the speed model or to the runs
+that moves a figure fails here until the README says the new one.
 """
 
 from __future__ import annotations
