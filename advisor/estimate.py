@@ -16,7 +16,7 @@ from .kb import Catalog
 from .memory import MemoryEstimate, Target, estimate_memory
 from .schemas import Accelerator, Hardware, MeasuredProfile, nvidia_prefill_peak
 from .serving import interconnect_of
-from .speed import SpeedEstimate, efficiency, estimate_speed
+from .speed import SpeedEstimate, _runtime_group, efficiency, estimate_speed
 
 if False:  # typing only
     from .offload import OffloadPlan  # noqa: F401
@@ -561,16 +561,12 @@ def listed_bytes(m, q_id: str, rt) -> Optional[int]:
     return listed
 
 
-def _group(r: str) -> str:
-    return "llama.cpp" if r in ("llama.cpp", "ollama", "llama-cpp-python") else r
-
-
 def same_stack_runs(profiles, model_id, q_id, runtime_id, backend, fingerprint) -> list[MeasuredProfile]:
     """Runs of this stack on this machine (exact fingerprint: another configuration is another machine)."""
     if not fingerprint:
         return []
     return [p for p in profiles if p.model == model_id and p.quantization == q_id and p.backend == backend
-            and p.hardware_fingerprint == fingerprint and _group(p.runtime) == _group(runtime_id)]
+            and p.hardware_fingerprint == fingerprint and _runtime_group(p.runtime) == _runtime_group(runtime_id)]
 
 
 def apply_measured(speed: SpeedEstimate, profiles, model_id, q_id, runtime_id, backend, spec: HardwareSpec,
