@@ -445,17 +445,26 @@ _CPU_CORE = None
 
 
 def cpu_key(text: str | None) -> Optional[str]:
-    """The CPU core or family named in a description ('Cortex-A76', 'Zen 4', 'Core i3-1315U', 'Apple M2')."""
+    """The CPU core or model named in a description ('Cortex-A76', 'Zen 4', 'Core i3-1315U', 'Apple M2',
+    'EPYC 9654'). A core name wins over a product line wherever it stands ('AMD EPYC KVM VM (Zen 3, ...)' is
+    Zen 3), and a product line counts only with a model number ('EPYC KVM' and 'Xeon Processor' name no CPU:
+    runs of two different cores must not pass for runs of one)."""
     global _CPU_CORE
     import re
 
     if not text:
         return None
     if _CPU_CORE is None:
-        _CPU_CORE = re.compile(r"(cortex-[ax]\d+|zen ?\d|apple m\d|snapdragon x\w*|core i\d-\d{4,5}\w*|"
-                               r"core ultra \d \w+|epyc \w+|xeon \w+)", re.I)
-    m = _CPU_CORE.search(text)
-    return m.group(1).lower().replace(" ", "") if m else None
+        _CPU_CORE = (re.compile(r"(cortex-[ax]\d+|\bzen ?\d|apple m\d|snapdragon x\w*|core i\d-\d{4,5}\w*|"
+                                r"core ultra \d \w+)", re.I),
+                     re.compile(r"(epyc \d\w*|xeon (?:platinum |gold |silver |bronze |max |w-?)?[a-z]?\d?-?\d{3,5}\w*)",
+                                re.I))
+    text = re.sub(r"\((?:r|tm)\)", "", text, flags=re.I)
+    for pattern in _CPU_CORE:
+        m = pattern.search(text)
+        if m:
+            return m.group(1).lower().replace(" ", "")
+    return None
 
 
 def cpu_isa(text: str | None) -> Optional[str]:

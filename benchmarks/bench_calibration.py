@@ -11,7 +11,9 @@ the published Raspberry Pi 5 runs (knowledge/profiles/published). Three checks:
   run on the machine (qwen3-0.6b Q4_K_M at 4096 tokens on the EPYC; the smallest model on the
   others), and every other run of the machine is predicted (basis `calibrated`);
 - every run as the calibration run in turn: the spread of the one-run result over the choice of run;
-- no calibration: the same prior without the machine's run (basis `estimated`).
+- no calibration: the same prior without the machine's run (basis `estimated`). Runs of the same CPU core on
+  another machine (the Pi 5's Cortex-A76 on a Compute Module 5) are in no prior above; a last check puts them
+  in, as `advisor` does for a machine with no run of its own.
 
     python -m benchmarks.bench_calibration [--profiles DIR ...]
 """
@@ -23,7 +25,7 @@ import statistics
 
 from advisor.kb import load_catalog
 from advisor.schemas import Model
-from advisor.speed import efficiency, estimate_speed, profile_arch
+from advisor.speed import cpu_key, efficiency, estimate_speed, profile_arch
 
 CALIBRATION = ("qwen3-0.6b", "q4_k_m", 4096)
 
@@ -91,7 +93,12 @@ def main(argv=None) -> None:
         label = ps[0].hardware
         fp = "this-machine"  # every run of the machine counts as the same fingerprint below
         same = [p.model_copy(update={"hardware_fingerprint": fp}) for p in ps]
-        others = [p.model_copy(update={"hardware_fingerprint": _machine(p)}) for p in prior_runs(runs, ps[0])]
+        prior = [p.model_copy(update={"hardware_fingerprint": _machine(p)}) for p in prior_runs(runs, ps[0])]
+        # runs of the same CPU on another machine (the Pi 5's Cortex-A76 on a Compute Module 5) are not
+        # "other machines" for a machine with no run of its own: they are reported apart
+        core = cpu_key(ps[0].hardware)
+        siblings = [p for p in prior if core and cpu_key(p.hardware) == core]
+        others = [p for p in prior if p not in siblings]
         print(f"\n=== {label} ({len(ps)} runs; other machines: {len(others)} runs)")
         if len({p.model for p in ps}) >= 3:
             _report("leave one model out (same machine)", [
@@ -111,6 +118,12 @@ def main(argv=None) -> None:
         _report("no calibration (prior from other machines only)", [
             (f"{p.model} {p.quantization} ctx {p.context}", _predict(cat, p, others, fp),
              p.decode_tokens_per_s.median) for p in rest])
+        if siblings:
+            boards = "; ".join(sorted({p.hardware for p in siblings}))
+            _report(f"no run of its own, the same CPU's {len(siblings)} run(s) on another machine in the prior "
+                    f"({boards})", [
+                        (f"{p.model} {p.quantization} ctx {p.context}", _predict(cat, p, others + siblings, fp),
+                         p.decode_tokens_per_s.median) for p in rest])
 
 
 def prior_runs(runs, like) -> list:

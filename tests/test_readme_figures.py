@@ -134,7 +134,9 @@ CALIBRATION_ROWS = [  # README row label -> (machine header starts with, section
     ("Intel Xeon VM, one calibration run (qwen3-0.6b Q4_K_M, 2K)", "this machine (Intel", "one calibration run"),
     ("Intel Xeon VM, every run as the calibration run", "this machine (Intel", "every run"),
     ("Raspberry Pi 5 (published runs), leave one model out", "Raspberry Pi 5", "leave one model out"),
-    ("Raspberry Pi 5, no run of its own", "Raspberry Pi 5", "no calibration"),
+    ("Raspberry Pi 5, no run of its own (no Cortex-A76 run in the prior)", "Raspberry Pi 5", "no calibration"),
+    ("Raspberry Pi 5, no run of its own, the Compute Module 5's run in the prior", "Raspberry Pi 5",
+     "no run of its own, the same CPU"),
     ("Raspberry Pi 5, every run as the calibration run", "Raspberry Pi 5", "every run"),
 ]
 

@@ -345,3 +345,20 @@ def test_gpu_fit_prefers_runs_of_the_targets_memory_class(cat):
     assert discrete.decode == pytest.approx(no_unified.decode) and discrete.n == no_unified.n
     unified = efficiency(ps, models, "llama.cpp", "cuda", quant="q4_k_m", memory_kind="unified")
     assert "unified-memory GPUs only" in unified.source and unified.decode < discrete.decode
+
+
+def test_cpu_key_names_the_core_not_the_product_line():
+    """Two VMs whose descriptions both say "AMD EPYC KVM" are different CPUs when their cores differ: the key
+    that picks a CPU's own published runs (and its per-type memory coefficients) must tell them apart."""
+    from advisor.speed import cpu_key
+
+    zen3 = "2-vCPU AMD EPYC KVM VM (Zen 3, cpuid family 25 model 1 stepping 1; AVX2, no AVX-512), 23.5 GB RAM"
+    zen5 = "2-vCPU AMD EPYC KVM VM (Zen 5, cpuid family 26 model 2 stepping 1; AVX-512 with VNNI and BF16), 23.5 GB RAM"
+    assert (cpu_key(zen3), cpu_key(zen5)) == ("zen3", "zen5")
+    assert cpu_key("AMD Ryzen 9 7950X (Zen 4)") == "zen4"  # "Ryzen 9" is not Zen 9
+    assert cpu_key("AMD EPYC 9654 96-Core Processor") == "epyc9654"
+    assert cpu_key("Intel(R) Xeon(R) Platinum 8480+") == "xeonplatinum8480"
+    assert cpu_key("Raspberry Pi 5, Broadcom BCM2712 4x Cortex-A76 @ 2.4 GHz") == "cortex-a76"
+    # a product line without a model number names no CPU
+    assert cpu_key("this machine (Intel(R) Xeon(R) Processor, 2 threads)") is None
+    assert cpu_key("this machine with 1 thread (AMD EPYC x86)") is None
