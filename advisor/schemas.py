@@ -382,6 +382,9 @@ class Runtime(Sourced):
     memory: dict[str, RuntimeParam] = Field(
         default_factory=dict, description="memory-overhead parameters of its allocator"
     )
+    speed: dict[str, RuntimeParam] = Field(
+        default_factory=dict, description="parameters of its speed beyond the kernels' (per-token costs of its own)"
+    )
     requires_hardware: list[str] = Field(
         default_factory=list, description="free-text hardware conditions, e.g. 'Copilot+ PC NPU'"
     )

@@ -584,7 +584,8 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
             # the per-layer time is work split across threads: a run with more threads pays less of it
             # (within one instruction set; across them per-core speeds differ more than thread counts)
             layers = a.layers * threads / p.threads
-        return _Point(_terms(_profile_cost(p, a), p.bandwidth_gbps), layers, 1 / p.decode_tokens_per_s.median)
+        return _Point(_terms(_profile_cost(p, a), p.bandwidth_gbps), layers,
+                      1 / p.decode_tokens_per_s.median - run_sampler_seconds(p, models))
 
     def points_of(ps):
         return [pt for pt in map(point, ps) if pt is not None]
@@ -598,7 +599,7 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
             return None
         c = _profile_cost(p, a)
         simd = profile_simd(p)
-        return _Point(_terms(c, p.bandwidth_gbps), a.layers, 1 / p.decode_tokens_per_s.median,
+        return _Point(_terms(c, p.bandwidth_gbps), a.layers, 1 / p.decode_tokens_per_s.median - run_sampler_seconds(p, models),
                       compute=sum(compute_terms(c, p.compute_tflops, simd).values()),
                       layer_s=a.layers / (p.compute_tflops * 1e12 * int8_ratio(simd)),
                       machine="same" if id(p) in same_ids else (p.hardware_fingerprint or p.hardware),
@@ -808,7 +809,8 @@ def moe_fit(e: Efficiency, runs: list[MeasuredProfile], models: dict[str, Model]
         c = _profile_cost(p, a)
         t_dense = _model_seconds(_terms(c, p.bandwidth_gbps), a.layers, dict(e.type_coef), 1 / e.decode,
                                  e.layer_overhead_s)
-        per_layer.setdefault(gpu_machine(p), []).append((1 / p.decode_tokens_per_s.median - t_dense) / a.layers)
+        t_run = 1 / p.decode_tokens_per_s.median - run_sampler_seconds(p, models)
+        per_layer.setdefault(gpu_machine(p), []).append((t_run - t_dense) / a.layers)
         if _moe_prefill_run(p):
             mats, other = _prefill_parts(c, p.compute_tflops, e, e.prefill or DEFAULT_PREFILL_EFF_OTHER)
             if mats > 0:
@@ -889,6 +891,33 @@ def ollama_go_engine(p: MeasuredProfile, models: dict[str, Model]) -> bool:
     return bool(since) and (not when or since <= when < OLLAMA_GO_ENGINE_UNTIL)
 
 
+# The CPU time per generated token a server's figure includes for sampling, per vocabulary entry (the sampler
+# visits every candidate on the CPU; llama-bench and this project's runner time decode without it). Measured
+# by `python -m benchmarks.bench_sampler` (llama.cpp's sampler of llama-cpp-python 0.3.36 on the 2-vCPU AMD
+# EPYC Zen 4 VM, least-squares slope over vocabularies of 32K-262K): Ollama's default chain up to v0.32.10,
+# whose repeat_penalty 1.1 makes llama_sampler_penalties_apply look up every candidate in a hash map, 3.79 ns;
+# the chain without a penalty (llama-server's defaults, Ollama's since v0.32.10 for a model that sets none)
+# 0.54 ns. The default moved to 1.0 in commit 6a261db7d (2026-08-11, released in v0.32.10);
+# knowledge/runtimes/ollama.yaml records the sources.
+SAMPLER_NS_PER_VOCAB_ENTRY = {"penalty": 3.79, "plain": 0.54}
+OLLAMA_PENALTY_DEFAULT_UNTIL = "2026-08-11"
+
+
+def run_sampler_seconds(p: MeasuredProfile, models: dict[str, Model]) -> float:
+    """Seconds per generated token of sampling inside a run's decode figure: an Ollama run's eval rate includes
+    llama.cpp's sampler over the whole vocabulary (with the repetition penalty that was Ollama's default before
+    v0.32.10, unless the run's settings give repeat_penalty 1); a run of llama-bench or of this project's runner
+    samples nothing. Runs of Ollama's former Go engine (another sampler) are left at 0: they inform no fit."""
+    if p.runtime != "ollama" or ollama_go_engine(p, models):
+        return 0.0
+    a = profile_arch(p, models)
+    if a is None:
+        return 0.0
+    rp = (p.settings or {}).get("repeat_penalty")
+    penalty = float(rp) != 1.0 if rp is not None else (p.measured_at or "")[:10] < OLLAMA_PENALTY_DEFAULT_UNTIL
+    return a.vocab_size * SAMPLER_NS_PER_VOCAB_ENTRY["penalty" if penalty else "plain"] * 1e-9
+
+
 # Fallbacks when no profile covers a runtime x backend (basis stays `estimated`, wide range).
 # CPU prefill is measured against numpy's float32 matmul rate, which llama.cpp's int8 kernels exceed.
 DEFAULT_DECODE_EFF = 0.55
@@ -901,8 +930,10 @@ def estimate_speed(m: Model, quant: str, runtime_id: str, backend: str, *, bandw
                    compute_tflops: Optional[float], prompt_tokens: int = 512, gen_tokens: int = 128,
                    kv: str = "f16", eff: Optional[Efficiency] = None, q: Quantization | None = None,
                    bandwidth_source: str = "", compute_source: str = "", simd: Iterable[str] = (),
-                   depth: Optional[int] = None) -> SpeedEstimate:
-    """`depth`: tokens already in the context (decode from there, the prompt processed after them)."""
+                   depth: Optional[int] = None, sampler_s: float = 0.0) -> SpeedEstimate:
+    """`depth`: tokens already in the context (decode from there, the prompt processed after them).
+    `sampler_s`: seconds per token of sampling the figure is to include (a published server run's own,
+    advisor.speed.run_sampler_seconds); 0 is decode as llama-bench times it."""
     a = m.architecture
     pos = (depth if depth is not None else prompt_tokens) + gen_tokens // 2
     c = token_cost(a, quant, pos, prompt_tokens, kv=kv, runtime_id=runtime_id, m=m, q=q, prefill_offset=depth or 0)
@@ -937,6 +968,10 @@ def estimate_speed(m: Model, quant: str, runtime_id: str, backend: str, *, bandw
             fixed += a.layers * eff.moe_layer_s
             notes.append(f"plus {a.layers * eff.moe_layer_s * 1e3:.1f} ms per token for the MoE layers' routing "
                          f"({eff.moe_source})")
+    if sampler_s:
+        fixed += sampler_s
+        notes.append(f"plus {sampler_s * 1e3:.2f} ms per token of sampling on the CPU over the {a.vocab_size}-entry "
+                     f"vocabulary (advisor.speed.run_sampler_seconds)")
     dec = 1 / (t_bw + fixed)
     rng = (dec * eff.decode_range[0], dec * eff.decode_range[1])
     if eff.basis == "estimated":  # keep the range honest when it rests on other machines

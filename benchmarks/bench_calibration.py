@@ -25,7 +25,7 @@ import statistics
 
 from advisor.kb import load_catalog
 from advisor.schemas import Model
-from advisor.speed import cpu_key, efficiency, estimate_speed, profile_arch
+from advisor.speed import cpu_key, efficiency, estimate_speed, profile_arch, run_sampler_seconds
 
 CALIBRATION = ("qwen3-0.6b", "q4_k_m", 4096)
 
@@ -53,7 +53,8 @@ def _predict(cat, p, train, fingerprint, backend: str = "cpu") -> float:
                      cpu_model=p.hardware, threads=p.threads, cpu_tflops=p.compute_tflops)
     return estimate_speed(_model(cat, p), p.quantization, "llama.cpp", backend, bandwidth_gbps=p.bandwidth_gbps,
                           compute_tflops=p.compute_tflops, prompt_tokens=p.prompt_tokens, gen_tokens=p.gen_tokens,
-                          eff=eff, simd=profile_simd(p), depth=p.depth_tokens).decode_tps
+                          eff=eff, simd=profile_simd(p), depth=p.depth_tokens,
+                          sampler_s=run_sampler_seconds(p, dict(cat.models))).decode_tps
 
 
 def _report(title: str, rows: list[tuple]) -> None:

@@ -53,7 +53,7 @@ def _err(pred, meas):
 def main(argv=None) -> None:
     from advisor.kb import load_catalog
     from advisor.speed import _is_moe as is_moe
-    from advisor.speed import _runtime_group, ollama_go_engine
+    from advisor.speed import _runtime_group, ollama_go_engine, run_sampler_seconds
     from advisor.speed import efficiency, estimate_speed, gpu_machine, profile_arch
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -83,7 +83,8 @@ def main(argv=None) -> None:
                              cpu_model=p.hardware)
             return estimate_speed(m, p.quantization, "llama.cpp", p.backend, bandwidth_gbps=p.bandwidth_gbps,
                                   compute_tflops=p.compute_tflops, prompt_tokens=p.prompt_tokens,
-                                  gen_tokens=p.gen_tokens, eff=eff, depth=p.depth_tokens)
+                                  gen_tokens=p.gen_tokens, eff=eff, depth=p.depth_tokens,
+                                  sampler_s=run_sampler_seconds(p, models))
 
         # the MoE terms (advisor.speed.moe_fit) come from the MoE runs of the other devices, on any backend (a
         # backend with no MoE prefill run of its own pools the other backends' factors), never this device's

@@ -362,3 +362,36 @@ def test_cpu_key_names_the_core_not_the_product_line():
     # a product line without a model number names no CPU
     assert cpu_key("this machine (Intel(R) Xeon(R) Processor, 2 threads)") is None
     assert cpu_key("this machine with 1 thread (AMD EPYC x86)") is None
+
+
+def test_ollama_runs_carry_their_sampler_time():
+    """An Ollama eval rate includes llama.cpp's sampler over the whole vocabulary (llama-bench's figure does not):
+    with the repetition penalty that was Ollama's default before v0.32.10, 3.79 ns per vocabulary entry, else
+    0.54 ns; runs of llama.cpp and of Ollama's former Go engine carry none. The figures are the ones
+    knowledge/runtimes/ollama.yaml records from benchmarks/bench_sampler.py."""
+    from advisor.speed import OLLAMA_PENALTY_DEFAULT_UNTIL, SAMPLER_NS_PER_VOCAB_ENTRY, run_sampler_seconds
+
+    cat = load_catalog()
+    models = dict(cat.models)
+    speed = cat.runtimes["ollama"].speed
+    assert SAMPLER_NS_PER_VOCAB_ENTRY == {"penalty": speed["sampler_penalty_ns_per_vocab_entry"].value,
+                                          "plain": speed["sampler_plain_ns_per_vocab_entry"].value}
+    assert OLLAMA_PENALTY_DEFAULT_UNTIL == "2026-08-11"
+    phi = cat.profiles["phi-4-mini-instruct-q4_k_m-rtx-4090-ollama"]
+    vocab = profile_arch(phi, models).vocab_size
+    assert vocab == 200064
+    assert run_sampler_seconds(phi, models) == pytest.approx(vocab * 3.79e-9)
+    later = phi.model_copy(update={"measured_at": "2026-09-01"})
+    assert run_sampler_seconds(later, models) == pytest.approx(vocab * 0.54e-9)
+    unpenalised = phi.model_copy(update={"settings": {**phi.settings, "repeat_penalty": 1.0}})
+    assert run_sampler_seconds(unpenalised, models) == pytest.approx(vocab * 0.54e-9)
+    assert run_sampler_seconds(phi.model_copy(update={"runtime": "llama.cpp"}), models) == 0.0
+    assert run_sampler_seconds(cat.profiles["gemma-3-4b-it-q4_k_m-rtx-4090-ollama"], models) == 0.0  # Go engine
+
+    # the estimate adds exactly that time to a token
+    m = models["phi-4-mini-instruct"]
+    kw = dict(bandwidth_gbps=1008.0, compute_tflops=330.0, prompt_tokens=75, gen_tokens=148)
+    bare = estimate_speed(m, "q4_k_m", "ollama", "cuda", **kw).decode_tps
+    with_sampler = estimate_speed(m, "q4_k_m", "ollama", "cuda", sampler_s=run_sampler_seconds(phi, models), **kw)
+    assert 1 / with_sampler.decode_tps - 1 / bare == pytest.approx(vocab * 3.79e-9)
+    assert any("sampling" in n for n in with_sampler.assumptions)
