@@ -599,7 +599,8 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
             return None
         c = _profile_cost(p, a)
         simd = profile_simd(p)
-        return _Point(_terms(c, p.bandwidth_gbps), a.layers, 1 / p.decode_tokens_per_s.median - run_sampler_seconds(p, models),
+        t = 1 / p.decode_tokens_per_s.median - run_sampler_seconds(p, models)
+        return _Point(_terms(c, p.bandwidth_gbps), a.layers, t,
                       compute=sum(compute_terms(c, p.compute_tflops, simd).values()),
                       layer_s=a.layers / (p.compute_tflops * 1e12 * int8_ratio(simd)),
                       machine="same" if id(p) in same_ids else (p.hardware_fingerprint or p.hardware),

@@ -97,8 +97,9 @@ def main(argv=None) -> None:
     ap.add_argument("--json", dest="json_out", default=None)
     a = ap.parse_args(argv)
     d = detect(measure=False)
-    print(f"llama.cpp sampler of llama-cpp-python {md.version('llama-cpp-python')} on {d.cpu_model or platform.processor()} "
-          f"({platform.machine()}), one thread, {a.repeats} sampled tokens per size")
+    cpu = d.cpu_model or platform.processor()
+    print(f"llama.cpp sampler of llama-cpp-python {md.version('llama-cpp-python')} on {cpu} ({platform.machine()}), "
+          f"one thread, {a.repeats} sampled tokens per size")
     result = {"cpu": d.cpu_model, "llama_cpp_python": md.version("llama-cpp-python"), "chains": {}}
     for kind in ("ollama-penalty", "server-default"):
         pts = []
