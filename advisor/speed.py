@@ -209,9 +209,13 @@ def profile_efficiency(p: MeasuredProfile, models: dict[str, Model]) -> tuple[Op
     return dec, pre
 
 
-def _prefill_terms(c: TokenCost, tflops: float) -> dict[str, float]:
-    """Compute-roof seconds per prompt token, by ggml type of the layer matrices plus the rest."""
-    return {typ: f / (tflops * 1e12) for typ, f in c.prefill_by_type if f}
+def _prefill_terms(c: TokenCost, tflops: float, simd: Iterable[str] = ()) -> dict[str, float]:
+    """Compute-roof seconds per prompt token, by ggml type of the layer matrices plus the rest. On a CPU
+    (`simd`: its kernel-choosing flags) a quantized type's matrices run llama.cpp's int8 dot products, at the
+    instruction set's int8 ratio over the float32 rate (type_ratio), as the decode's compute term does; a GPU
+    passes no flags (its compute figure is already the matrix peak its kernels run at)."""
+    return {typ: f / (tflops * 1e12 * (type_ratio(typ, simd) if typ != "other" else 1.0))
+            for typ, f in c.prefill_by_type if f}
 
 
 def _terms(c: TokenCost, bandwidth_gbps: float) -> dict[str, float]:
@@ -773,10 +777,11 @@ def gpu_machine(p: MeasuredProfile) -> tuple:
     return round(p.bandwidth_gbps or 0), round(p.compute_tflops or 0, 1)
 
 
-def _prefill_parts(c: TokenCost, tflops: float, eff: Efficiency, pe: float) -> tuple[float, float]:
+def _prefill_parts(c: TokenCost, tflops: float, eff: Efficiency, pe: float, simd: Iterable[str] = ()
+                   ) -> tuple[float, float]:
     """Seconds per prompt token of the layer matrices and of the rest (attention, output head), at the efficiency's
     shares of the compute peak."""
-    terms = _prefill_terms(c, tflops) if c.prefill_by_type else {"matrices": c.flops_prefill / (tflops * 1e12)}
+    terms = _prefill_terms(c, tflops, simd) if c.prefill_by_type else {"matrices": c.flops_prefill / (tflops * 1e12)}
     mats = sum(v * eff.prefill_coef(k, pe) for k, v in terms.items() if k != "other")
     return mats, terms.get("other", 0.0) * eff.prefill_coef("other", pe)
 
@@ -842,7 +847,8 @@ def _prefill_points(profiles: Iterable[MeasuredProfile], models: dict[str, Model
             continue
         c = _profile_cost(p, a)
         if c.prefill_by_type:
-            out.append((_Point(_prefill_terms(c, p.compute_tflops), a.layers, 1 / p.prefill_tokens_per_s.median),
+            simd = profile_simd(p) if p.backend == "cpu" else ()
+            out.append((_Point(_prefill_terms(c, p.compute_tflops, simd), a.layers, 1 / p.prefill_tokens_per_s.median),
                         bool(p.depth_tokens)))
     return out
 
@@ -980,7 +986,7 @@ def estimate_speed(m: Model, quant: str, runtime_id: str, backend: str, *, bandw
     pre = ttft = None
     if compute_tflops:
         pe = eff.prefill if eff.prefill is not None else DEFAULT_PREFILL_EFF.get(backend, DEFAULT_PREFILL_EFF_OTHER)
-        mats, other = _prefill_parts(c, compute_tflops, eff, pe)
+        mats, other = _prefill_parts(c, compute_tflops, eff, pe, simd if backend == "cpu" else ())
         pre = 1 / (mats * (eff.moe_prefill_factor if a.experts else 1.0) + other)
         ttft = (prompt_tokens / pre + 1 / dec) * 1000
         pe_used = c.flops_prefill / (compute_tflops * 1e12) * pre

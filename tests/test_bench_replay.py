@@ -61,13 +61,14 @@ def test_readme_quotes_the_replay():
                     "choices within 10%)") in readme
     dec = re.search(rf"decode before calibration \((\d+) runs\): median {num}, largest {num}, within 10% (\d+), "
                     r"within 25% (\d+)", out)
-    assert dec and f"| all | {dec[1]} | {dec[2]} | {dec[3]} | {dec[4]} | {dec[5]} |" in readme
+    assert dec and f"| all | {dec[1]} | {dec[2]} | {dec[3]} | {dec[4]} | {dec[5]} | {pre[1]} | {pre[2]} |" in readme
     labels = {"Zen 3": "| Zen 3 VM, AVX2", "Zen 5": "| Zen 5 VM (the same eight", "Intel": "| Intel Xeon VM",
               "AMD EPYC, 2 threads": "| Zen 4 VM, AVX-512, 2 threads", "1 thread": "| Zen 4 VM, 1 thread"}
-    per = re.findall(rf"^ +(.*): decode median {num}, largest {num}, within 10% (\d+), within 25% (\d+) of (\d+)",
-                     out, re.M)
+    per = re.findall(rf"^ +(.*): decode median {num}, largest {num}, within 10% (\d+), within 25% (\d+) of (\d+); "
+                     rf"prefill median {num}, largest {num}", out, re.M)
     assert len(per) == len(labels)
-    for name, med, big, w10, w25, n in per:
+    for name, med, big, w10, w25, n, pmed, pbig in per:
         label = next(v for k, v in labels.items() if k in name)
-        row = re.search(re.escape(label) + r"[^|]*\| (\d+) \| ([0-9.]+%) \| ([0-9.]+%) \| (\d+) \| (\d+) \|", readme)
-        assert row and row.groups() == (n, med, big, w10, w25), (name, row and row.groups())
+        row = re.search(re.escape(label) + r"[^|]*\| (\d+) \| ([0-9.]+%) \| ([0-9.]+%) \| (\d+) \| (\d+) \| "
+                        r"([0-9.]+%) \| ([0-9.]+%) \|", readme)
+        assert row and row.groups() == (n, med, big, w10, w25, pmed, pbig), (name, row and row.groups())
