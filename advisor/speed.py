@@ -461,8 +461,8 @@ def cpu_key(text: str | None) -> Optional[str]:
     if _CPU_CORE is None:
         _CPU_CORE = (re.compile(r"(cortex-[ax]\d+|\bzen ?\d|apple m\d|snapdragon x\w*|core i\d-\d{4,5}\w*|"
                                 r"core ultra \d \w+)", re.I),
-                     re.compile(r"(epyc \d\w*|xeon (?:platinum |gold |silver |bronze |max |w-?)?[a-z]?\d?-?\d{3,5}\w*)",
-                                re.I))
+                     re.compile(r"(epyc \d\w*|"
+                                r"xeon (?:platinum |gold |silver |bronze |max |w-?)?[a-z]?\d?-?\d{3,5}\w*)", re.I))
     text = re.sub(r"\((?:r|tm)\)", "", text, flags=re.I)
     for pattern in _CPU_CORE:
         m = pattern.search(text)
@@ -848,8 +848,8 @@ def _prefill_points(profiles: Iterable[MeasuredProfile], models: dict[str, Model
         c = _profile_cost(p, a)
         if c.prefill_by_type:
             simd = profile_simd(p) if p.backend == "cpu" else ()
-            out.append((_Point(_prefill_terms(c, p.compute_tflops, simd), a.layers, 1 / p.prefill_tokens_per_s.median),
-                        bool(p.depth_tokens)))
+            pt = _Point(_prefill_terms(c, p.compute_tflops, simd), a.layers, 1 / p.prefill_tokens_per_s.median)
+            out.append((pt, bool(p.depth_tokens)))
     return out
 
 
