@@ -588,8 +588,7 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
             # the per-layer time is work split across threads: a run with more threads pays less of it
             # (within one instruction set; across them per-core speeds differ more than thread counts)
             layers = a.layers * threads / p.threads
-        return _Point(_terms(_profile_cost(p, a), p.bandwidth_gbps), layers,
-                      1 / p.decode_tokens_per_s.median - run_sampler_seconds(p, models))
+        return _Point(_terms(_profile_cost(p, a), p.bandwidth_gbps), layers, run_decode_seconds(p, models))
 
     def points_of(ps):
         return [pt for pt in map(point, ps) if pt is not None]
@@ -603,8 +602,7 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
             return None
         c = _profile_cost(p, a)
         simd = profile_simd(p)
-        t = 1 / p.decode_tokens_per_s.median - run_sampler_seconds(p, models)
-        return _Point(_terms(c, p.bandwidth_gbps), a.layers, t,
+        return _Point(_terms(c, p.bandwidth_gbps), a.layers, run_decode_seconds(p, models),
                       compute=sum(compute_terms(c, p.compute_tflops, simd).values()),
                       layer_s=a.layers / (p.compute_tflops * 1e12 * int8_ratio(simd)),
                       machine="same" if id(p) in same_ids else (p.hardware_fingerprint or p.hardware),
@@ -815,8 +813,7 @@ def moe_fit(e: Efficiency, runs: list[MeasuredProfile], models: dict[str, Model]
         c = _profile_cost(p, a)
         t_dense = _model_seconds(_terms(c, p.bandwidth_gbps), a.layers, dict(e.type_coef), 1 / e.decode,
                                  e.layer_overhead_s)
-        t_run = 1 / p.decode_tokens_per_s.median - run_sampler_seconds(p, models)
-        per_layer.setdefault(gpu_machine(p), []).append((t_run - t_dense) / a.layers)
+        per_layer.setdefault(gpu_machine(p), []).append((run_decode_seconds(p, models) - t_dense) / a.layers)
         if _moe_prefill_run(p):
             mats, other = _prefill_parts(c, p.compute_tflops, e, e.prefill or DEFAULT_PREFILL_EFF_OTHER)
             if mats > 0:
@@ -923,6 +920,11 @@ def run_sampler_seconds(p: MeasuredProfile, models: dict[str, Model]) -> float:
     rp = (p.settings or {}).get("repeat_penalty")
     penalty = float(rp) != 1.0 if rp is not None else (p.measured_at or "")[:10] < OLLAMA_PENALTY_DEFAULT_UNTIL
     return a.vocab_size * SAMPLER_NS_PER_VOCAB_ENTRY["penalty" if penalty else "plain"] * 1e-9
+
+
+def run_decode_seconds(p: MeasuredProfile, models: dict[str, Model]) -> float:
+    """A run's seconds per decoded token as the fits take it: its median, less the sampling it includes."""
+    return 1 / p.decode_tokens_per_s.median - run_sampler_seconds(p, models)
 
 
 # Fallbacks when no profile covers a runtime x backend (basis stays `estimated`, wide range).
