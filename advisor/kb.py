@@ -489,16 +489,23 @@ def accelerator_named(accelerators: Mapping[str, Accelerator], name: str) -> Opt
     return None
 
 
+# words after a card's name that make it another card ("RTX 4070 Ti" is not the RTX 4070, nor "RTX 4090 Laptop GPU"
+# the RTX 4090)
+_VARIANT_WORDS = r"(?:ti|super|laptop|mobile|max[^a-z0-9]?q|xtx?)"
+
+
 def _name_pattern(name: str) -> Optional["re.Pattern"]:
     words = [w for w in re.findall(r"[a-z0-9]+", name.lower()) if w not in ("nvidia", "geforce")]
-    return re.compile(r"(?<![a-z0-9])" + r"[^a-z0-9]*".join(words) + r"(?![a-z0-9])") if words else None
+    return re.compile(r"(?<![a-z0-9])" + r"[^a-z0-9]*".join(words) + r"(?![a-z0-9])"
+                      + r"(?![^a-z0-9]+" + _VARIANT_WORDS + r"(?![a-z0-9]))") if words else None
 
 
 def accelerator_in(accelerators: Mapping[str, Accelerator], text: str) -> Optional[tuple[str, Accelerator]]:
     """The accelerator a run's device description names: the longest catalog or device name found in it as whole
     words ('Apple M2 Ultra (76-core GPU)' names the M2 Ultra; 'NVIDIA A100 80GB' names neither the A10, whose name
-    it contains only as part of a word, nor one A100 card). None when no name is found, or when the longest
-    names found belong to different entries."""
+    it contains only as part of a word, nor one A100 card; 'RTX 4070 Ti' does not name the RTX 4070: a variant
+    word after a name makes it another card). None when no name is found, or when the longest names found belong
+    to different entries."""
     low = text.lower()
     best: list[tuple[int, str]] = []
     for aid, a in accelerators.items():

@@ -156,6 +156,14 @@ def test_a_gpu_run_takes_the_named_devices_figures_only_when_the_name_is_whole()
     assert accelerator_in(acc, "Apple M2 Ultra (76-core GPU)")[0] == "apple-m2-ultra"
     assert accelerator_in(acc, "NVIDIA A100 80GB") is None  # PCIe or SXM4: not stated, and not the A10
     assert accelerator_in(acc, "NVIDIA A10")[0] == "a10"
+    # a variant word after a card's name makes it another card, which the catalog may not have
+    assert accelerator_in(acc, "NVIDIA GeForce RTX 4070")[0] == "rtx-4070"
+    assert accelerator_in(acc, "NVIDIA GeForce RTX 4070 Ti (table: '4070 Ti 12GB')")[0] == "rtx-4070-ti"
+    ti = cat.profiles["meta-llama-3-8b-q4_k_m-rtx-4070-ti"]  # not the RTX 4070's compute (29 vs 40 FP32 TFLOPS)
+    assert ti.compute_tflops == acc["rtx-4070-ti"].prefill_tflops()[0]
+    assert accelerator_in(acc, "NVIDIA GeForce RTX 4090 Laptop GPU") is None
+    assert accelerator_in(acc, "NVIDIA GeForce RTX 4080 SUPER") is None
+    assert accelerator_in(acc, "NVIDIA GeForce RTX 4090 24 GB, one card")[0] == "rtx-4090"
     p = cat.profiles["llama2-7b-q4_0-rtx-3090"]  # the scoreboard entry states neither figure
     assert p.bandwidth_gbps == acc["rtx-3090"].bandwidth_gbps
     assert p.compute_tflops == acc["rtx-3090"].prefill_tflops()[0] == acc["rtx-3090"].compute.int8_tops / 2
