@@ -100,6 +100,7 @@ def main(argv=None) -> None:
             "go_engine": ollama_go_engine(p, models),
             "quant": p.quantization, "backend": p.backend, "depth": p.depth_tokens or 0,
             "moe": bool(arch.experts), "decode_pred": sp.decode_tps, "decode_published": p.decode_tokens_per_s.median,
+            "decode_range": list(sp.decode_tps_range),
             "prefill_pred": sp.prefill_tps, "ttft_pred_ms": sp.ttft_ms,
             "ttft_published_ms": p.ttft_ms.median if p.ttft_ms else None,
             "prefill_published": p.prefill_tokens_per_s.median if p.prefill_tokens_per_s else None,
@@ -135,6 +136,13 @@ def main(argv=None) -> None:
     line("MoE runs", "decode", [_err(r["decode_pred"], r["decode_published"]) for r in rows if r["moe"]])
     line("MoE runs", "prefill", [e for r in rows if r["moe"] and (e := _err(r["prefill_pred"], r["prefill_published"])) is not None])
     line("dense runs", "prefill", [e for r in rows if not r["moe"] and (e := _err(r["prefill_pred"], r["prefill_published"])) is not None])
+    inside = [r for r in rows if r["decode_range"][0] <= r["decode_published"] <= r["decode_range"][1]]
+    print(f"\ndecode range the commands print (the fit's spread, at least +-25% where no run of the device informs it): "
+          f"the published figure inside it for {len(inside)} of {len(rows)} runs; outside:")
+    for r in rows:
+        if r not in inside:
+            lo, hi = r["decode_range"]
+            print(f"  {r['id'][:58]:58s} range {lo:7.1f}-{hi:<7.1f} published {r['decode_published']:.1f}")
     print("\nMoE runs with the MoE terms from the other MoE architecture's runs instead (Qwen3-30B-A3B <-> "
           "Qwen3-235B-A22B; the same GPU allowed, so ROCm and Vulkan get terms from Strix Halo's other model):")
     line("MoE, other architecture", "decode", [_err(r["decode_pred_other_arch"], r["decode_published"])

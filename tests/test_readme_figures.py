@@ -47,6 +47,14 @@ def test_gpu_error_table_all_row(gpu_rows):
     assert row in README, row
 
 
+def test_gpu_range_coverage(gpu_rows):
+    """`python -m benchmarks.bench_gpu`: how many published runs fall inside the decode range the commands print."""
+    rows = [r for r in gpu_rows if not r["go_engine"]]
+    inside = sum(r["decode_range"][0] <= r["decode_published"] <= r["decode_range"][1] for r in rows)
+    assert 0 < inside <= len(rows)
+    assert f"holds the published figure for {inside} of {len(rows)} runs" in _flat(README)
+
+
 def test_gpu_rtx_4090_table(gpu_rows):
     """Every RTX 4090 row the benchmark prints (Ollama's former Go engine included) is in the README's 4090
     tables with its predicted and published decode and its error."""
