@@ -245,15 +245,17 @@ def custom_spec(ram_gb: float | None, vram_gb: float | None, bandwidth_gbps: flo
 
     --ram alone keeps this machine's CPU (its measured bandwidth and FLOP/s). A GPU budget never borrows
     the CPU's figures: --gpu names a catalog card (or a name as nvidia-smi prints it); --vram alone takes
-    the catalog's typical card of that size and says so; with neither a card nor --bandwidth the GPU's
-    speed is unknown and left out (speed constraints are refused with a hint)."""
+    the catalog's typical card of that size (else its slowest card of that size) and says so; with neither a
+    card nor --bandwidth the GPU's speed is unknown and left out (speed constraints are refused with a hint)."""
     base = base or HardwareSpec("custom", None, "system", 0.0, "", ("cpu",))
     if gpu or (vram_gb and not bandwidth_gbps):
         acc = find_accelerator(cat, gpu) if gpu else typical_accelerator(cat, vram_gb) if cat else None
         if acc is not None:
             spec = accelerator_spec(*acc, base)
             if gpu is None:
-                spec.notes.append(f"--vram {vram_gb:g}GB alone: planned on the catalog's typical {vram_gb:g} GB card, "
+                which = (f"the catalog's typical {vram_gb:g} GB card" if acc[1].typical_for_size else
+                         f"the slowest {vram_gb:g} GB card in the catalog (none is marked typical for that size)")
+                spec.notes.append(f"--vram {vram_gb:g}GB alone: planned on {which}, "
                                   f"{acc[1].name} ({acc[1].bandwidth_gbps:g} GB/s); give --gpu or --bandwidth for yours")
             if vram_gb:
                 spec.memory_gb = vram_gb

@@ -79,7 +79,7 @@ def test_vram_alone_never_borrows_the_cpu_bandwidth(cat):
     assert s.accelerator == "rtx-4090" and s.bandwidth_gbps == 1008
     assert s.bandwidth_gbps != base.bandwidth_gbps and s.gpu_tflops
     assert any("typical 24 GB card" in n for n in s.notes)
-    odd = custom_spec(None, 20, None, base, cat=cat)
+    odd = custom_spec(None, 18, None, base, cat=cat)  # no catalog card has 18 GB
     assert odd.bandwidth_gbps == 0 and any("--gpu" in n for n in odd.notes)
 
 
@@ -94,7 +94,7 @@ def test_vram_24gb_plans_cuda_at_gpu_speed(cli):
 
 
 def test_unknown_gpu_speed_refuses_speed_limits(cli):
-    r = cli("recommend", "--vram", "20GB", "--min-tps", "10")
+    r = cli("recommend", "--vram", "18GB", "--min-tps", "10")  # no catalog card has 18 GB
     assert r.returncode == 2 and "--min-tps" in r.stderr and "--gpu" in r.stderr
     r = cli("recommend", "--gpu", "no-such-card")
     assert r.returncode == 2 and "--gpu" in r.stderr and "rtx-4090" in r.stderr
