@@ -634,7 +634,9 @@ def efficiency(profiles: Iterable[MeasuredProfile], models: dict[str, Model], ru
         # different shares of their peaks: runs of the target's memory class where there are any
         want = "unified" if memory_kind == "unified" else "discrete"
         cls = [p for p in use if gpu_memory_class(p.hardware) == want]
-        if cls and len(cls) < len(use):
+        # never at the cost of the dense fit: a class whose only runs are MoE leaves the dense runs of the other
+        if cls and len(cls) < len(use) and (any(not _is_moe(p, models) for p in cls)
+                                            or all(_is_moe(p, models) for p in use)):
             use, same_class = cls, want
     if backend != "cpu":
         # MoE runs carry a cost a dense layer does not (moe_fit): the dense fit is on dense runs where there are any

@@ -47,6 +47,29 @@ def test_gpu_error_table_all_row(gpu_rows):
     assert row in README, row
 
 
+def test_gpu_second_split_rows(gpu_rows):
+    """`python -m benchmarks.bench_gpu`: the second split (the estimator as shipped, device held out), its "all" and
+    discrete-CUDA rows, the gfx906 median and every RTX 4090 row's shipped prediction."""
+    e = lambda r: r["decode_pred_shipped"] / r["decode_published"] - 1  # noqa: E731
+    pe = lambda r: (r["prefill_pred_shipped"] / r["prefill_published"] - 1  # noqa: E731
+                    if r["prefill_pred_shipped"] and r["prefill_published"] else None)
+    rows = [r for r in gpu_rows if not r["go_engine"]]
+    d0 = [e(r) for r in rows if not r["depth"]]
+    deep = [e(r) for r in rows if r["depth"]]
+    pre = [x for r in rows if (x := pe(r)) is not None]
+    assert f"| all | {_summary(d0, 0.25)} | {_summary(deep, 0.25)} | {_summary(pre, 0.35)} |" in README
+    cuda = [r for r in rows if r["class"] == "CUDA (discrete)"]
+    cuda_row = (f"| CUDA, discrete | {_summary([e(r) for r in cuda if not r['depth']], 0.25)} | - | "
+                f"{_summary([x for r in cuda if (x := pe(r)) is not None], 0.35)} |")
+    assert cuda_row in README, cuda_row
+    rocm = [abs(e(r)) for r in rows if r["class"] == "ROCM (discrete)" and not r["depth"]]
+    assert f"miss by {statistics.median(rocm):.0%} median" in _flat(README)
+    for r in rows:
+        if "RTX 4090" in r["hardware"]:
+            cell = f"| {r['decode_pred_shipped']:.1f} ({e(r):+.0%}) |"
+            assert cell in README, (r["id"], cell)
+
+
 def test_gpu_range_coverage(gpu_rows):
     """`python -m benchmarks.bench_gpu`: how many published runs fall inside the decode range the commands print."""
     rows = [r for r in gpu_rows if not r["go_engine"]]

@@ -347,6 +347,19 @@ def test_gpu_fit_prefers_runs_of_the_targets_memory_class(cat):
     assert "unified-memory GPUs only" in unified.source and unified.decode < discrete.decode
 
 
+def test_memory_class_never_leaves_the_dense_fit_on_moe_runs_alone(cat):
+    """Where the target's memory class has only MoE runs on the backend (a discrete card on Vulkan beside Strix
+    Halo's dense runs), the dense fit keeps the other class's dense runs instead of fitting a dense efficiency on
+    a MoE run."""
+    models = dict(cat.models)
+    strix = cat.profiles["llama2-7b-q4_0-strix-halo-vulkan"]
+    moe = cat.profiles["qwen3-30b-a3b-q4_k_m-rtx-5090-vulkan"]
+    both = efficiency([strix, moe], models, "llama.cpp", "vulkan", quant="q4_0", memory_kind="vram")
+    dense_only = efficiency([strix], models, "llama.cpp", "vulkan", quant="q4_0", memory_kind="vram")
+    assert "discrete-memory GPUs only" not in both.source
+    assert both.decode == pytest.approx(dense_only.decode) and both.n == 1
+
+
 def test_cpu_key_names_the_core_not_the_product_line():
     """Two VMs whose descriptions both say "AMD EPYC KVM" are different CPUs when their cores differ: the key
     that picks a CPU's own published runs (and its per-type memory coefficients) must tell them apart."""
