@@ -135,14 +135,21 @@ def main(argv=None) -> None:
               f"{sum(e <= 0.10 for e in errs):6d} {sum(e <= 0.25 for e in errs):6d} {sum(e <= 0.35 for e in errs):6d}")
 
     classes = sorted({r["class"] for r in rows}) + ["all GPU runs"]
-    for cl in classes:
-        sel = [r for r in rows if cl == "all GPU runs" or r["class"] == cl]
-        line(cl, "decode depth 0", [_err(r["decode_pred"], r["decode_published"]) for r in sel if not r["depth"]])
-        line(cl, "decode depth>0", [_err(r["decode_pred"], r["decode_published"]) for r in sel if r["depth"]])
-        line(cl, "prefill", [e for r in sel if (e := _err(r["prefill_pred"], r["prefill_published"])) is not None])
-    line("MoE runs", "decode", [_err(r["decode_pred"], r["decode_published"]) for r in rows if r["moe"]])
-    line("MoE runs", "prefill", [e for r in rows if r["moe"] and (e := _err(r["prefill_pred"], r["prefill_published"])) is not None])
-    line("dense runs", "prefill", [e for r in rows if not r["moe"] and (e := _err(r["prefill_pred"], r["prefill_published"])) is not None])
+
+    def table(dec: str, pre: str) -> None:
+        """The error table per machine class of one split's predictions (row keys `dec` and `pre`)."""
+        def pre_errs(sel):
+            return [e for r in sel if (e := _err(r[pre], r["prefill_published"])) is not None]
+        for cl in classes:
+            sel = [r for r in rows if cl == "all GPU runs" or r["class"] == cl]
+            line(cl, "decode depth 0", [_err(r[dec], r["decode_published"]) for r in sel if not r["depth"]])
+            line(cl, "decode depth>0", [_err(r[dec], r["decode_published"]) for r in sel if r["depth"]])
+            line(cl, "prefill", pre_errs(sel))
+        line("MoE runs", "decode", [_err(r[dec], r["decode_published"]) for r in rows if r["moe"]])
+        line("MoE runs", "prefill", pre_errs([r for r in rows if r["moe"]]))
+        line("dense runs", "prefill", pre_errs([r for r in rows if not r["moe"]]))
+
+    table("decode_pred", "prefill_pred")
     inside = [r for r in rows if r["decode_range"][0] <= r["decode_published"] <= r["decode_range"][1]]
     print(f"\ndecode range the commands print (the fit's spread, at least +-25% where no run of the device informs it): "
           f"the published figure inside it for {len(inside)} of {len(rows)} runs; outside:")
@@ -164,13 +171,7 @@ def main(argv=None) -> None:
     print("\nthe estimator as shipped (second split): each run predicted with the scoreboards' runs and every published "
           "run of the other devices in the fit (the commands fit on all published runs), none of its own device's "
           "(a device is its bandwidth and compute); the commands' memory-class rule applies:")
-    for cl in classes:
-        sel = [r for r in rows if cl == "all GPU runs" or r["class"] == cl]
-        line(cl, "decode depth 0", [_err(r["decode_pred_shipped"], r["decode_published"]) for r in sel if not r["depth"]])
-        line(cl, "decode depth>0", [_err(r["decode_pred_shipped"], r["decode_published"]) for r in sel if r["depth"]])
-        line(cl, "prefill", [e for r in sel if (e := _err(r["prefill_pred_shipped"], r["prefill_published"])) is not None])
-    line("MoE runs", "decode", [_err(r["decode_pred_shipped"], r["decode_published"]) for r in rows if r["moe"]])
-    line("MoE runs", "prefill", [e for r in rows if r["moe"] and (e := _err(r["prefill_pred_shipped"], r["prefill_published"])) is not None])
+    table("decode_pred_shipped", "prefill_pred_shipped")
     print("\nruns of Ollama's former Go engine (served Gemma 3 and Qwen3 before v0.30.0; Ollama runs llama-server "
           "since): predicted as today's Ollama, not in the table above")
     for r in every:
