@@ -118,12 +118,14 @@ def main(argv=None) -> None:
     # runs of Ollama's former Go engine measure an engine Ollama no longer runs (advisor.speed.ollama_go_engine):
     # listed apart, out of the error table
     every, rows = rows, [r for r in rows if not r["go_engine"]]
-    print(f"\n{'run':58s} {'depth':>6s} {'decode pred/pub':>17s} {'err':>6s} {'prefill pred/pub':>19s} {'err':>6s}")
+    print(f"\n{'run':58s} {'depth':>6s} {'decode pred/pub':>17s} {'err':>6s} {'prefill pred/pub':>19s} {'err':>6s} "
+          f"{'decode as shipped (2nd split)':>29s}")
     for r in rows:
         de, pe = _err(r["decode_pred"], r["decode_published"]), _err(r["prefill_pred"], r["prefill_published"])
         print(f"{r['id'][:58]:58s} {r['depth']:6d} {r['decode_pred']:8.1f}/{r['decode_published']:<8.1f} "
               f"{de:+6.0%} " + (f"{r['prefill_pred']:9.0f}/{r['prefill_published']:<9.0f} {pe:+6.0%}"
-                                if pe is not None else f"{'-':>19s} {'-':>6s}"))
+                                if pe is not None else f"{'-':>19s} {'-':>6s}")
+              + f" {r['decode_pred_shipped']:20.1f} ({_err(r['decode_pred_shipped'], r['decode_published']):+.0%})")
     print("\nerror table (absolute error of the prediction against the published figure):")
     print(f"{'machine class':32s} {'figure':16s} {'n':>3s} {'median':>7s} {'largest':>8s} {'<=10%':>6s} {'<=25%':>6s} {'<=35%':>6s}")
 

@@ -68,6 +68,14 @@ def test_gpu_second_split_rows(gpu_rows):
         if "RTX 4090" in r["hardware"]:
             cell = f"| {r['decode_pred_shipped']:.1f} ({e(r):+.0%}) |"
             assert cell in README, (r["id"], cell)
+    by_id = {r["id"]: r for r in rows}
+    small = [e(by_id[f"llama-3.2-{n}b-instruct-q4_k_m-rtx-4080"]) for n in (1, 3)]
+    phi = e(by_id["phi-4-mini-instruct-q4_k_m-rtx-4090-ollama"])
+    assert f"puts those two at {small[0]:+.0%} and {small[1]:+.0%} and Phi-4-mini at {phi:+.0%}" in _flat(README)
+    four = [e(by_id[i]) for i in ("qwen2.5-coder-32b-instruct-q4_k_m-rtx-4090-ollama", "qwen3-30b-a3b-q4_0-rtx-4090",
+                                   "qwen2.5-14b-instruct-q4_k_m-rtx-4090-vulkan", "phi-4-mini-instruct-q4_k_m-rtx-4090-ollama")]
+    assert all(abs(x) <= 0.25 for x in four)
+    assert "all four are within 25% (" + ", ".join(f"{x:+.0%}" for x in four) + ")" in _flat(README)
 
 
 def test_gpu_range_coverage(gpu_rows):
