@@ -570,6 +570,8 @@ def profile(model_id, quant, runtime, file, synthetic, context, prompt_tokens, g
     if p.rss_anon_bytes:
         click.echo(f"resident memory at the end: anonymous {p.rss_anon_bytes / 1e9:.2f} GB, "
                    f"file-backed (mapped weights) {p.rss_file_bytes / 1e9:.2f} GB")
+    for note in p.notes:
+        click.echo(f"note: {note}")
     click.echo(f"stored: {out.path}")
 
 

@@ -50,6 +50,7 @@ class HardwareSpec:
     accelerator: Optional[str] = None  # knowledge/hardware/accelerators id of the GPU
     system_memory_gb: Optional[float] = None  # host RAM beside discrete VRAM (partial offload)
     cpu_name: str = ""  # the CPU model string as the OS reports it ('AMD EPYC'), where cpu_model describes more
+    cpuid: tuple[str, ...] = ()  # (vendor, family, model) as cpuid or MIDR report them, where known
     # GPUs of one kind in this machine: memory_gb, bandwidth_gbps and gpu_tflops are then their sums, and
     # each runtime sees them as it spreads a model over them (`for_runtime`)
     gpus: int = 1
@@ -195,6 +196,7 @@ def detected_spec(measure: bool = True, cat: Catalog | None = None) -> HardwareS
         backends=tuple(backends), platform={"darwin": "macos"}.get(d.os, d.os), cpu_arch=d.arch,
         simd=tuple(d.simd), cpu_tflops=d.cpu_tflops, compute_source=d.cpu_tflops_source or "",
         fingerprint=d.fingerprint, detected=True, cpu_model=d.cpu_model or "", threads=d.cores_logical,
+        cpuid=_cpuid_key({"cpu_vendor": d.cpuid.vendor, "cpu_family": d.cpuid.family, "cpu_model_id": d.cpuid.model}),
     )
     if not d.gpus:
         return spec
@@ -632,19 +634,29 @@ def spec_of_run(p: MeasuredProfile) -> HardwareSpec:
         gpu_tflops=p.compute_tflops if p.backend != "cpu" else None, compute_source="the run's own compute figure",
         fingerprint=p.hardware_fingerprint, cpu_model=p.hardware, threads=p.threads, cpu_name=_run_cpu_name(p),
         cpu_measured_bandwidth_gbps=p.bandwidth_gbps if p.backend == "cpu" else None,
-        cpu_measured_bandwidth_source="the run's own read test",
+        cpu_measured_bandwidth_source="the run's own read test", cpuid=_cpuid_key(p.machine_identity or {}),
     )
 
 
+def _cpuid_key(identity: dict) -> tuple[str, ...]:
+    """(vendor, family, model) of a machine identity, or () where it was not recorded."""
+    key = tuple(str(identity.get(k) or "") for k in ("cpu_vendor", "cpu_family", "cpu_model_id"))
+    return key if all(key) else ()
+
+
 def same_cpu_class(p: MeasuredProfile, spec: HardwareSpec) -> bool:
-    """A CPU run of a CPU like this one: the same CPU name, instruction-set family and int8 class."""
+    """A CPU run of a CPU like this one: the same CPU (its cpuid vendor, family and model where both record
+    them, else its name and instruction-set family) and int8 class. Two CPUs of one name ('AMD EPYC': a Zen 3
+    and a Zen 4) are told apart by cpuid where both runs recorded it."""
     from .speed import cpu_isa, int8_ratio, profile_simd
 
     name = (spec.cpu_name or spec.cpu_model).lower().strip()
     if p.backend != "cpu" or not name:
         return False
-    return (name in _run_cpu_name(p).lower() and cpu_isa(p.hardware) == cpu_isa(spec.cpu_model)
-            and int8_ratio(profile_simd(p)) == int8_ratio(spec.simd))
+    theirs = _cpuid_key(p.machine_identity or {})
+    same_cpu = (theirs == spec.cpuid if theirs and spec.cpuid else
+                name in _run_cpu_name(p).lower() and cpu_isa(p.hardware) == cpu_isa(spec.cpu_model))
+    return same_cpu and int8_ratio(profile_simd(p)) == int8_ratio(spec.simd)
 
 
 def _run_cpu_name(p: MeasuredProfile) -> str:

@@ -28,6 +28,38 @@ SIMD_FLAGS = (
 # The same CPU name with another set runs other kernels: another machine.
 KERNEL_FLAGS = frozenset(SIMD_FLAGS) - {"sse4_2"}
 
+# llama.cpp's CPU feature names (ggml-cpu's ggml_cpu_get_features, printed by llama_print_system_info as
+# "AVX512 = 1 | AVX512_VNNI = 1 | ...") and the CPU flags whose kernels each one compiles. GGML_AVX512
+# builds with -mavx512f -mavx512bw -mavx512vl (ggml/src/ggml-cpu/CMakeLists.txt); AMX_INT8 stands for the
+# AMX tile kernels.
+LLAMA_CPU_FEATURES = {
+    "AVX": ("avx",), "AVX2": ("avx2",), "FMA": ("fma",), "F16C": ("f16c",),
+    "AVX512": ("avx512f", "avx512bw", "avx512vl"), "AVX512_VBMI": ("avx512vbmi",),
+    "AVX512_VNNI": ("avx512_vnni",), "AVX512_BF16": ("avx512_bf16",), "AVX_VNNI": ("avx_vnni",),
+    "AMX_INT8": ("amx_tile", "amx_int8", "amx_bf16"),
+    "NEON": ("neon", "asimd"), "DOTPROD": ("asimddp", "dotprod"), "MATMUL_INT8": ("i8mm",), "SVE": ("sve", "sve2"),
+    "FP16_VA": ("fphp", "asimdhp"),
+}
+
+# the other names the same line carries: a line with any of them is llama.cpp's
+LLAMA_OTHER_FEATURES = frozenset({"SSE3", "SSSE3", "BMI2", "LLAMAFILE", "OPENMP", "REPACK", "ARM_FMA", "SME",
+                                  "KLEIDIAI", "ACCELERATE", "RISCV_V", "VSX", "WASM_SIMD"})
+
+
+def build_kernel_flags(cpu_flags, system_info: Optional[str]) -> list[str]:
+    """The CPU's kernel-choosing flags that a llama.cpp build compiled kernels for: the CPU's flags less
+    those whose llama.cpp feature the build's system-info line does not list as on. A build made for another
+    CPU (GGML_NATIVE=OFF, a generic wheel or container) runs AVX2 kernels on an AVX-512 CPU and is as fast
+    as an AVX2 machine. Without a parsable line the CPU's flags stand."""
+    flags = set(cpu_flags) & KERNEL_FLAGS
+    on = {k for k, v in re.findall(r"\b([A-Z0-9_]+) = (\d)", system_info or "") if v == "1"}
+    if not on & (set(LLAMA_CPU_FEATURES) | LLAMA_OTHER_FEATURES):
+        return sorted(flags)
+    for feature, cpu in LLAMA_CPU_FEATURES.items():
+        if feature not in on:
+            flags -= set(cpu)
+    return sorted(flags)
+
 
 @dataclass
 class GpuInfo:

@@ -72,6 +72,12 @@ def main(argv=None) -> None:
     ap.add_argument("--save-profiles", default=None, help="also keep the measured profiles in this folder")
     ap.add_argument("--replay", default=None, help="recompute the table from runs stored in this folder")
     ap.add_argument("--threads", type=int, default=None, help="with --replay: only runs with this thread count")
+    ap.add_argument("--fingerprint", default=None,
+                    help="record the runs under this fingerprint: MACHINE-SUFFIX records them as a configuration "
+                         "of MACHINE, whose every run is then left out of their estimate before calibration "
+                         "(default: this machine's)")
+    ap.add_argument("--hardware-name", default=None, help="describe the machine in the stored runs")
+    ap.add_argument("--note", action="append", default=[], help="a note kept with every stored run")
     a = ap.parse_args(argv)
     models = a.models or (MODELS[:2] if a.quick else MODELS)
     contexts = a.contexts or ([512, 4096] if a.quick else CONTEXTS)
@@ -108,10 +114,17 @@ def main(argv=None) -> None:
                     fill = a.fill or ctx * m.params_b <= 4096 * 0.6
                     s = RunSettings(context=ctx, fill=fill, **settings_base)
                     raw = run_gguf(str(path), s)
-                    measured_profiles.append(to_profile(
-                        raw, model=mid, quantization=q, hardware_name=spec.name, fingerprint=spec.fingerprint,
-                        bandwidth_gbps=spec.bandwidth_gbps, bandwidth_basis=spec.bandwidth_source,
-                        compute_tflops=spec.cpu_tflops, synthetic=True, s=s, artifact=str(path)))
+                    prof = to_profile(
+                        raw, model=mid, quantization=q, hardware_name=a.hardware_name or spec.name,
+                        fingerprint=a.fingerprint or spec.fingerprint, bandwidth_gbps=spec.bandwidth_gbps,
+                        bandwidth_basis=spec.bandwidth_source, compute_tflops=spec.cpu_tflops, synthetic=True, s=s,
+                        artifact=str(path))
+                    prof.notes = list(a.note) + prof.notes
+                    measured_profiles.append(prof)
+                    if a.save_profiles:  # each run as it is measured: a later failure loses none of them
+                        from advisor.store import save_profile
+
+                        save_profile(prof, a.save_profiles)
                     print(f"measured {mid} {q} ctx {ctx}", file=sys.stderr, flush=True)
     for prof in measured_profiles:
         mid, q, ctx = prof.model, prof.quantization, prof.context
@@ -212,11 +225,6 @@ def main(argv=None) -> None:
                   f"llmfit decode largest error {worst('llmfit_decode', 'decode_measured'):.1%}")
     if a.json_out:
         Path(a.json_out).write_text(json.dumps(rows, indent=2))
-    if a.save_profiles and not a.replay:
-        from advisor.store import save_profile
-
-        for p in measured_profiles:
-            save_profile(p, a.save_profiles)
 
 
 if __name__ == "__main__":

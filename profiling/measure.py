@@ -206,14 +206,26 @@ def to_profile(raw: dict, *, model: str, quantization: str, hardware_name: str, 
     if raw["rss"].get("before_load"):
         settings["rss_before_load"] = raw["rss"]["before_load"]  # the Python interpreter and llama_cpp import
     hf = raw.get("runtime") == "transformers"
-    from advisor.hardware import KERNEL_FLAGS, detect
+    from advisor.hardware import KERNEL_FLAGS, build_kernel_flags, detect, fingerprint_of
 
     me = detect(measure=False)
     threads = settings.get("threads")
     if compute_tflops and threads and me.cores_logical and threads < me.cores_logical:
         compute_tflops = round(compute_tflops * threads / me.cores_logical, 4)  # the FLOP/s of the threads used
+    native = sorted(set(me.simd) & KERNEL_FLAGS)
+    # the flags llama.cpp's kernels use: a build without some of the CPU's features runs other kernels, so
+    # it is another machine (its own identity and fingerprint, unless the caller names a configuration)
+    kernels = native if hf else build_kernel_flags(me.simd, raw.get("system_info"))
+    identity = me.identity()
+    notes = []
+    if kernels != native:
+        identity["simd"] = kernels
+        if fingerprint == me.fingerprint:
+            fingerprint = fingerprint_of(identity)
+        notes.append(f"llama.cpp here was built without kernels for the CPU's {', '.join(sorted(set(native) - set(kernels)))}: "
+                     "the run is recorded as a machine of its own")
     return MeasuredProfile(
-        cpu_simd=sorted(set(me.simd) & KERNEL_FLAGS), machine_identity=me.identity(),
+        cpu_simd=kernels, machine_identity=identity, notes=notes,
         model=model, quantization=quantization, runtime="transformers" if hf else "llama.cpp",
         runtime_version=f"{'transformers' if hf else 'llama-cpp-python'} {raw['runtime_version']}", backend="cpu",
         hardware=hardware_name, hardware_fingerprint=fingerprint, bandwidth_gbps=bandwidth_gbps,

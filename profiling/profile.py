@@ -145,6 +145,16 @@ def profile_stack(cat: Catalog, model_id: str, quant: str, *, runtime: str = "ll
                       bandwidth_gbps=spec.bandwidth_gbps, bandwidth_basis=spec.bandwidth_source,
                       compute_tflops=spec.cpu_tflops, synthetic=synth, s=settings, artifact=path)
     stored = save_profile(prof, profiles_dir)
+    from advisor.hardware import KERNEL_FLAGS
+
+    if not hf and set(prof.cpu_simd) != set(spec.simd) & KERNEL_FLAGS:
+        # the llama.cpp build ran other kernels than the CPU offers: compare with the prediction for those
+        import dataclasses
+
+        spec = dataclasses.replace(spec, simd=tuple(prof.cpu_simd), fingerprint=prof.hardware_fingerprint)
+        est = estimate_stack(cat, model_id, q, runtime, settings.context, spec, prompt_tokens=settings.prompt_tokens,
+                             gen_tokens=settings.gen_tokens, kv=settings.kv, frontend="llama-cpp-python",
+                             overrides=overrides)
     return ProfileOutcome(prof, stored, est, path, _comparison(est, prof))
 
 

@@ -210,6 +210,7 @@ def verify(cat, req, spec, *, synthetic: bool, file: Optional[str], gen_tokens: 
     notes += [f"run: {prof.runtime_version or 'llama-cpp-python'}, context {ctx}, prompt {prompt} tokens, "
              f"{gen_tokens} generated x {repeats} repeats" + (", context filled for the memory peak" if fill else
                                                                ", context not filled (memory peak after the prompt)")]
+    notes += list(prof.notes)  # e.g. a llama.cpp build without the CPU's fastest kernels
     if pick.runtime not in ("llama.cpp", "transformers"):
         notes.append(f"the pick runs on {pick.runtime}; verified with the same engine (llama.cpp) "
                      "through llama-cpp-python")

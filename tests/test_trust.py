@@ -5,8 +5,9 @@ import json
 
 import pytest
 
-from advisor.estimate import apply_measured, custom_spec, estimate_stack, from_profile, find_accelerator
-from advisor.hardware import CpuId, DetectedHardware, GpuInfo
+from advisor.estimate import HardwareSpec, apply_measured, custom_spec, estimate_stack, from_profile, find_accelerator, same_cpu_class
+from advisor.hardware import CpuId, DetectedHardware, GpuInfo, build_kernel_flags
+from advisor.hardware import detect as _detect
 from advisor.kb import load_catalog
 from advisor.requirements import build
 from advisor.schemas import MeasuredProfile, Source, Spread
@@ -130,6 +131,70 @@ def test_same_cpu_name_with_other_simd_is_another_machine():
     gpu = _hw(["avx", "avx2", "fma", "f16c"], "1")
     gpu.gpus = [GpuInfo("NVIDIA GeForce RTX 4090", 25.8)]
     assert gpu.fingerprint != zen3.fingerprint
+
+
+# llama.cpp's system-info lines (llama_print_system_info): a native build on an AVX-512 Zen 5 (the shipped
+# Zen 5 runs' line), an AVX2 build and a build for no particular x86 CPU
+NATIVE_LINE = ("CPU : SSE3 = 1 | SSSE3 = 1 | AVX = 1 | AVX_VNNI = 1 | AVX2 = 1 | F16C = 1 | FMA = 1 | BMI2 = 1 | "
+               "AVX512 = 1 | AVX512_VBMI = 1 | AVX512_VNNI = 1 | AVX512_BF16 = 1 | LLAMAFILE = 1 | OPENMP = 1 | "
+               "REPACK = 1 |")
+# llama-cpp-python 0.3.36 built with GGML_NATIVE=OFF GGML_AVX2=ON GGML_AVX512=OFF, as it prints itself
+AVX2_LINE = ("CPU : SSE3 = 1 | SSSE3 = 1 | AVX = 1 | AVX2 = 1 | F16C = 1 | FMA = 1 | BMI2 = 1 | LLAMAFILE = 1 | "
+             "OPENMP = 1 | REPACK = 1 |")
+SSE_ONLY_LINE = "CPU : SSE3 = 1 | SSSE3 = 1 | LLAMAFILE = 1 | OPENMP = 1 | REPACK = 1 |"
+ZEN4_FLAGS = ["sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
+              "avx512vbmi", "avx512_bf16"]
+
+
+def test_the_kernels_are_the_cpu_flags_the_llama_build_compiled():
+    native = sorted(set(ZEN4_FLAGS) - {"sse4_2"})
+    assert build_kernel_flags(ZEN4_FLAGS, NATIVE_LINE) == native
+    assert build_kernel_flags(ZEN4_FLAGS, AVX2_LINE) == ["avx", "avx2", "f16c", "fma"]
+    assert build_kernel_flags(ZEN4_FLAGS, SSE_ONLY_LINE) == []
+    # no llama.cpp feature in the line (another runtime's, or none): the CPU's flags stand
+    assert build_kernel_flags(ZEN4_FLAGS, None) == native
+    assert build_kernel_flags(ZEN4_FLAGS, "torch 2.5.1, CPU capability AVX512") == native
+
+
+def _raw(system_info):
+    run = {"decode_tps": 20.0, "prefill_tps": 100.0, "ttft_ms": 2600.0}
+    return {"runs": [run] * 3, "settings": {"threads": 2, "n_ctx": 4096}, "load_s": 1.0, "buffers_mib": {},
+            "rss": {"before_load": 1e8, "peak": 1e9, "anon_end": 5e8, "file_end": 4e8},
+            "runtime_version": "0.3.36", "system_info": system_info}
+
+
+@pytest.mark.skipif(not {"avx", "avx2", "asimd", "neon"} & set(_detect(measure=False).simd),
+                    reason="needs a CPU with SIMD kernels llama.cpp can leave out")
+def test_a_run_of_a_build_without_the_cpus_kernels_is_recorded_as_another_machine():
+    from profiling.measure import RunSettings, to_profile
+
+    me = _detect(measure=False)
+    kw = dict(model="qwen3-0.6b", quantization="q4_k_m", hardware_name="this machine", bandwidth_gbps=20.0,
+              bandwidth_basis="test", compute_tflops=0.1, synthetic=True, s=RunSettings(), artifact="x.gguf")
+    native = to_profile(_raw(NATIVE_LINE), fingerprint=me.fingerprint, **kw)
+    restricted = to_profile(_raw(SSE_ONLY_LINE), fingerprint=me.fingerprint, **kw)
+    assert native.cpu_simd == build_kernel_flags(me.simd, NATIVE_LINE) and not native.notes
+    assert restricted.cpu_simd == [] and restricted.machine_identity["simd"] == []
+    assert restricted.hardware_fingerprint != me.fingerprint
+    assert "built without kernels" in restricted.notes[0]
+    # a configuration the caller names (a fingerprint with a suffix) keeps its name
+    conf = to_profile(_raw(SSE_ONLY_LINE), fingerprint=me.fingerprint + "-generic", **kw)
+    assert conf.hardware_fingerprint == me.fingerprint + "-generic" and conf.cpu_simd == []
+
+
+def test_two_cpus_of_one_name_are_told_apart_by_cpuid():
+    zen3_run = _run("zen3", machine_identity={"cpu_vendor": "AuthenticAMD", "cpu_family": "25", "cpu_model_id": "1",
+                                              "cpu_model": "AMD EPYC"}, cpu_simd=["avx", "avx2", "f16c", "fma"])
+    old_run = _run("old", hardware="this machine (AMD EPYC, 2 threads)", cpu_simd=["avx", "avx2", "f16c", "fma"])
+    spec = HardwareSpec(name="a Zen 4 with an AVX2 build", memory_gb=8, memory_kind="system", bandwidth_gbps=20,
+                        bandwidth_source="test", backends=("cpu",), cpu_model="AMD EPYC", cpu_name="AMD EPYC",
+                        simd=("avx", "avx2", "f16c", "fma"), cpuid=("AuthenticAMD", "25", "17"))
+    assert not same_cpu_class(zen3_run, spec)   # the same name, another CPU
+    assert same_cpu_class(old_run, spec)        # no cpuid recorded: the name and the int8 class decide
+    spec.cpuid = ("AuthenticAMD", "25", "1")
+    assert same_cpu_class(zen3_run, spec)
+    spec.simd = ("avx", "avx2", "avx512f", "avx512_vnni")
+    assert not same_cpu_class(zen3_run, spec)   # the same CPU with another int8 class
 
 
 def _run(fp, **kw):
