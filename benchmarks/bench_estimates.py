@@ -119,7 +119,7 @@ def main(argv=None) -> None:
                         fingerprint=a.fingerprint or spec.fingerprint, bandwidth_gbps=spec.bandwidth_gbps,
                         bandwidth_basis=spec.bandwidth_source, compute_tflops=spec.cpu_tflops, synthetic=True, s=s,
                         artifact=str(path))
-                    prof.notes = list(a.note) + prof.notes
+                    prof = prof.model_copy(update={"notes": list(a.note) + list(prof.notes)})
                     measured_profiles.append(prof)
                     if a.save_profiles:  # each run as it is measured: a later failure loses none of them
                         from advisor.store import save_profile
