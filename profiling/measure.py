@@ -220,10 +220,12 @@ def to_profile(raw: dict, *, model: str, quantization: str, hardware_name: str, 
     notes = []
     if kernels != native:
         identity["simd"] = kernels
-        if fingerprint == me.fingerprint:
+        own = fingerprint == me.fingerprint
+        if own:
             fingerprint = fingerprint_of(identity)
         notes.append(f"llama.cpp here was built without kernels for the CPU's {', '.join(sorted(set(native) - set(kernels)))}: "
-                     "the run is recorded as a machine of its own")
+                     + ("the run is recorded as a machine of its own" if own else
+                        f"the run is recorded under the configuration fingerprint {fingerprint}"))
     return MeasuredProfile(
         cpu_simd=kernels, machine_identity=identity, notes=notes,
         model=model, quantization=quantization, runtime="transformers" if hf else "llama.cpp",

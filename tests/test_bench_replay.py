@@ -63,7 +63,8 @@ def test_readme_quotes_the_replay():
                     r"within 25% (\d+)", out)
     assert dec and f"| all | {dec[1]} | {dec[2]} | {dec[3]} | {dec[4]} | {dec[5]} | {pre[1]} | {pre[2]} |" in readme
     labels = {"Zen 3": "| Zen 3 VM, AVX2", "Zen 5": "| Zen 5 VM (the same eight", "Intel": "| Intel Xeon VM",
-              "AMD EPYC, 2 threads": "| Zen 4 VM, AVX-512, 2 threads", "1 thread": "| Zen 4 VM, 1 thread"}
+              "AMD EPYC, 2 threads": "| Zen 4 VM, AVX-512, 2 threads", "1 thread": "| Zen 4 VM, 1 thread",
+              "Zen 4, cpuid": "| Zen 4 VM, llama.cpp built for AVX2 only"}
     per = re.findall(rf"^ +(.*): decode median {num}, largest {num}, within 10% (\d+), within 25% (\d+) of (\d+); "
                      rf"prefill median {num}, largest {num}", out, re.M)
     assert len(per) == len(labels)

@@ -165,6 +165,10 @@ CALIBRATION_ROWS = [  # README row label -> (machine header starts with, section
     ("Zen 4 VM, 1 thread, every run as the calibration run", "this machine with 1 thread", "every run"),
     ("Zen 4 VM, interleaved rounds, every run as the calibration run", "this machine (AMD EPYC, 2 threads, 23.5 GB RAM), "
      "interleaved", "every run"),
+    ("Zen 4 VM, AVX2 build, no 2-thread Zen 4 run in the prior", "2-vCPU AMD EPYC KVM VM (Zen 4", "no calibration"),
+    ("Zen 4 VM, AVX2 build, one calibration run (qwen3-0.6b Q4_K_M, 2K)", "2-vCPU AMD EPYC KVM VM (Zen 4",
+     "one calibration run"),
+    ("Zen 4 VM, AVX2 build, every run as the calibration run", "2-vCPU AMD EPYC KVM VM (Zen 4", "every run"),
     ("Zen 3 VM, no run of its own", "2-vCPU AMD EPYC KVM VM (Zen 3", "no calibration"),
     ("Zen 3 VM, every run as the calibration run", "2-vCPU AMD EPYC KVM VM (Zen 3", "every run"),
     ("Zen 5 VM, no run of its own", "2-vCPU AMD EPYC KVM VM (Zen 5", "no calibration"),
