@@ -145,17 +145,25 @@ def profile_stack(cat: Catalog, model_id: str, quant: str, *, runtime: str = "ll
                       bandwidth_gbps=spec.bandwidth_gbps, bandwidth_basis=spec.bandwidth_source,
                       compute_tflops=spec.cpu_tflops, synthetic=synth, s=settings, artifact=path)
     stored = save_profile(prof, profiles_dir)
-    from advisor.hardware import KERNEL_FLAGS
-
-    if not hf and set(prof.cpu_simd) != set(spec.simd) & KERNEL_FLAGS:
-        # the llama.cpp build ran other kernels than the CPU offers: compare with the prediction for those
-        import dataclasses
-
-        spec = dataclasses.replace(spec, simd=tuple(prof.cpu_simd), fingerprint=prof.hardware_fingerprint)
+    ran = None if hf else kernels_spec(spec, prof)
+    if ran is not None:  # the llama.cpp build ran other kernels than the CPU offers: compare with those
+        spec = ran
         est = estimate_stack(cat, model_id, q, runtime, settings.context, spec, prompt_tokens=settings.prompt_tokens,
                              gen_tokens=settings.gen_tokens, kv=settings.kv, frontend="llama-cpp-python",
                              overrides=overrides)
     return ProfileOutcome(prof, stored, est, path, _comparison(est, prof))
+
+
+def kernels_spec(spec, prof: MeasuredProfile):
+    """The machine as the run used it, where the llama.cpp build compiled kernels for fewer of the CPU's
+    SIMD flags than the CPU has (its flags and its own fingerprint); None where it used them all."""
+    import dataclasses
+
+    from advisor.hardware import KERNEL_FLAGS
+
+    if set(prof.cpu_simd) == set(spec.simd) & KERNEL_FLAGS:
+        return None
+    return dataclasses.replace(spec, simd=tuple(prof.cpu_simd), fingerprint=prof.hardware_fingerprint)
 
 
 PROFILED_RUNTIMES = ("llama.cpp", "transformers")

@@ -182,6 +182,25 @@ def test_a_run_of_a_build_without_the_cpus_kernels_is_recorded_as_another_machin
     assert conf.hardware_fingerprint == me.fingerprint + "-generic" and conf.cpu_simd == []
 
 
+def test_profile_compares_a_restricted_build_with_the_estimate_for_its_kernels(cat):
+    """`profile` on a build without the CPU's AVX-512 kernels compares with the estimate for AVX2 kernels
+    (the int8 ratio of AVX2 is half VNNI's), under the run's own fingerprint; a native run changes nothing."""
+    from profiling.profile import kernels_spec
+
+    spec = HardwareSpec(name="zen4", memory_gb=24, memory_kind="system", bandwidth_gbps=32.6, bandwidth_source="test",
+                        backends=("cpu",), cpu_model="AMD EPYC", cpu_name="AMD EPYC", cpu_tflops=0.2, threads=2,
+                        simd=tuple(ZEN4_FLAGS), fingerprint="native")
+    native = _run("native", cpu_simd=sorted(set(ZEN4_FLAGS) - {"sse4_2"}))
+    assert kernels_spec(spec, native) is None
+    avx2 = _run("avx2-build", cpu_simd=["avx", "avx2", "f16c", "fma"])
+    ran = kernels_spec(spec, avx2)
+    assert ran.simd == ("avx", "avx2", "f16c", "fma") and ran.fingerprint == "avx2-build"
+    assert spec.simd == tuple(ZEN4_FLAGS)  # the detected machine is left as it is
+    fast = estimate_stack(cat, "qwen3-1.7b", "q8_0", "llama.cpp", 2048, spec, prompt_tokens=256)
+    slow = estimate_stack(cat, "qwen3-1.7b", "q8_0", "llama.cpp", 2048, ran, prompt_tokens=256)
+    assert slow.speed.prefill_tps < fast.speed.prefill_tps and slow.speed.decode_tps <= fast.speed.decode_tps
+
+
 def test_two_cpus_of_one_name_are_told_apart_by_cpuid():
     zen3_run = _run("zen3", machine_identity={"cpu_vendor": "AuthenticAMD", "cpu_family": "25", "cpu_model_id": "1",
                                               "cpu_model": "AMD EPYC"}, cpu_simd=["avx", "avx2", "f16c", "fma"])
