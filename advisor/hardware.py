@@ -46,19 +46,26 @@ LLAMA_OTHER_FEATURES = frozenset({"SSE3", "SSSE3", "BMI2", "LLAMAFILE", "OPENMP"
                                   "KLEIDIAI", "ACCELERATE", "RISCV_V", "VSX", "WASM_SIMD"})
 
 
+def llama_cpu_flags(system_info: Optional[str]) -> Optional[set[str]]:
+    """The CPU flags whose kernels a llama.cpp system-info line ("AVX2 = 1 | AVX512 = 1 | ...") lists as
+    built; None where the text is no such line."""
+    on = {k.replace("_", "") for k, v in re.findall(r"\b([A-Z0-9_]+) = (\d)", system_info or "") if v == "1"}
+    if not on & {f.replace("_", "") for f in (*LLAMA_CPU_FEATURES, *LLAMA_OTHER_FEATURES)}:
+        return None
+    return {flag for feature, flags in LLAMA_CPU_FEATURES.items() if feature.replace("_", "") in on for flag in flags}
+
+
 def build_kernel_flags(cpu_flags, system_info: Optional[str]) -> list[str]:
     """The CPU's kernel-choosing flags that a llama.cpp build compiled kernels for: the CPU's flags less
     those whose llama.cpp feature the build's system-info line does not list as on. A build made for another
     CPU (GGML_NATIVE=OFF, a generic wheel or container) runs AVX2 kernels on an AVX-512 CPU and is as fast
     as an AVX2 machine. Without a parsable line the CPU's flags stand."""
     flags = set(cpu_flags) & KERNEL_FLAGS
-    on = {k for k, v in re.findall(r"\b([A-Z0-9_]+) = (\d)", system_info or "") if v == "1"}
-    if not on & (set(LLAMA_CPU_FEATURES) | LLAMA_OTHER_FEATURES):
+    built = llama_cpu_flags(system_info)
+    if built is None:
         return sorted(flags)
-    for feature, cpu in LLAMA_CPU_FEATURES.items():
-        if feature not in on:
-            flags -= set(cpu)
-    return sorted(flags)
+    named = {flag for fl in LLAMA_CPU_FEATURES.values() for flag in fl}
+    return sorted(f for f in flags if f in built or f not in named)
 
 
 @dataclass

@@ -511,22 +511,9 @@ def profile_simd(p: MeasuredProfile) -> tuple[str, ...]:
     source note ('AVX512_VNNI = 1'), else the published CPU core (Cortex-A76: dotprod)."""
     if p.cpu_simd:
         return tuple(p.cpu_simd)
-    import re
+    from .hardware import llama_cpu_flags
 
-    text = " ".join((src.note or "") for src in p.sources.values())
-    flags = {k.lower() for k, v in re.findall(r"\b([A-Z0-9_]+) = (\d)", text) if v == "1"}
-    out = set()
-    for k in ("avx", "avx2", "fma", "f16c", "avx512_vnni", "avx512_bf16", "avx_vnni"):
-        if k in flags or k.replace("_", "") in flags:
-            out.add(k)
-    if "avx512" in flags:
-        out.add("avx512f")
-    if "neon" in flags:
-        out.add("asimd")
-    if "dotprod" in flags or "arm_fma" in flags and "dotprod" in flags:
-        out.add("asimddp")
-    if "matmul_int8" in flags:
-        out.add("i8mm")
+    out = llama_cpu_flags(" ".join((src.note or "") for src in p.sources.values())) or set()
     if not out:
         core = cpu_key(p.hardware) or ""
         if core.startswith("cortex-a7") or core.startswith("cortex-x") or "apple" in core:
