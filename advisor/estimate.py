@@ -645,18 +645,20 @@ def _cpuid_key(identity: dict) -> tuple[str, ...]:
 
 
 def same_cpu_class(p: MeasuredProfile, spec: HardwareSpec) -> bool:
-    """A CPU run of a CPU like this one: the same CPU (its cpuid vendor, family and model where both record
-    them, else its name and instruction-set family) and int8 class. Two CPUs of one name ('AMD EPYC': a Zen 3
-    and a Zen 4) are told apart by cpuid where both runs recorded it."""
+    """A CPU run of a CPU like this one. Where both record cpuid, the same vendor, family and model, whatever
+    kernels the run's llama.cpp build used (a Zen 4 on AVX2 kernels is still this Zen 4); two CPUs of one name
+    ('AMD EPYC': a Zen 3 and a Zen 4) are told apart. Otherwise (runs recorded before identities held cpuid)
+    the same CPU name, instruction-set family and int8 class."""
     from .speed import cpu_isa, int8_ratio, profile_simd
 
     name = (spec.cpu_name or spec.cpu_model).lower().strip()
     if p.backend != "cpu" or not name:
         return False
     theirs = _cpuid_key(p.machine_identity or {})
-    same_cpu = (theirs == spec.cpuid if theirs and spec.cpuid else
-                name in _run_cpu_name(p).lower() and cpu_isa(p.hardware) == cpu_isa(spec.cpu_model))
-    return same_cpu and int8_ratio(profile_simd(p)) == int8_ratio(spec.simd)
+    if theirs and spec.cpuid:
+        return theirs == spec.cpuid
+    return (name in _run_cpu_name(p).lower() and cpu_isa(p.hardware) == cpu_isa(spec.cpu_model)
+            and int8_ratio(profile_simd(p)) == int8_ratio(spec.simd))
 
 
 def _run_cpu_name(p: MeasuredProfile) -> str:

@@ -213,7 +213,8 @@ def test_two_cpus_of_one_name_are_told_apart_by_cpuid():
     spec.cpuid = ("AuthenticAMD", "25", "1")
     assert same_cpu_class(zen3_run, spec)
     spec.simd = ("avx", "avx2", "avx512f", "avx512_vnni")
-    assert not same_cpu_class(zen3_run, spec)   # the same CPU with another int8 class
+    assert same_cpu_class(zen3_run, spec)       # the same CPU under another build's kernels: still this CPU
+    assert not same_cpu_class(old_run, spec)    # no cpuid: another int8 class is another CPU
 
 
 def _run(fp, **kw):
