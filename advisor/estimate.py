@@ -196,7 +196,7 @@ def detected_spec(measure: bool = True, cat: Catalog | None = None) -> HardwareS
         backends=tuple(backends), platform={"darwin": "macos"}.get(d.os, d.os), cpu_arch=d.arch,
         simd=tuple(d.simd), cpu_tflops=d.cpu_tflops, compute_source=d.cpu_tflops_source or "",
         fingerprint=d.fingerprint, detected=True, cpu_model=d.cpu_model or "", threads=d.cores_logical,
-        cpuid=_cpuid_key({"cpu_vendor": d.cpuid.vendor, "cpu_family": d.cpuid.family, "cpu_model_id": d.cpuid.model}),
+        cpuid=_cpuid_key(d.identity()),
     )
     if not d.gpus:
         return spec

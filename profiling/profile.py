@@ -118,9 +118,13 @@ def profile_stack(cat: Catalog, model_id: str, quant: str, *, runtime: str = "ll
     else:
         overrides = {"flash_attn": settings.flash_attn, "swa_full": settings.swa_full,
                      "n_ubatch": settings.n_ubatch, "n_batch": settings.n_batch}
-        est = estimate_stack(cat, model_id, q, runtime, settings.context, spec, prompt_tokens=settings.prompt_tokens,
-                             gen_tokens=settings.gen_tokens, kv=settings.kv, frontend="llama-cpp-python",
-                             overrides=overrides)
+
+        def llama_estimate(machine):
+            return estimate_stack(cat, model_id, q, runtime, settings.context, machine,
+                                  prompt_tokens=settings.prompt_tokens, gen_tokens=settings.gen_tokens, kv=settings.kv,
+                                  frontend="llama-cpp-python", overrides=overrides)
+
+        est = llama_estimate(spec)
     from advisor.hardware import detect
 
     avail = detect(measure=False).ram_available_gb * 1e9
@@ -147,10 +151,7 @@ def profile_stack(cat: Catalog, model_id: str, quant: str, *, runtime: str = "ll
     stored = save_profile(prof, profiles_dir)
     ran = None if hf else kernels_spec(spec, prof)
     if ran is not None:  # the llama.cpp build ran other kernels than the CPU offers: compare with those
-        spec = ran
-        est = estimate_stack(cat, model_id, q, runtime, settings.context, spec, prompt_tokens=settings.prompt_tokens,
-                             gen_tokens=settings.gen_tokens, kv=settings.kv, frontend="llama-cpp-python",
-                             overrides=overrides)
+        est = llama_estimate(ran)
     return ProfileOutcome(prof, stored, est, path, _comparison(est, prof))
 
 
