@@ -351,9 +351,12 @@ def _model_seconds(terms: dict[str, float], layers: int, coef: dict[str, float],
 # runs of other machines (relative least squares); a run of the machine itself then updates them as a
 # Gaussian prior (CPU_PRIOR_SD between machines, CPU_NOISE_SD run to run).
 CPU_PRIOR_SD = {"bw": 0.30, "compute": 0.40, "layer": 0.50}
-# The per-layer work (norms, rope, softmax, thread barriers) is held near zero in the prior fit: on the runs
-# at hand it is not separable from the dot products (both scale as 1 / F32), and only the dot products change
-# with the instruction set. A machine's own runs can still move it (CPU_PRIOR_SD["layer"] of w's scale).
+# The per-layer work (norms, rope, softmax, thread barriers, and each layer's int8 kernels' fixed costs) has
+# no prior pull in the fit over other machines (precision 0). On the shipped runs the fit then puts the whole
+# compute share in it and the dot-product coefficient d at 0 (the active set fixes it there): across the
+# machines at hand a cost per layer at the int8 rate explains the runs better than one per matrix FLOP
+# (`advisor estimate MODEL` shows the fitted terms in its "decode efficiency" and "CPU compute" lines). A
+# machine's own runs can still move both (CPU_PRIOR_SD).
 LAYER_PREC = 0.0
 CPU_NOISE_SD = 0.05
 
@@ -953,10 +956,12 @@ def estimate_speed(m: Model, quant: str, runtime_id: str, backend: str, *, bandw
     if backend == "cpu" and compute_tflops and (eff.compute_coef or eff.layer_flops):
         dots = eff.compute_coef * sum(compute_terms(c, compute_tflops, simd).values())
         fixed = a.layers * eff.layer_flops / (compute_tflops * 1e12 * int8_ratio(simd))
+        # a term the fit left at zero is not shown: "0.0 ms of dot products" reads as a claim about the kernels
+        work = [f"{v * 1e3:.1f} ms {what}" for v, what, k in ((dots, "of dot products", eff.compute_coef),
+                                                             (fixed, "of per-layer work", eff.layer_flops)) if k]
         notes.append(f"CPU compute {compute_tflops * 1e3:.0f} GFLOP/s float32 ({compute_source or 'hardware profile'}), "
                      f"int8 dot products at {int8_ratio(simd):g}x that rate ({', '.join(sorted(set(simd) & {f for f, _ in INT8_RATIO})) or 'no SIMD flags known'}): "
-                     f"{dots * 1e3:.1f} ms of dot products + {fixed * 1e3:.1f} ms per-layer work per token, "
-                     f"beside {t_bw * 1e3:.1f} ms of memory reads")
+                     f"{' + '.join(work)} per token, beside {t_bw * 1e3:.1f} ms of memory reads")
         fixed += dots
     else:
         fixed = a.layers * eff.layer_overhead_s

@@ -145,6 +145,9 @@ def main(argv=None) -> None:
             "decode_measured": prof.decode_tokens_per_s.median, "decode_pred": est.speed.decode_tps,
             "prefill_measured": prof.prefill_tokens_per_s.median, "prefill_pred": est.speed.prefill_tps,
             "llmfit_mem_gb": lf_mem, "llmfit_decode": lf_tps,
+            # what the run streamed: bytes read per decoded token (weights and KV at its position) x its speed
+            "streamed_gbps": est.speed.cost.bytes_per_token * prof.decode_tokens_per_s.median / 1e9,
+            "read_test_gbps": prof.bandwidth_gbps,
         }
         rows.append(row)
         print(f"{mid:22s} {q:7s} ctx {ctx:6d}{'' if fill else '*'} memory {row['mem_pred_gb']:.2f} vs {row['mem_measured_gb']:.2f} GB "
@@ -214,6 +217,14 @@ def main(argv=None) -> None:
         print(f"    {key}: decode median {statistics.median(d):.1%}, largest {max(d):.1%}, within 10% "
               f"{sum(e <= 0.10 for e in d)}, within 25% {sum(e <= 0.25 for e in d)} of {len(d)}"
               + (f"; prefill median {statistics.median(p_):.1%}, largest {max(p_):.1%}" if p_ else ""))
+    print("  bytes streamed per second in decode (bytes read per token x measured speed) over the run's read test:")
+    for key, rs in sorted(by_m.items()):
+        st = [r for r in rs if r["read_test_gbps"]]
+        if st:
+            g = statistics.median(r["streamed_gbps"] for r in st)
+            share = [r["streamed_gbps"] / r["read_test_gbps"] for r in st]
+            print(f"    {key}: median {g:.1f} GB/s, {statistics.median(share):.0%} of its read test "
+                  f"({min(share):.0%}-{max(share):.0%} over {len(st)} runs)")
     pre = [abs(r["prefill_pred"] / r["prefill_measured"] - 1) for r in rows if r["prefill_pred"]]
     if pre:
         print(f"  prefill before calibration: median {statistics.median(pre):.1%}, largest {max(pre):.1%}")
