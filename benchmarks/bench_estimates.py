@@ -163,7 +163,10 @@ def main(argv=None) -> None:
 
     by_machine: dict[str, list] = {}
     for prof, row in zip(measured_profiles, rows):
-        by_machine.setdefault(machine_of(prof) + "|" + str(prof.threads), []).append((prof, row))
+        # one configuration (its full fingerprint: a build's or thread count's suffix included): a run of the
+        # native build is no calibration run for a restricted build's runs, which are recorded as another machine
+        by_machine.setdefault((prof.hardware_fingerprint or prof.hardware) + "|" + str(prof.threads), []).append(
+            (prof, row))
     choice_medians = []
     print("\none calibration run (each run of the machine in turn), the machine's other runs predicted:")
     for key, items in sorted(by_machine.items()):
@@ -182,7 +185,7 @@ def main(argv=None) -> None:
                 errs.append(abs(est.speed.decode_tps / row["decode_measured"] - 1))
                 row.setdefault("decode_calibrated_errors", []).append(errs[-1])
             choice_medians.append(statistics.median(errs))
-            print(f"  {key[:24]:24s} calibrated on {calib.model} {calib.quantization} ctx {calib.context}: median "
+            print(f"  {key:30s} calibrated on {calib.model} {calib.quantization} ctx {calib.context}: median "
                   f"{statistics.median(errs):.1%}, largest {max(errs):.1%}, within 10% {sum(e <= 0.10 for e in errs)} "
                   f"of {len(errs)}")
     if choice_medians:
@@ -210,7 +213,8 @@ def main(argv=None) -> None:
         # stored runs name the machine that measured them "this machine (...)": in a replay that is not this one
         name = ("run's machine" + prof.hardware[len("this machine"):]) if prof.hardware.startswith("this machine") \
             else prof.hardware
-        by_m.setdefault(f"{name[:60]} ({prof.threads} threads)", []).append(r)
+        config = (prof.hardware_fingerprint or "").partition("-")[2]  # -avx2build, -threads1: a configuration
+        by_m.setdefault(f"{name[:60]} ({prof.threads} threads{'; ' + config if config else ''})", []).append(r)
     for key, rs in sorted(by_m.items()):
         d = [abs(r["decode_pred"] / r["decode_measured"] - 1) for r in rs]
         p_ = [abs(r["prefill_pred"] / r["prefill_measured"] - 1) for r in rs if r["prefill_pred"]]
@@ -223,7 +227,8 @@ def main(argv=None) -> None:
         if st:
             g = statistics.median(r["streamed_gbps"] for r in st)
             share = [r["streamed_gbps"] / r["read_test_gbps"] for r in st]
-            print(f"    {key}: median {g:.1f} GB/s, {statistics.median(share):.0%} of its read test "
+            rt = statistics.median(r["read_test_gbps"] for r in st)
+            print(f"    {key}: median {g:.1f} GB/s against a {rt:.1f} GB/s read test, {statistics.median(share):.0%} "
                   f"({min(share):.0%}-{max(share):.0%} over {len(st)} runs)")
     pre = [abs(r["prefill_pred"] / r["prefill_measured"] - 1) for r in rows if r["prefill_pred"]]
     if pre:

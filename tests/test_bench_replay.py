@@ -64,7 +64,7 @@ def test_readme_quotes_the_replay():
     assert dec and f"| all | {dec[1]} | {dec[2]} | {dec[3]} | {dec[4]} | {dec[5]} | {pre[1]} | {pre[2]} |" in readme
     labels = {"Zen 3": "| Zen 3 VM, AVX2", "Zen 5": "| Zen 5 VM (the same eight", "Intel": "| Intel Xeon VM",
               "AMD EPYC, 2 threads": "| Zen 4 VM, AVX-512, 2 threads", "1 thread": "| Zen 4 VM, 1 thread",
-              "Zen 4, cpuid": "| Zen 4 VM, llama.cpp built for AVX2 only"}
+              "; avx2build": "| Zen 4 VM, llama.cpp built for AVX2 only"}
     per = re.findall(rf"^ +(.*): decode median {num}, largest {num}, within 10% (\d+), within 25% (\d+) of (\d+); "
                      rf"prefill median {num}, largest {num}", out, re.M)
     assert len(per) == len(labels)
@@ -73,3 +73,17 @@ def test_readme_quotes_the_replay():
         row = re.search(re.escape(label) + r"[^|]*\| (\d+) \| ([0-9.]+%) \| ([0-9.]+%) \| (\d+) \| (\d+) \| "
                         r"([0-9.]+%) \| ([0-9.]+%) \|", readme)
         assert row and row.groups() == (n, med, big, w10, w25, pmed, pbig), (name, row and row.groups())
+
+
+def test_one_calibration_run_stays_within_its_configuration():
+    """A restricted build's or one thread's runs are another machine (their own fingerprint): the one-calibration-
+    run check takes each configuration apart, so a native run never stands as a restricted build's calibration."""
+    out = _run(False)
+    groups: dict[str, set[int]] = {}
+    for line in out:
+        m = re.match(r"^ +(\S+)\s+calibrated on .* within 10% \d+ of (\d+)$", line)
+        if m:
+            groups.setdefault(m[1], set()).add(int(m[2]))
+    assert groups["1242bb1fe8c02c70-avx2build|2"] == {7}  # its eight runs: one calibrates, seven are predicted
+    assert groups["1242bb1fe8c02c70-threads1|1"] == {7}
+    assert groups["1242bb1fe8c02c70|2"] == {23}  # the native build's 24 runs at 512/2K/4K/16K, no AVX2-build run
