@@ -172,6 +172,7 @@ def main(argv=None) -> None:
     for key, items in sorted(by_machine.items()):
         if len(items) < 2:
             continue
+        mine: list[float] = []
         for calib, crow in items:
             errs = []
             for prof, row in items:
@@ -185,9 +186,12 @@ def main(argv=None) -> None:
                 errs.append(abs(est.speed.decode_tps / row["decode_measured"] - 1))
                 row.setdefault("decode_calibrated_errors", []).append(errs[-1])
             choice_medians.append(statistics.median(errs))
+            mine.append(choice_medians[-1])
             print(f"  {key:30s} calibrated on {calib.model} {calib.quantization} ctx {calib.context}: median "
                   f"{statistics.median(errs):.1%}, largest {max(errs):.1%}, within 10% {sum(e <= 0.10 for e in errs)} "
                   f"of {len(errs)}")
+        print(f"  {key:30s} median over its {len(mine)} choices: {statistics.median(mine):.1%} (best {min(mine):.1%}, "
+              f"worst {max(mine):.1%}; {sum(c <= 0.10 for c in mine)} of {len(mine)} choices within 10%)")
     if choice_medians:
         print(f"  median over choices of the calibration run: {statistics.median(choice_medians):.1%} "
               f"(best {min(choice_medians):.1%}, worst {max(choice_medians):.1%}; "

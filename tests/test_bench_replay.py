@@ -64,7 +64,8 @@ def test_readme_quotes_the_replay():
     assert dec and f"| all | {dec[1]} | {dec[2]} | {dec[3]} | {dec[4]} | {dec[5]} | {pre[1]} | {pre[2]} |" in readme
     labels = {"Zen 3": "| Zen 3 VM, AVX2", "Zen 5": "| Zen 5 VM (the same eight", "Intel": "| Intel Xeon VM",
               "AMD EPYC, 2 threads": "| Zen 4 VM, AVX-512, 2 threads", "1 thread": "| Zen 4 VM, 1 thread",
-              "; avx2build": "| Zen 4 VM, llama.cpp built for AVX2 only"}
+              "; avx2build": "| Zen 4 VM, llama.cpp built for AVX2 only",
+              "; avxbuild": "| Zen 4 VM, llama.cpp built for AVX only"}
     per = re.findall(rf"^ +(.*): decode median {num}, largest {num}, within 10% (\d+), within 25% (\d+) of (\d+); "
                      rf"prefill median {num}, largest {num}", out, re.M)
     assert len(per) == len(labels)
@@ -85,5 +86,14 @@ def test_one_calibration_run_stays_within_its_configuration():
         if m:
             groups.setdefault(m[1], set()).add(int(m[2]))
     assert groups["1242bb1fe8c02c70-avx2build|2"] == {7}  # its eight runs: one calibrates, seven are predicted
+    assert groups["1242bb1fe8c02c70-avxbuild|2"] == {7}
     assert groups["1242bb1fe8c02c70-threads1|1"] == {7}
-    assert groups["1242bb1fe8c02c70|2"] == {23}  # the native build's 24 runs at 512/2K/4K/16K, no AVX2-build run
+    assert groups["1242bb1fe8c02c70|2"] == {23}  # the native build's 24 runs at 512/2K/4K/16K, no build's run
+    # and each configuration's own summary, which the README quotes for the AVX build
+    per = {m[1]: m[2] for line in out if (m := re.match(r"^ +(\S+)\s+median over its \d+ choices: ([0-9.]+%) "
+                                                        r"\(best [0-9.]+%, worst [0-9.]+%; \d+ of \d+", line))}
+    assert set(per) == set(groups)
+    readme = " ".join(open(os.path.join(ROOT, "README.md")).read().split())
+    line = next(x for x in out if x.strip().startswith("1242bb1fe8c02c70-avxbuild|2") and "median over its" in x)
+    m = re.search(r"median over its 8 choices: ([0-9.]+%) \(best ([0-9.]+%), worst ([0-9.]+%); (\d+) of 8", line)
+    assert f"the median error is {m[1]} (best {m[2]}, worst {m[3]}; {m[4]} of 8 choices within 10%" in readme

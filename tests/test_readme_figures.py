@@ -156,6 +156,9 @@ def _calibration_sections() -> dict[tuple[str, str], str]:
     return out
 
 
+ZEN4 = "2-vCPU AMD EPYC KVM VM (Zen 4, cpuid family 25 model 17 stepping 1; AVX-512 with VNNI and BF16)"
+AVX2_BUILD, AVX_BUILD = ZEN4 + ", llama.cpp built for AVX2 only", ZEN4 + ", llama.cpp built for AVX only"
+
 CALIBRATION_ROWS = [  # README row label -> (machine header starts with, section title starts with)
     ("Zen 4 VM (40 runs), no run of its own", "this machine (AMD EPYC, 2 threads, 23.5 GB RAM) (40", "no calibration"),
     ("Zen 4 VM, one calibration run (qwen3-0.6b Q4_K_M, 4K)", "this machine (AMD EPYC, 2 threads, 23.5 GB RAM) (40",
@@ -165,10 +168,13 @@ CALIBRATION_ROWS = [  # README row label -> (machine header starts with, section
     ("Zen 4 VM, 1 thread, every run as the calibration run", "this machine with 1 thread", "every run"),
     ("Zen 4 VM, interleaved rounds, every run as the calibration run", "this machine (AMD EPYC, 2 threads, 23.5 GB RAM), "
      "interleaved", "every run"),
-    ("Zen 4 VM, AVX2 build, no 2-thread Zen 4 run in the prior", "2-vCPU AMD EPYC KVM VM (Zen 4", "no calibration"),
-    ("Zen 4 VM, AVX2 build, one calibration run (qwen3-0.6b Q4_K_M, 2K)", "2-vCPU AMD EPYC KVM VM (Zen 4",
+    ("Zen 4 VM, AVX2 build, no 2-thread Zen 4 run in the prior", AVX2_BUILD, "no calibration"),
+    ("Zen 4 VM, AVX2 build, one calibration run (qwen3-0.6b Q4_K_M, 2K)", AVX2_BUILD,
      "one calibration run"),
-    ("Zen 4 VM, AVX2 build, every run as the calibration run", "2-vCPU AMD EPYC KVM VM (Zen 4", "every run"),
+    ("Zen 4 VM, AVX2 build, every run as the calibration run", AVX2_BUILD, "every run"),
+    ("Zen 4 VM, AVX build, no 2-thread Zen 4 run in the prior", AVX_BUILD, "no calibration"),
+    ("Zen 4 VM, AVX build, one calibration run (qwen3-0.6b Q4_K_M, 2K)", AVX_BUILD, "one calibration run"),
+    ("Zen 4 VM, AVX build, every run as the calibration run", AVX_BUILD, "every run"),
     ("Zen 3 VM, no run of its own", "2-vCPU AMD EPYC KVM VM (Zen 3", "no calibration"),
     ("Zen 3 VM, every run as the calibration run", "2-vCPU AMD EPYC KVM VM (Zen 3", "every run"),
     ("Zen 5 VM, no run of its own", "2-vCPU AMD EPYC KVM VM (Zen 5", "no calibration"),

@@ -141,6 +141,8 @@ NATIVE_LINE = ("CPU : SSE3 = 1 | SSSE3 = 1 | AVX = 1 | AVX_VNNI = 1 | AVX2 = 1 |
 # llama-cpp-python 0.3.36 built with GGML_NATIVE=OFF GGML_AVX2=ON GGML_AVX512=OFF, as it prints itself
 AVX2_LINE = ("CPU : SSE3 = 1 | SSSE3 = 1 | AVX = 1 | AVX2 = 1 | F16C = 1 | FMA = 1 | BMI2 = 1 | LLAMAFILE = 1 | "
              "OPENMP = 1 | REPACK = 1 |")
+# the same built with GGML_AVX2=OFF GGML_FMA=OFF GGML_F16C=OFF (knowledge/profiles/measured/amd-epyc-zen4-2vcpu-avxbuild)
+AVX_LINE = "CPU : SSE3 = 1 | SSSE3 = 1 | AVX = 1 | LLAMAFILE = 1 | OPENMP = 1 | REPACK = 1 |"
 SSE_ONLY_LINE = "CPU : SSE3 = 1 | SSSE3 = 1 | LLAMAFILE = 1 | OPENMP = 1 | REPACK = 1 |"
 ZEN4_FLAGS = ["sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
               "avx512vbmi", "avx512_bf16"]
@@ -150,6 +152,7 @@ def test_the_kernels_are_the_cpu_flags_the_llama_build_compiled():
     native = sorted(set(ZEN4_FLAGS) - {"sse4_2"})
     assert build_kernel_flags(ZEN4_FLAGS, NATIVE_LINE) == native
     assert build_kernel_flags(ZEN4_FLAGS, AVX2_LINE) == ["avx", "avx2", "f16c", "fma"]
+    assert build_kernel_flags(ZEN4_FLAGS, AVX_LINE) == ["avx"]
     assert build_kernel_flags(ZEN4_FLAGS, SSE_ONLY_LINE) == []
     # no llama.cpp feature in the line (another runtime's, or none): the CPU's flags stand
     assert build_kernel_flags(ZEN4_FLAGS, None) == native
