@@ -3,8 +3,10 @@
 First the published GPU tables (Apple silicon Metal, CUDA; LLaMA-2 7B): each chip predicted from
 the other chips' efficiency. Then CPU machines: the groups of CPU runs with a bandwidth: this
 project's 2-vCPU EPYC (knowledge/profiles/measured/amd-epyc-zen4-2vcpu, or --profiles folders),
-the same machine limited to one thread (amd-epyc-zen4-1thread, a second x86 configuration) and
-the published Raspberry Pi 5 runs (knowledge/profiles/published). Three checks:
+the same machine in other configurations (one thread, interleaved rounds, llama.cpp built for AVX2
+only and for AVX only: each its own fingerprint), the Zen 3, Zen 5 and Intel VMs and the published
+Raspberry Pi 5 runs (knowledge/profiles/published). A configuration's prior keeps the same VM's runs
+at another thread count, never those at its own. Four checks:
 
 - leave one model out, same machine: fit on the machine's other models, predict the left-out one;
 - one calibration run: the prior is fitted on the *other* machines' runs, then updated by one

@@ -3,9 +3,12 @@
 For each model x quantization x context it builds a GGUF with random weights and
 the model's exact shapes (cached), runs it with llama.cpp (llama-cpp-python) in a
 fresh process, and prints the advisor's prediction beside the measurement with
-the error of each. Then it stores the first run as a calibration profile and
-predicts the other stacks again (basis `calibrated`). Where llmfit is installed
-its predictions are printed beside ours.
+the error of each. Then each run of a machine configuration (its full fingerprint:
+a restricted build's or a thread count's runs are another machine) stands in turn
+as the one calibration run, and the configuration's other runs are predicted again
+(basis `calibrated`). The summary gives the errors per configuration and the bytes
+each configuration's decode streams per second against its read test. Where
+llmfit is installed its predictions are printed beside ours.
 
     python -m benchmarks.bench_estimates                     # full table (about 30 minutes here)
     python -m benchmarks.bench_estimates --quick             # two stacks, two contexts
@@ -36,7 +39,6 @@ from profiling.synth import build
 MODELS = ["qwen3-0.6b", "qwen3-1.7b", "gemma-3-1b-it", "qwen2.5-1.5b-instruct"]
 QUANTS = ["q4_k_m", "q8_0"]
 CONTEXTS = [512, 4096, 16384]
-CALIBRATION = ("qwen3-0.6b", "q4_k_m", 4096)  # the one run that calibrates the others
 
 
 def llmfit_predict(exe: str, hf_repo: str, quant: str, context: int) -> tuple[float | None, float | None]:
