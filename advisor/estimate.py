@@ -226,6 +226,33 @@ def detected_spec(measure: bool = True, cat: Catalog | None = None) -> HardwareS
     return gspec
 
 
+def threads_view(spec: HardwareSpec, threads: Optional[int], measure=None) -> HardwareSpec:
+    """This machine as llama.cpp on `threads` of its logical cores uses it, where that is fewer than all: the
+    read bandwidth that many threads reach (measured now: one core does not reach the whole machine's), that
+    share of the float32 rate (the matmul test runs on every core), and a configuration fingerprint of its own
+    (the machine's, suffixed -threadsN), so its runs calibrate only runs of that configuration and count as the
+    machine's for "before calibration". `measure(threads)` is the read test (advisor.hardware.measure_bandwidth).
+    A GPU machine, or a run on every core, is returned as it is, with the thread count set."""
+    import dataclasses
+
+    every = spec.threads or 1
+    if not threads or threads >= every or spec.memory_kind != "system" or not spec.fingerprint:
+        return dataclasses.replace(spec, threads=threads or spec.threads)
+    if measure is None:
+        from .hardware import measure_bandwidth as measure
+    import time
+
+    share = f"{threads} of its {every} threads"
+    return dataclasses.replace(
+        spec, threads=threads, name=f"{spec.name}, llama.cpp on {share}",
+        bandwidth_gbps=round(measure(threads=threads), 1),
+        bandwidth_source=f"measured {time.strftime('%Y-%m-%dT%H:%M:%S')} ({threads}-thread read of 512 MiB)",
+        cpu_tflops=round(spec.cpu_tflops * threads / every, 4) if spec.cpu_tflops else None,
+        compute_source=(f"{spec.compute_source}, x {threads}/{every} for {share}" if spec.cpu_tflops else
+                        spec.compute_source),
+        fingerprint=f"{spec.fingerprint.split('-')[0]}-threads{threads}", notes=list(spec.notes))
+
+
 def _with_system_ram(spec: HardwareSpec, ram_gb: float | None, base: HardwareSpec) -> HardwareSpec:
     """--ram beside --vram/--gpu: the system RAM next to the GPU (what a partial offload may use), never
     dropped; and a plan for a GPU this machine lacks says so."""

@@ -29,7 +29,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from advisor.estimate import detected_spec, estimate_stack, spec_of_run
+from advisor.estimate import detected_spec, estimate_stack, spec_of_run, threads_view
 from advisor.speed import machine_of
 from advisor.kb import load_catalog
 
@@ -73,7 +73,10 @@ def main(argv=None) -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--save-profiles", default=None, help="also keep the measured profiles in this folder")
     ap.add_argument("--replay", default=None, help="recompute the table from runs stored in this folder")
-    ap.add_argument("--threads", type=int, default=None, help="with --replay: only runs with this thread count")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="with --replay: only runs with this thread count; otherwise run llama.cpp on this many "
+                         "threads, a configuration of this machine (their read test, their share of its FLOP/s, "
+                         "fingerprint suffix -threadsN: advisor.estimate.threads_view)")
     ap.add_argument("--fingerprint", default=None,
                     help="record the runs under this fingerprint: MACHINE-SUFFIX records them as a configuration "
                          "of MACHINE, whose every run is then left out of their estimate before calibration "
@@ -87,12 +90,14 @@ def main(argv=None) -> None:
 
     cat = load_catalog()
     spec = detected_spec()
+    if a.threads and not a.replay:
+        spec = threads_view(spec, a.threads)
     llmfit = shutil.which("llmfit") or shutil.which("llmfit", path=str(Path(sys.executable).parent))
     print(f"machine: {spec.name}; bandwidth {spec.bandwidth_gbps} GB/s ({spec.bandwidth_source}); "
           f"float32 {spec.cpu_tflops} TFLOP/s; llmfit: {llmfit or 'not installed'}")
     # llama-cpp-python's defaults (flash attention off: on this CPU it decodes ~25% slower with it on)
     settings_base = dict(prompt_tokens=256, gen_tokens=a.gen_tokens, repeats=a.repeats, flash_attn=False,
-                         swa_full=True)
+                         swa_full=True, threads=None if a.replay else a.threads)
     overrides = {"flash_attn": False, "swa_full": True}
     rows, measured_profiles = [], []
     if a.replay:

@@ -209,9 +209,8 @@ def to_profile(raw: dict, *, model: str, quantization: str, hardware_name: str, 
     from advisor.hardware import KERNEL_FLAGS, build_kernel_flags, detect, fingerprint_of
 
     me = detect(measure=False)
-    threads = settings.get("threads")
-    if compute_tflops and threads and me.cores_logical and threads < me.cores_logical:
-        compute_tflops = round(compute_tflops * threads / me.cores_logical, 4)  # the FLOP/s of the threads used
+    # bandwidth_gbps and compute_tflops are the caller's: for a run on fewer threads than the cores, those of the
+    # threads used (advisor.estimate.threads_view), which also names the configuration (-threadsN)
     native = sorted(set(me.simd) & KERNEL_FLAGS)
     # the flags llama.cpp's kernels use: a build without some of the CPU's features runs other kernels, so
     # it is another machine (its own identity and fingerprint, unless the caller names a configuration)
@@ -220,9 +219,10 @@ def to_profile(raw: dict, *, model: str, quantization: str, hardware_name: str, 
     notes = []
     if kernels != native:
         identity["simd"] = kernels
-        own = fingerprint == me.fingerprint
-        if own:
-            fingerprint = fingerprint_of(identity)
+        base, _, config = fingerprint.partition("-")
+        own = base == me.fingerprint and (not config or config.startswith("threads"))
+        if own:  # this machine (or its thread configuration) with other kernels: another machine's identity
+            fingerprint = fingerprint_of(identity) + (f"-{config}" if config else "")
         notes.append(f"llama.cpp here was built without kernels for the CPU's {', '.join(sorted(set(native) - set(kernels)))}: "
                      + ("the run is recorded as a machine of its own" if own else
                         f"the run is recorded under the configuration fingerprint {fingerprint}"))

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Optional
 
 from advisor.errors import AdvisorError, InputError
-from advisor.estimate import StackEstimate, detected_spec, estimate_stack
+from advisor.estimate import StackEstimate, detected_spec, estimate_stack, threads_view
 from advisor.gguf import FILE_TYPES
 from advisor.kb import Catalog
 from advisor.schemas import MeasuredProfile
@@ -106,8 +106,9 @@ def profile_stack(cat: Catalog, model_id: str, quant: str, *, runtime: str = "ll
         raise InputError("--quant", f"llama.cpp runs GGUF quantizations, not {q}", ", ".join(FILE_TYPES))
     if file and not hf:
         check_gguf_file(file)
-    spec = detected_spec()
-    spec.threads = settings.threads or os.cpu_count() or 1  # the runner's thread count
+    # the machine as the runner uses it: on fewer threads than its cores, their bandwidth and share of the
+    # FLOP/s, recorded as a configuration of the machine (-threadsN)
+    spec = threads_view(detected_spec(), settings.threads or os.cpu_count() or 1)
     if hf:
         # DynamicCache grows with the tokens actually held: the prompt, the warm-up steps and the generated
         # ones, or the whole context when the run fills it

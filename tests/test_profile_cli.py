@@ -1,6 +1,7 @@
 """`advisor profile` end to end with the real llama.cpp runtime on a GGUF the test builds."""
 
 import json
+import os
 
 import pytest
 
@@ -65,3 +66,27 @@ def test_profile_refuses_what_does_not_fit_and_bad_input(cli, small_gguf):
     assert r.returncode == 2 and "--quant" in r.stderr
     r = cli("profile", "qwen3-0.6b", "--quant", "Q4_K_M")  # offline: the listed GGUF is not cached
     assert r.returncode != 0 and "Traceback" not in r.stderr
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two cores to run on fewer")
+def test_profile_on_fewer_threads_records_that_configuration(cli, small_gguf, tmp_path):
+    """`profile --threads 1` on a multi-core machine: the run and the estimate it is compared with are the
+    machine as one thread uses it (a one-thread read test, that thread's share of the FLOP/s), under the
+    configuration fingerprint -threads1, so it never calibrates the whole machine's estimates."""
+    store = tmp_path / "profiles"
+    args = ("--quant", "Q4_K_M", "--context", "1024", "--prompt-tokens", "64")
+    r = cli("profile", "qwen3-0.6b", *args, "--file", str(small_gguf), "--gen-tokens", "16", "--repeats", "1",
+            "--threads", "1", "--profiles-dir", str(store), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    prof, hw = out["profile"], json.loads(cli("hardware", "detect", "--format", "json").stdout)
+    assert prof["threads"] == 1 and prof["hardware_fingerprint"] == hw["fingerprint"] + "-threads1"
+    assert "1-thread read" in prof["bandwidth_basis"] and prof["bandwidth_gbps"] > 0.5
+    # one thread's share of the matmul rate (the unit test in test_trust checks it exactly; `hardware detect`
+    # may measure again between the two commands, so a measurement's spread is allowed, never a factor of 2)
+    assert prof["compute_tflops"] == pytest.approx(hw["cpu_tflops"] / hw["cores_logical"], rel=0.3)
+    assert f"1 of its {hw['cores_logical']} threads" in prof["hardware"]
+    # the whole machine's estimate of the same stack is not this run's: another configuration
+    est = json.loads(cli("estimate", "qwen3-0.6b", *args, "--format", "json",
+                         env={"ADVISOR_PROFILES_DIR": str(store)}).stdout)
+    assert est["basis"] == "estimated", est["basis"]

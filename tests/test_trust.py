@@ -204,6 +204,50 @@ def test_profile_compares_a_restricted_build_with_the_estimate_for_its_kernels(c
     assert slow.speed.prefill_tps < fast.speed.prefill_tps and slow.speed.decode_tps <= fast.speed.decode_tps
 
 
+def test_a_run_on_fewer_threads_sees_its_share_of_the_machine():
+    """advisor.estimate.threads_view: llama.cpp on 1 of 2 threads reads at what one thread's read test reaches,
+    computes at half the matmul rate of both, and is a configuration of the machine (-threads1); on every
+    thread, or on a GPU machine, the machine is as it was."""
+    from advisor.estimate import threads_view
+
+    asked = []
+
+    def read_test(threads):
+        asked.append(threads)
+        return 29.84
+
+    spec = HardwareSpec(name="this machine (AMD EPYC, 2 threads)", memory_gb=24, memory_kind="system",
+                        bandwidth_gbps=32.6, bandwidth_source="read test", backends=("cpu",), cpu_tflops=0.2,
+                        compute_source="matmul", threads=2, fingerprint="a2ad39da54606d6e")
+    one = threads_view(spec, 1, measure=read_test)
+    assert asked == [1] and one.bandwidth_gbps == 29.8 and "1-thread read" in one.bandwidth_source
+    assert one.cpu_tflops == 0.1 and "x 1/2" in one.compute_source
+    assert one.threads == 1 and one.fingerprint == "a2ad39da54606d6e-threads1" and "1 of its 2 threads" in one.name
+    assert spec.bandwidth_gbps == 32.6 and spec.threads == 2  # the detected machine is left as it is
+    both = threads_view(spec, 2, measure=read_test)
+    assert asked == [1] and both.fingerprint == spec.fingerprint and both.bandwidth_gbps == 32.6
+    gpu = HardwareSpec(name="a card", memory_gb=24, memory_kind="vram", bandwidth_gbps=1008, bandwidth_source="x",
+                       backends=("cuda", "cpu"), threads=2, fingerprint="gpu")
+    assert threads_view(gpu, 1, measure=read_test).fingerprint == "gpu" and asked == [1]
+
+
+@pytest.mark.skipif(not {"avx", "avx2", "asimd", "neon"} & set(_detect(measure=False).simd),
+                    reason="needs a CPU with SIMD kernels llama.cpp can leave out")
+def test_a_restricted_build_on_fewer_threads_keeps_both_apart():
+    """A build without the CPU's kernels, run on one thread: another machine's identity, still on one thread
+    (-threads1), never the native build's one-thread configuration."""
+    from profiling.measure import RunSettings, to_profile
+
+    me = _detect(measure=False)
+    kw = dict(model="qwen3-0.6b", quantization="q4_k_m", hardware_name="this machine", bandwidth_gbps=20.0,
+              bandwidth_basis="test", compute_tflops=0.1, synthetic=True, s=RunSettings(), artifact="x.gguf")
+    native = to_profile(_raw(NATIVE_LINE), fingerprint=me.fingerprint + "-threads1", **kw)
+    restricted = to_profile(_raw(SSE_ONLY_LINE), fingerprint=me.fingerprint + "-threads1", **kw)
+    assert restricted.hardware_fingerprint.endswith("-threads1")
+    assert restricted.hardware_fingerprint.split("-")[0] not in (me.fingerprint, native.hardware_fingerprint)
+    assert restricted.compute_tflops == 0.1  # the caller's figure for the threads used, not scaled again
+
+
 def test_two_cpus_of_one_name_are_told_apart_by_cpuid():
     zen3_run = _run("zen3", machine_identity={"cpu_vendor": "AuthenticAMD", "cpu_family": "25", "cpu_model_id": "1",
                                               "cpu_model": "AMD EPYC"}, cpu_simd=["avx", "avx2", "f16c", "fma"])
