@@ -491,10 +491,10 @@ def estimate_stack(cat: Catalog, model_id: str, quant: str, runtime_id: str, con
     if m.architecture is not None and spec.bandwidth_for(backend)[0]:
         # leave out every configuration of that machine (fingerprints with a suffix, e.g. -threads1)
         profiles = [p for p in cat.profiles.values()
-                    if not exclude_fingerprint or not (p.hardware_fingerprint or "").startswith(exclude_fingerprint)
-                    ] + list(extra_profiles)
+                    if not exclude_fingerprint or not (p.hardware_fingerprint or "").startswith(exclude_fingerprint)]
         if exclude_same_cpu:
             profiles = [p for p in profiles if not same_cpu_class(p, spec)]
+        profiles += list(extra_profiles)  # the caller's (a calibration run of the machine) are kept
         bw, bw_src = spec.bandwidth_for(backend)
         compute = spec.gpu_tflops if backend != "cpu" else spec.cpu_tflops
         eff = efficiency(profiles, dict(cat.models), runtime_id, backend, spec.fingerprint, quant=q_id,
@@ -675,7 +675,9 @@ def same_cpu_class(p: MeasuredProfile, spec: HardwareSpec) -> bool:
     """A CPU run of a CPU like this one. Where both record cpuid, the same vendor, family and model, whatever
     kernels the run's llama.cpp build used (a Zen 4 on AVX2 kernels is still this Zen 4); two CPUs of one name
     ('AMD EPYC': a Zen 3 and a Zen 4) are told apart. Otherwise (runs recorded before identities held cpuid)
-    the same CPU name, instruction-set family and int8 class."""
+    the same CPU name, instruction-set family and int8 class. The name is compared both ways: an old run's
+    name is its whole description ('this machine with 1 thread (AMD EPYC x86)'), a newer run's the CPU model
+    string ('AMD EPYC'), and either may be the one predicted."""
     from .speed import cpu_isa, int8_ratio, profile_simd
 
     name = (spec.cpu_name or spec.cpu_model).lower().strip()
@@ -684,7 +686,9 @@ def same_cpu_class(p: MeasuredProfile, spec: HardwareSpec) -> bool:
     theirs = _cpuid_key(p.machine_identity or {})
     if theirs and spec.cpuid:
         return theirs == spec.cpuid
-    return (name in _run_cpu_name(p).lower() and cpu_isa(p.hardware) == cpu_isa(spec.cpu_model)
+    run_name = _run_cpu_name(p).lower().strip()
+    return (bool(run_name) and (name in run_name or run_name in name)
+            and cpu_isa(p.hardware) == cpu_isa(spec.cpu_model)
             and int8_ratio(profile_simd(p)) == int8_ratio(spec.simd))
 
 

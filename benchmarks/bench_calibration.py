@@ -131,9 +131,14 @@ def main(argv=None) -> None:
 
 def prior_runs(runs, like) -> list:
     """The runs a machine's prior may use: other machines, and this machine's runs in another configuration
-    (thread count), never its runs in the same one."""
+    (thread count), never its runs in the same one, nor runs of the same CPU at the same thread count on another
+    machine of its kind (advisor.estimate.same_cpu_class: the same cpuid, or for runs without one the same CPU
+    name and int8 class)."""
+    from advisor.estimate import same_cpu_class, spec_of_run
+
+    spec = spec_of_run(like)
     return [p for p in runs if _machine(p) != _machine(like)
-            and not (_physical(p) == _physical(like) and p.threads == like.threads)]
+            and not ((_physical(p) == _physical(like) or same_cpu_class(p, spec)) and p.threads == like.threads)]
 
 
 def sweep(cat, same, others, fp) -> list[tuple]:

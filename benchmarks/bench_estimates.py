@@ -188,7 +188,8 @@ def main(argv=None) -> None:
                 est = estimate_stack(cat, row["model"], row["quant"], "llama.cpp", row["context"], spec_of_run(prof),
                                      prompt_tokens=prof.prompt_tokens, gen_tokens=prof.gen_tokens,
                                      frontend="llama-cpp-python", overrides=overrides,
-                                     exclude_fingerprint=machine_of(prof), extra_profiles=[calib],
+                                     exclude_fingerprint=machine_of(prof), exclude_same_cpu=True,
+                                     extra_profiles=[calib],
                                      listed_artifact=not prof.synthetic)
                 errs.append(abs(est.speed.decode_tps / row["decode_measured"] - 1))
                 row.setdefault("decode_calibrated_errors", []).append(errs[-1])
@@ -225,7 +226,7 @@ def main(argv=None) -> None:
         name = ("run's machine" + prof.hardware[len("this machine"):]) if prof.hardware.startswith("this machine") \
             else prof.hardware
         config = (prof.hardware_fingerprint or "").partition("-")[2]  # -avx2build, -threads1: a configuration
-        by_m.setdefault(f"{name[:60]} ({prof.threads} threads{'; ' + config if config else ''})", []).append(r)
+        by_m.setdefault(f"{name} ({prof.threads} threads{'; ' + config if config else ''})", []).append(r)
     for key, rs in sorted(by_m.items()):
         d = [abs(r["decode_pred"] / r["decode_measured"] - 1) for r in rs]
         p_ = [abs(r["prefill_pred"] / r["prefill_measured"] - 1) for r in rs if r["prefill_pred"]]

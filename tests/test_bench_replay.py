@@ -62,8 +62,9 @@ def test_readme_quotes_the_replay():
     dec = re.search(rf"decode before calibration \((\d+) runs\): median {num}, largest {num}, within 10% (\d+), "
                     r"within 25% (\d+)", out)
     assert dec and f"| all | {dec[1]} | {dec[2]} | {dec[3]} | {dec[4]} | {dec[5]} | {pre[1]} | {pre[2]} |" in readme
-    labels = {"Zen 3": "| Zen 3 VM, AVX2", "Zen 5": "| Zen 5 VM (the same eight", "Intel": "| Intel Xeon VM",
-              "AMD EPYC, 2 threads": "| Zen 4 VM, AVX-512, 2 threads", "1 thread": "| Zen 4 VM, 1 thread",
+    labels = {"1 of its 2 threads": "| Zen 4 VM, 1 thread, measured again",  # before "AMD EPYC, 2 threads"
+              "Zen 3": "| Zen 3 VM, AVX2", "Zen 5": "| Zen 5 VM (the same eight", "Intel": "| Intel Xeon VM",
+              "AMD EPYC, 2 threads": "| Zen 4 VM, AVX-512, 2 threads", "with 1 thread": "| Zen 4 VM, 1 thread (the same eight at 4K",
               "; avx2build": "| Zen 4 VM, llama.cpp built for AVX2 only",
               "; avxbuild": "| Zen 4 VM, llama.cpp built for AVX only"}
     per = re.findall(rf"^ +(.*): decode median {num}, largest {num}, within 10% (\d+), within 25% (\d+) of (\d+); "
@@ -88,6 +89,7 @@ def test_one_calibration_run_stays_within_its_configuration():
     assert groups["1242bb1fe8c02c70-avx2build|2"] == {7}  # its eight runs: one calibrates, seven are predicted
     assert groups["1242bb1fe8c02c70-avxbuild|2"] == {7}
     assert groups["1242bb1fe8c02c70-threads1|1"] == {7}
+    assert groups["a2ad39da54606d6e-threads1|1"] == {7}  # measured again by `bench_estimates --threads 1`
     assert groups["1242bb1fe8c02c70|2"] == {23}  # the native build's 24 runs at 512/2K/4K/16K, no build's run
     # and each configuration's own summary, which the README quotes for the AVX build
     per = {m[1]: m[2] for line in out if (m := re.match(r"^ +(\S+)\s+median over its \d+ choices: ([0-9.]+%) "

@@ -158,6 +158,7 @@ def _calibration_sections() -> dict[tuple[str, str], str]:
 
 ZEN4 = "2-vCPU AMD EPYC KVM VM (Zen 4, cpuid family 25 model 17 stepping 1; AVX-512 with VNNI and BF16)"
 AVX2_BUILD, AVX_BUILD = ZEN4 + ", llama.cpp built for AVX2 only", ZEN4 + ", llama.cpp built for AVX only"
+ONE_THREAD_AGAIN = "this machine (AMD EPYC, 2 threads, 23.5 GB RAM), llama.cpp on 1 of its 2 threads"
 
 CALIBRATION_ROWS = [  # README row label -> (machine header starts with, section title starts with)
     ("Zen 4 VM (40 runs), no run of its own", "this machine (AMD EPYC, 2 threads, 23.5 GB RAM) (40", "no calibration"),
@@ -166,6 +167,8 @@ CALIBRATION_ROWS = [  # README row label -> (machine header starts with, section
     ("Zen 4 VM, every run as the calibration run: median per choice", "this machine (AMD EPYC, 2 threads, 23.5 GB RAM) (40",
      "every run"),
     ("Zen 4 VM, 1 thread, every run as the calibration run", "this machine with 1 thread", "every run"),
+    ("Zen 4 VM, 1 thread measured again, no run of its own", ONE_THREAD_AGAIN, "no calibration"),
+    ("Zen 4 VM, 1 thread measured again, every run as the calibration run", ONE_THREAD_AGAIN, "every run"),
     ("Zen 4 VM, interleaved rounds, every run as the calibration run", "this machine (AMD EPYC, 2 threads, 23.5 GB RAM), "
      "interleaved", "every run"),
     ("Zen 4 VM, AVX2 build, no 2-thread Zen 4 run in the prior", AVX2_BUILD, "no calibration"),
