@@ -6,7 +6,8 @@ project's 2-vCPU EPYC (knowledge/profiles/measured/amd-epyc-zen4-2vcpu, or --pro
 the same machine in other configurations (one thread, interleaved rounds, llama.cpp built for AVX2
 only and for AVX only: each its own fingerprint), the Zen 3, Zen 5 and Intel VMs and the published
 Raspberry Pi 5 runs (knowledge/profiles/published). A configuration's prior keeps the same VM's runs
-at another thread count, never those at its own. Four checks:
+at another thread count, never those at its own, nor runs of the same CPU at its thread count (prior_runs).
+Four checks:
 
 - leave one model out, same machine: fit on the machine's other models, predict the left-out one;
 - one calibration run: the prior is fitted on the *other* machines' runs, then updated by one
